@@ -1,0 +1,38 @@
+# The two quick-start commands: `make demo` and `make test`. Each sets up what it needs:
+# it uses the active virtual environment, or creates .venv with $(PYTHON) (3.11+), then installs jax_iso.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+
+ifneq ($(VIRTUAL_ENV),)
+BIN := $(VIRTUAL_ENV)/bin
+else
+BIN := $(VENV)/bin
+endif
+PY := $(BIN)/python
+STAMP := $(BIN)/.jax_iso-installed
+
+# Persistent XLA compilation cache: repeated compiles (tests, demo reruns) come from disk.
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
+
+.PHONY: demo test install clean
+
+demo: $(STAMP)
+	$(BIN)/jax-iso demo --out_dir=demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+install: $(STAMP)
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jax_iso needs Python >= 3.11, found " + sys.version.split()[0] + "; run e.g. make PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .cache demo_output *.egg-info

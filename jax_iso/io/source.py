@@ -1,0 +1,148 @@
+"""Opening a volume: `open_volume` gives a lazy (Z, Y, X) `VolumeSource`; `read_volume` reads it all."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from jax_iso.errors import UserError
+from jax_iso.io import chunked, indexing, layout, tiff
+from jax_iso.io.spacing import Spacing
+from jax_iso.io.stored import Stored
+
+READS = ("jax_iso reads 3D TIFF files (.tif, .tiff) and zarr v2/v3, OME-Zarr and N5 directories; convert the "
+         "volume to one of these (e.g. Fiji: File > Save As > Tiff)")
+
+
+class VolumeSource:
+  """A (Z, Y, X) volume on disk. `src[z, y, x]` reads only the requested box; `read()` reads everything."""
+
+  def __init__(self, path: str, stored: Stored, *, channel: int | None = None,
+               timepoint: int | None = None):
+    self.path = path
+    self.dtype = layout.presented_dtype(path, stored.dtype)
+    self._layout = layout.select(path, stored.shape, stored.axes, channel=channel, timepoint=timepoint)
+    self.shape: tuple[int, int, int] = self._layout.shape
+    self.spacing: Spacing | None = None if self._layout.z_from_time else stored.spacing
+    self.spacing_origin: str | None = stored.spacing_origin if self.spacing else None
+    self.lateral_spacing: tuple[float, float] | None = stored.lateral_spacing  # (y, x) nm, even if z unknown
+    self.axes = stored.axes
+    self._array = stored.array
+    self._open_args = (path, channel, timepoint)
+
+  ndim = 3
+
+  @property
+  def size(self) -> int:
+    return int(np.prod(self.shape))
+
+  @property
+  def nbytes(self) -> int:
+    return self.size * self.dtype.itemsize
+
+  def __len__(self) -> int:
+    return self.shape[0]
+
+  def __repr__(self) -> str:
+    return (f"VolumeSource({self.path!r}, shape={self.shape}, dtype={self.dtype.name}, spacing={self.spacing}, "
+            f"spacing_origin={self.spacing_origin!r})")
+
+  def __getitem__(self, key) -> np.ndarray:
+    return self._read(key, once=False)
+
+  def read(self) -> np.ndarray:
+    """The whole volume as a new (Z, Y, X) array of `self.dtype`."""
+    return self._read(Ellipsis, once=True)
+
+  def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    del copy
+    data = self.read()
+    return data if dtype is None else data.astype(dtype, copy=False)
+
+  def _read(self, key, *, once: bool) -> np.ndarray:
+    if self._array is None:
+      raise ValueError(f"{self.path} is closed")
+    index = indexing.normalize(key, self.shape)
+    stored_key: list = list(self._layout.fixed)
+    for axis, a in zip(self._layout.order, index):
+      stored_key[axis] = a.span
+    block = self._array.read(tuple(stored_key), once=once)
+    kept = sorted(self._layout.order)
+    block = block.transpose([kept.index(axis) for axis in self._layout.order])
+    block = np.asarray(indexing.finish(block, index), dtype=self.dtype)
+    return block if block.flags.c_contiguous else block.copy()
+
+  def close(self) -> None:
+    if self._array is not None:
+      self._array.close()
+      self._array = None
+
+  def __enter__(self) -> VolumeSource:
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+  def __reduce__(self):
+    path, channel, timepoint = self._open_args
+    return _reopen, (path, channel, timepoint)
+
+
+def _reopen(path: str, channel: int | None, timepoint: int | None) -> VolumeSource:
+  return open_volume(path, channel=channel, timepoint=timepoint)
+
+
+def open_volume(path, *, channel: int | None = None, timepoint: int | None = None) -> VolumeSource:
+  """Opens a TIFF, zarr, OME-Zarr or N5 volume lazily as (Z, Y, X); bad input raises UserError."""
+  path = os.fspath(path)
+  if os.path.isfile(path) and os.path.basename(path) in (".zarray", "zarr.json", "attributes.json"):
+    path = os.path.dirname(path) or "."
+  if not os.path.exists(path):
+    raise UserError(f"{path} does not exist; check the path ({READS})")
+  if os.path.isdir(path):
+    stored = chunked.open_chunked(path, READS)
+  else:
+    try:
+      with open(path, "rb") as f:
+        magic = f.read(8)
+    except OSError as err:
+      raise UserError(f"{path} cannot be read ({err.strerror}); check its permissions") from err
+    if magic[:4] in tiff.TIFF_MAGIC:
+      stored = tiff.open_tiff(path, READS)
+    elif magic.startswith(b"\x89HDF"):
+      raise UserError(f"{path} is HDF5, which jax_iso does not read; export the dataset as TIFF or zarr "
+                      "(e.g. Fiji: File > Import > HDF5, then File > Save As > Tiff)")
+    elif path.lower().endswith(tiff.TIFF_SUFFIXES):
+      raise UserError(f"{path} is not a readable TIFF (it does not start with a TIFF header); {READS}")
+    else:
+      raise UserError(f"{path} is not a volume jax_iso can read; {READS}")
+  try:
+    return VolumeSource(path, stored, channel=channel, timepoint=timepoint)
+  except BaseException:
+    stored.array.close()
+    raise
+
+
+def read_volume(path, **open_kwargs) -> tuple[np.ndarray, Spacing | None]:
+  """Reads a whole volume: ((Z, Y, X) array, spacing in nm or None)."""
+  with open_volume(path, **open_kwargs) as src:
+    return src.read(), src.spacing
+
+
+def check_finite(src, *, slab: int = 64) -> None:
+  """Raises UserError if a float volume has NaN or Inf voxels; reads `slab` Z slices at a time."""
+  if not np.issubdtype(np.dtype(src.dtype), np.floating):
+    return
+  nan = inf = 0
+  first = None
+  for z0 in range(0, src.shape[0], slab):
+    block = np.asarray(src[z0:z0 + slab])
+    bad_nan, bad_inf = np.isnan(block), np.isinf(block)
+    n_nan, n_inf = int(bad_nan.sum()), int(bad_inf.sum())
+    if (n_nan or n_inf) and first is None:
+      first = z0 + int(np.argwhere(bad_nan | bad_inf)[0][0])
+    nan, inf = nan + n_nan, inf + n_inf
+  if nan or inf:
+    name = getattr(src, "path", None) or "the volume"
+    raise UserError(f"{name} has {nan} NaN and {inf} Inf voxels (first in slice z={first}); replace them with "
+                    "finite values (e.g. numpy.nan_to_num) or crop them away")

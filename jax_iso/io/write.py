@@ -1,0 +1,38 @@
+"""Writing volumes: `create_volume` for streamed boxes, `write_volume` for a whole array."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from jax_iso.io.ome_zarr_sink import OmeZarrSink
+from jax_iso.io.paths import output_format
+from jax_iso.io.sink import VolumeSink
+from jax_iso.io.spacing import Spacing
+from jax_iso.io.tiff_sink import TiffSink
+
+_SLAB_BYTES = 256 << 20
+
+
+def create_volume(path, shape, dtype, spacing: Spacing | None, *,
+                  description: dict | None = None) -> VolumeSink:
+  """An atomic writer of a (Z, Y, X) uint8/uint16/float32 volume; the format follows the extension.
+
+  with create_volume("out.ome.zarr", (Z, Y, X), np.uint8, (10., 10., 10.)) as sink:
+    sink[z0:z1] = block   # any box, any order
+  """
+  path = os.fspath(path)
+  sink_class = {"tiff": TiffSink, "ome-zarr": OmeZarrSink}[output_format(path)]
+  return sink_class(path, shape, dtype, spacing, description)
+
+
+def write_volume(path, data, spacing: Spacing | None, *, description: dict | None = None) -> None:
+  """Writes a whole (Z, Y, X) array atomically (float64 is stored as float32)."""
+  data = np.asarray(data)
+  dtype = np.dtype(np.float32) if data.dtype == np.float64 else data.dtype
+  if data.ndim != 3:
+    raise ValueError(f"write_volume needs a 3D (Z, Y, X) array, got shape {data.shape}")
+  slab = max(1, _SLAB_BYTES // max(1, data[0].nbytes))
+  with create_volume(path, data.shape, dtype, spacing, description=description) as sink:
+    for z0 in range(0, data.shape[0], slab):
+      sink[z0:z0 + slab] = data[z0:z0 + slab]
