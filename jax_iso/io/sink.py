@@ -4,6 +4,7 @@ A killed process leaves at most a hidden `.NAME.partial-PID-XXXXXX` beside the t
 """
 from __future__ import annotations
 
+import abc
 import os
 import secrets
 import shutil
@@ -59,7 +60,7 @@ def _fsync_dir(folder: str) -> None:
     os.close(fd)
 
 
-class VolumeSink:
+class VolumeSink(abc.ABC):
   """Base of the writers: `sink[z0:z1, y0:y1, x0:x1] = block`, then `commit()` (or `abort()`).
 
   Used as a context manager it commits on normal exit and aborts (removing the temp) on an exception.
@@ -96,12 +97,13 @@ class VolumeSink:
     index = indexing.normalize(key, self.shape)
     self._write(index, indexing.to_forward(block.astype(self.dtype, copy=False), index))
 
+  @abc.abstractmethod
   def _write(self, index: list[indexing.AxisIndex], block: np.ndarray) -> None:
-    raise NotImplementedError
+    """Writes `block` (already in forward order and in `dtype`) at `index` into the temp."""
 
+  @abc.abstractmethod
   def _finish(self) -> None:
     """Flushes and closes the temp; raises on failure (the temp is then removed)."""
-    raise NotImplementedError
 
   def _close(self) -> None:
     """Releases open handles without committing."""
