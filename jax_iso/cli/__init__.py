@@ -1,0 +1,1 @@
+"""The `jax-iso` command line (absl flags); see `jax_iso.cli.main`."""

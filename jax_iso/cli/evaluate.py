@@ -1,0 +1,34 @@
+"""jax-iso evaluate: score a reconstruction against a reference, or measure its anisotropy without one."""
+import pathlib
+
+from absl import flags
+
+from jax_iso import jobs, metrics
+from jax_iso.cli import common
+from jax_iso.jobs.evaluate import NORMALIZATIONS
+
+USAGE = "jax-iso evaluate --pred=OUT [--ref=ISO] [--report_dir=DIR]"
+REQUIRED = ("pred",)
+SUMMARY = "PSNR, SSIM and directional FSC resolution, with a picture report"
+
+
+def define_flags(fv: flags.FlagValues) -> None:
+  flags.DEFINE_string("pred", None, "Volume to score (e.g. a reconstruction).", flag_values=fv)
+  flags.DEFINE_string("ref", None, "Reference (ground-truth) volume on the same grid. Without it: "
+                      "reference-free directional FSC of --pred (how anisotropic it still is).", flag_values=fv)
+  flags.DEFINE_string("report_dir", None, "Where metrics.json and the PNG pictures go "
+                      "(default: PRED_report beside --pred).", flag_values=fv)
+  flags.DEFINE_enum("normalize", "dtype", list(NORMALIZATIONS),
+                    "Intensity scaling to [0, 1]: dtype range, or the 0.1-99.9 percentiles of each volume.",
+                    flag_values=fv)
+  common.define_spacing(fv, "Voxel size Z,Y,X in nm for the FSC axes (default: from the files).")
+  common.define_volume_selection(fv)
+
+
+def main(fv: flags.FlagValues) -> int:
+  out = jobs.evaluate(fv.pred, fv.ref, report_dir=fv.report_dir, spacing=common.spacing(fv),
+                      normalize=fv.normalize, **common.volume_selection(fv))
+  print(metrics.format_table({pathlib.Path(fv.pred).name: out}))
+  print(f"report: {out['report_dir']} (metrics.json, " +
+        ", ".join(pathlib.Path(p).name for p in out["pictures"]) + ")")
+  return 0

@@ -1,0 +1,9 @@
+"""File-level jobs behind the `jax-iso` subcommands (also the Python/Colab entry points).
+
+Each job validates its inputs (raising `UserError` before anything is written), streams the volume through the
+library (io -> degrade / infer -> io) and returns a JSON-able summary. The CLI only parses flags and calls one.
+"""
+from jax_iso.jobs.demo import demo
+from jax_iso.jobs.evaluate import evaluate
+from jax_iso.jobs.reconstruct import reconstruct
+from jax_iso.jobs.simulate import simulate

@@ -1,0 +1,134 @@
+"""`jax-iso evaluate`: metrics of a reconstruction against a reference (or reference-free), plus a report."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+
+from jax_iso import io, metrics
+from jax_iso.metrics import report
+from jax_iso.errors import UserError
+from jax_iso.jobs.factor import MAX_FACTOR
+
+NORMALIZATIONS = ("dtype", "percentile")
+
+
+class ZCrop:
+  """A read-only view of the first `n` Z slices of a slice-indexable volume."""
+
+  def __init__(self, src, n: int):
+    self.src, self.shape, self.dtype = src, (n,) + tuple(src.shape[1:]), src.dtype
+
+  def __getitem__(self, key):
+    key = key if isinstance(key, tuple) else (key,)
+    first = range(self.shape[0])[key[0]] if key else range(self.shape[0])
+    if isinstance(first, int):
+      return self.src[(first,) + key[1:]]
+    if len(first) == 0:
+      return self.src[(slice(0, 0),) + key[1:]]
+    return self.src[(slice(first.start, first.stop, first.step),) + key[1:]]
+
+
+def default_report_dir(pred: str) -> pathlib.Path:
+  """`<pred without its extension>_report` beside the prediction."""
+  path = pathlib.Path(pred)
+  name = path.name
+  for ext in (".ome.zarr", ".zarr", ".tiff", ".tif", ".n5"):
+    if name.lower().endswith(ext):
+      name = name[:-len(ext)]
+      break
+  return path.with_name(name + "_report")
+
+
+def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None,
+             spacing: tuple[float, float, float] | None = None, normalize: str = "dtype",
+             channel: int | None = None, timepoint: int | None = None) -> dict:
+  """Scores `pred` against `ref` (PSNR, SSIM, directional FSC resolution) or, without `ref`, measures its
+  remaining anisotropy reference-free; writes metrics.json and PNG pictures into `report_dir`.
+
+  When `ref` has a few more Z slices than `pred` (a factor that does not divide the reference's depth: N
+  sections reconstruct to round(N*s) slices), `pred` is compared with the first slices of `ref`, where the
+  section grid lies.
+  """
+  if normalize not in NORMALIZATIONS:
+    raise UserError(f"unknown --normalize={normalize}; choose one of {', '.join(NORMALIZATIONS)}")
+  report_dir = pathlib.Path(report_dir) if report_dir else default_report_dir(pred)
+  _check_report_dir(report_dir)
+  start = time.perf_counter()
+  notes = []
+  with io.open_volume(pred, channel=channel, timepoint=timepoint) as p_src:
+    if p_src.dtype.kind == "f":
+      io.check_finite(p_src)
+    p_int = io.intensity_of(p_src, mode=normalize)
+    if ref is None:
+      sp = spacing or p_src.spacing
+      results = metrics.evaluate_reference_free(p_src, spacing=sp, to_unit=p_int.to_unit)
+      pictures = dict(pred=p_src, ref=None, pred_to_unit=p_int.to_unit)
+      results.update(pred=str(pred), ref=None)
+      return _finish(results, report_dir, pictures, start, notes)
+    with io.open_volume(ref, channel=channel, timepoint=timepoint) as r_src:
+      if r_src.dtype.kind == "f":
+        io.check_finite(r_src)
+      r_view = _match_ref(p_src, r_src, pred, ref, notes)
+      sp = spacing or r_src.spacing or p_src.spacing
+      if spacing is None and r_src.spacing and p_src.spacing and any(
+          abs(a - b) > 0.01 * b for a, b in zip(p_src.spacing, r_src.spacing)):
+        notes.append(f"pred spacing {p_src.spacing} differs from ref spacing {r_src.spacing}; using the ref's")
+      r_int = io.intensity_of(r_src, mode=normalize)
+      results = metrics.evaluate(p_src, r_view, spacing=sp, pred_to_unit=p_int.to_unit,
+                                 ref_to_unit=r_int.to_unit)
+      results.update(pred=str(pred), ref=str(ref))
+      pictures = dict(pred=p_src, ref=r_view, pred_to_unit=p_int.to_unit, ref_to_unit=r_int.to_unit)
+      return _finish(results, report_dir, pictures, start, notes)
+
+
+def _match_ref(p_src, r_src, pred: str, ref: str, notes: list[str]):
+  p_shape, r_shape = tuple(p_src.shape), tuple(r_src.shape)
+  if p_shape == r_shape:
+    return r_src
+  extra = r_shape[0] - p_shape[0]
+  # N >= 2 sections reconstruct to round(N*s) slices, and at most s - 1 slices of the reference lie beyond the
+  # last section, so a genuine reconstruction misses fewer than half of its own depth (and < MAX_FACTOR).
+  if p_shape[1:] == r_shape[1:] and 0 < extra < min(MAX_FACTOR, p_shape[0] / 2):
+    notes.append(f"ref has {extra} more Z slices than pred; comparing with its first {p_shape[0]} "
+                 "(the section grid starts at slice 0)")
+    return ZCrop(r_src, p_shape[0])
+  raise UserError(f"pred {pred} has shape {p_shape} but ref {ref} has {r_shape}; they must be the same "
+                  "volume on the same grid (reconstruct the anisotropic version of ref)")
+
+
+def _check_report_dir(report_dir: pathlib.Path) -> None:
+  if report_dir.exists() and not report_dir.is_dir():
+    raise UserError(f"--report_dir {report_dir} is a file; pass a directory")
+  parent = report_dir.parent if not report_dir.exists() else report_dir
+  while not parent.exists():
+    parent = parent.parent
+  if not os.access(parent, os.W_OK):
+    raise UserError(f"cannot write the report into {report_dir} ({parent} is not writable); "
+                    "pass --report_dir=DIR")
+
+
+def _finish(results: dict, report_dir: pathlib.Path, pictures: dict, start: float, notes: list[str]) -> dict:
+  """Writes metrics.json and the pictures into a temporary folder, then moves each file into place."""
+  for note in notes:
+    print(f"note: {note}", file=sys.stderr)
+  results["notes"] = notes
+  results["report_dir"] = str(report_dir)
+  report_dir.mkdir(parents=True, exist_ok=True)
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix=".partial-", dir=report_dir))
+  try:
+    files = report.write_report(tmp, pictures["pred"], pictures["ref"], results,
+                                        pred_to_unit=pictures["pred_to_unit"],
+                                        ref_to_unit=pictures.get("ref_to_unit"))
+    results["pictures"] = [str(report_dir / f.name) for f in files]
+    results["seconds"] = round(time.perf_counter() - start, 2)
+    (tmp / "metrics.json").write_text(json.dumps(results, indent=1))
+    for f in list(files) + [tmp / "metrics.json"]:
+      os.replace(f, report_dir / f.name)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return results

@@ -1,0 +1,130 @@
+"""Every bad input in the README's table: one clear line on stderr, exit code 2, nothing written."""
+import os
+
+import numpy as np
+import pytest
+import tifffile
+
+from jax_iso import io
+from jax_iso.cli.main import main
+from jax_iso.samples import FIBSEM_10NM
+
+
+@pytest.fixture
+def files(tmp_path):
+  """Small inputs, good and bad, in a temp folder."""
+  rng = np.random.default_rng(0)
+  vol = rng.integers(0, 256, (16, 24, 24), dtype=np.uint8)
+  f = {}
+  f["iso"] = tmp_path / "iso.tif"
+  io.write_volume(f["iso"], vol, (10.0, 10.0, 10.0))
+  f["aniso"] = tmp_path / "aniso.tif"
+  io.write_volume(f["aniso"], vol[:4], (40.0, 10.0, 10.0))
+  f["nospacing"] = tmp_path / "nospacing.tif"
+  tifffile.imwrite(f["nospacing"], vol[:4], photometric="minisblack", metadata={"axes": "ZYX"})
+  f["rect"] = tmp_path / "rect.tif"
+  io.write_volume(f["rect"], vol[:4], (40.0, 10.0, 5.0))
+  f["narrow"] = tmp_path / "narrow.tif"
+  io.write_volume(f["narrow"], vol[:4, :20], (40.0, 10.0, 10.0))
+  f["img2d"] = tmp_path / "img2d.tif"
+  tifffile.imwrite(f["img2d"], vol[0])
+  f["czyx"] = tmp_path / "czyx.tif"
+  tifffile.imwrite(f["czyx"], np.stack([vol, vol]), metadata={"axes": "CZYX"})
+  f["int32"] = tmp_path / "int32.tif"
+  tifffile.imwrite(f["int32"], vol.astype(np.int32), metadata={"axes": "ZYX"})
+  f["nan"] = tmp_path / "nan.tif"
+  bad = vol.astype(np.float32) / 255
+  bad[3, 4, 5] = np.nan
+  tifffile.imwrite(f["nan"], bad, metadata={"axes": "ZYX"})
+  f["inf"] = tmp_path / "inf.tif"
+  bad[3, 4, 5] = np.inf
+  tifffile.imwrite(f["inf"], bad, metadata={"axes": "ZYX"})
+  f["empty"] = tmp_path / "empty.zarr"
+  import tensorstore as ts  # pylint: disable=g-import-not-at-top
+  ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(f["empty"])},
+           "metadata": {"shape": [0, 8, 8], "chunks": [1, 8, 8], "dtype": "|u1"}}, create=True).result()
+  f["thin"] = tmp_path / "thin.tif"
+  io.write_volume(f["thin"], vol[:5], (10.0, 10.0, 10.0))
+  f["text"] = tmp_path / "notes.tif"
+  f["text"].write_text("not an image")
+  f["png"] = tmp_path / "slice.png"
+  f["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
+  f["afile"] = tmp_path / "afile"
+  f["afile"].write_text("x")
+  f["out"] = tmp_path / "out.tif"
+  return f
+
+
+CASES = {  # name: (argv with {placeholders} for the `files` fixture, expected fragment of the message)
+    "missing file": (["reconstruct", "--input={tmp}/nope.tif", "--output={out}"], "does not exist"),
+    "not a TIFF (text renamed .tif)": (["reconstruct", "--input={text}", "--output={out}"],
+                                       "is not a readable TIFF"),
+    "not a TIFF/zarr (PNG)": (["reconstruct", "--input={png}", "--output={out}"],
+                              "is not a volume jax_iso can read"),
+    "2D image": (["simulate", "--input={img2d}", "--output={out}", "--factor=4"], "3D (Z, Y, X)"),
+    "4D without --channel": (["simulate", "--input={czyx}", "--output={out}", "--factor=4"], "--channel=N"),
+    "--channel out of range": (["simulate", "--input={czyx}", "--output={out}", "--factor=4", "--channel=5"],
+                               "out of range"),
+    "wrong dtype": (["simulate", "--input={int32}", "--output={out}", "--factor=4"],
+                    "convert it to uint8, uint16 or float32"),
+    "NaN": (["simulate", "--input={nan}", "--output={out}", "--factor=4"], "1 NaN"),
+    "Inf": (["reconstruct", "--input={inf}", "--output={out}", "--factor=4"], "1 Inf"),
+    "empty volume": (["simulate", "--input={empty}", "--output={out}", "--factor=4"], "empty"),
+    "fewer slices than the factor needs": (["simulate", "--input={thin}", "--output={out}", "--factor=4"],
+                                           "needs at least 8"),
+    "factor <= 1": (["simulate", "--input={iso}", "--output={out}", "--factor=1"], "must be > 1"),
+    "negative factor": (["reconstruct", "--input={nospacing}", "--output={out}", "--factor=-2"], "must be > 1"),
+    "absurd factor": (["simulate", "--input={iso}", "--output={out}", "--factor=500"], "absurd"),
+    "factor not a number": (["simulate", "--input={iso}", "--output={out}", "--factor=four"], "factor"),
+    "output folder missing": (["simulate", "--input={iso}", "--output={tmp}/no/o.tif", "--factor=2"],
+                              "does not exist"),
+    "output folder is a file": (["simulate", "--input={iso}", "--output={afile}/o.tif", "--factor=2"],
+                                "not a directory"),
+    "output equal to the input": (["reconstruct", "--input={aniso}", "--output={aniso}"], "is the input"),
+    "output format unknown": (["simulate", "--input={iso}", "--output={tmp}/o.png", "--factor=2"], ".tif"),
+    "--factor contradicts --spacing": (["reconstruct", "--input={aniso}", "--output={out}", "--factor=3",
+                                        "--spacing=40,10,10"], "contradicts"),
+    "--factor contradicts the file's spacing": (["reconstruct", "--input={aniso}", "--output={out}",
+                                                 "--factor=3"], "contradicts"),
+    "no spacing and no factor": (["reconstruct", "--input={nospacing}", "--output={out}"], "--factor=F"),
+    "already isotropic": (["reconstruct", "--input={iso}", "--output={out}"], "already isotropic"),
+    "non-square pixels": (["reconstruct", "--input={rect}", "--output={out}"], "square pixels"),
+    "malformed --spacing": (["reconstruct", "--input={aniso}", "--output={out}", "--spacing=40,4"], "spacing"),
+    "flag typo": (["simulate", "--input={iso}", "--output={out}", "--factr=4"], "factr"),
+    "missing required flag": (["simulate", "--input={iso}", "--output={out}"], "--factor"),
+    "unknown method": (["reconstruct", "--input={aniso}", "--output={out}", "--method=magic"],
+                       "unknown --method=magic"),
+    "unknown subcommand": (["simulte"], "unknown subcommand"),
+    "stray argument": (["simulate", "--input={iso}", "--output={out}", "--factor=2", "extra"],
+                       "unexpected argument"),
+    "evaluate: shapes differ": (["evaluate", "--pred={aniso}", "--ref={narrow}", "--report_dir={tmp}/rep"],
+                                "same volume on the same grid"),
+    "evaluate: pred is the anisotropic input": (["evaluate", "--pred={aniso}", "--ref={iso}",
+                                                 "--report_dir={tmp}/rep"], "same volume on the same grid"),
+    "evaluate: report dir is a file": (["evaluate", "--pred={iso}", "--report_dir={afile}"], "is a file"),
+}
+
+
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_gives_one_line_and_exit_code_2(name, files, tmp_path, capsys):
+  template, fragment = CASES[name]
+  names = {k: str(v) for k, v in files.items()} | {"tmp": str(tmp_path), "out": str(files["out"])}
+  argv = [a.format(**names) for a in template]
+  before = sorted(os.listdir(tmp_path))
+  code = main(["jax-iso"] + argv)
+  err = capsys.readouterr().err.strip()
+  assert code == 2, (name, err)
+  lines = err.splitlines()
+  assert len(lines) == 1 and lines[0].startswith("jax-iso "), err
+  if fragment:
+    assert fragment in lines[0], (fragment, lines[0])
+  assert sorted(os.listdir(tmp_path)) == before     # nothing written, no temp left
+
+
+def test_failed_run_keeps_an_existing_output(files, tmp_path, capsys):
+  files["out"].write_bytes(b"previous result")
+  code = main(["jax-iso", "simulate", f"--input={files['nan']}", f"--output={files['out']}", "--factor=4"])
+  assert code == 2 and "NaN" in capsys.readouterr().err
+  assert files["out"].read_bytes() == b"previous result"

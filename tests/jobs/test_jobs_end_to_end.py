@@ -1,0 +1,140 @@
+"""simulate -> reconstruct -> evaluate on the real EM sample shipped in the package."""
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from jax_iso import io, jobs
+from jax_iso.io import slabs
+from jax_iso.samples import FIBSEM_10NM
+
+from conftest import shared_file
+
+
+@pytest.fixture(scope="module")
+def sample():
+  return io.read_volume(FIBSEM_10NM)
+
+
+@pytest.fixture(scope="module")
+def x4(tmp_path_factory):
+  """The shipped sample with x4 sections, and its cubic and linear reconstructions."""
+  d = tmp_path_factory.mktemp("x4")
+  paths = {"aniso": d / "aniso.tif", "cubic": d / "cubic.tif", "linear": d / "linear.tif"}
+  jobs.simulate(FIBSEM_10NM, paths["aniso"], factor=4)
+  for method in ("cubic", "linear"):
+    jobs.reconstruct(paths["aniso"], paths[method], method=method)
+  return paths
+
+
+def _psnr(a, b):
+  mse = np.mean((a.astype(np.float64) / 255 - b.astype(np.float64) / 255) ** 2)
+  return 10 * np.log10(1 / mse)
+
+
+def test_simulate_writes_sections_with_their_spacing(sample, x4):
+  vol, spacing = sample
+  aniso, aniso_spacing = io.read_volume(x4["aniso"])
+  assert spacing == (10.0, 10.0, 10.0) and aniso_spacing == (40.0, 10.0, 10.0)
+  want = vol.reshape(40, 4, 160, 160).astype(np.float64).mean(1)
+  assert aniso.dtype == np.uint8 and aniso.shape == (40, 160, 160)
+  assert np.abs(aniso - want).max() <= 0.5 + 1e-3           # box sections, rounded back to uint8
+
+
+def test_reconstruct_puts_slices_on_the_fine_grid(sample, x4):
+  aniso, _ = io.read_volume(x4["aniso"])
+  lin, lin_spacing = io.read_volume(x4["linear"])
+  assert lin.shape == (160, 160, 160) and lin_spacing == (10.0, 10.0, 10.0)
+  centres = (np.arange(40) + 0.5) * 4 - 0.5                   # section k's centre on the fine grid
+  want = np.apply_along_axis(lambda col: np.interp(np.arange(160), centres, col), 0, aniso.astype(np.float64))
+  assert np.abs(lin - want).max() <= 0.5 + 1e-3
+
+
+def test_cubic_beats_linear_on_real_em(sample, x4):
+  vol, _ = sample
+  cubic, linear = io.read_volume(x4["cubic"])[0], io.read_volume(x4["linear"])[0]
+  assert _psnr(cubic, vol) > _psnr(linear, vol) + 0.3
+  assert _psnr(linear, vol) > 25
+
+
+def test_evaluate_writes_metrics_and_pictures(sample, x4, tmp_path):
+  vol, _ = sample
+  out = jobs.evaluate(str(x4["cubic"]), str(FIBSEM_10NM), report_dir=str(tmp_path / "rep"))
+  saved = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+  assert saved["psnr"] == pytest.approx(_psnr(io.read_volume(x4["cubic"])[0], vol), abs=1e-4)
+  assert saved["psnr"] == out["psnr"] and saved["ref"] == str(FIBSEM_10NM)
+  for name in ("orthoslices.png", "fsc.png"):
+    assert (tmp_path / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  res = out["resolution_nm"]
+  assert res["z"] > 2 * res["x"]                              # 40 nm sections: Z resolution clearly worse
+  assert 40 <= res["z"] <= 120
+  assert not [p for p in (tmp_path / "rep").iterdir() if p.name.startswith(".")]
+
+
+def test_default_report_dir_is_beside_the_prediction(x4):
+  out = jobs.evaluate(str(x4["linear"]), str(FIBSEM_10NM))
+  assert pathlib.Path(out["report_dir"]) == x4["linear"].with_name("linear_report")
+  assert (x4["linear"].with_name("linear_report") / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("factor, n_sec, n_out", [(3.0, 53, 159), (2.5, 64, 160)])
+def test_non_dividing_and_fractional_factors(tmp_path, factor, n_sec, n_out):
+  aniso, rec = tmp_path / "a.tif", tmp_path / "r.ome.zarr"
+  assert jobs.simulate(FIBSEM_10NM, aniso, factor=factor)["output_shape"] == [n_sec, 160, 160]
+  out = jobs.reconstruct(aniso, rec, method="cubic")
+  assert out["factor"] == factor and out["output_shape"] == [n_out, 160, 160]
+  with io.open_volume(rec) as src:
+    assert src.shape == (n_out, 160, 160) and src.spacing == pytest.approx((10.0, 10.0, 10.0))
+  result = jobs.evaluate(str(rec), str(FIBSEM_10NM), report_dir=str(tmp_path / "rep"))
+  assert result["shape"] == [n_out, 160, 160]
+  assert bool(result["notes"]) == (n_out < 160)
+  assert result["psnr"] > 26
+
+
+def test_spacing_flag_supplies_a_missing_voxel_size(tmp_path):
+  vol = io.read_volume(FIBSEM_10NM)[0][:40]
+  bare = tmp_path / "bare.tif"
+  io.write_volume(bare, vol, None)
+  out = jobs.reconstruct(bare, tmp_path / "r.tif", spacing=(40.0, 10.0, 10.0))
+  assert out["factor"] == 4.0 and io.read_volume(tmp_path / "r.tif")[1] == (10.0, 10.0, 10.0)
+  out = jobs.reconstruct(bare, tmp_path / "r2.tif", factor=2.5)
+  assert out["output_shape"][0] == 100 and io.read_volume(tmp_path / "r2.tif")[1] is None
+
+
+def test_noise_is_seeded_and_independent_of_slabs(tmp_path, monkeypatch):
+  a, b, c = tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif"
+  jobs.simulate(FIBSEM_10NM, a, factor=4, noise=0.05, seed=1)
+  monkeypatch.setattr(slabs, "auto_slab", lambda *args, **kwargs: 7)      # 23 slabs instead of one
+  jobs.simulate(FIBSEM_10NM, b, factor=4, noise=0.05, seed=1)
+  jobs.simulate(FIBSEM_10NM, c, factor=4, noise=0.05, seed=2)
+  va, vb, vc = (io.read_volume(p)[0] for p in (a, b, c))
+  np.testing.assert_array_equal(va, vb)
+  assert np.mean(va != vc) > 0.5
+  clean = io.read_volume(FIBSEM_10NM)[0].reshape(40, 4, 160, 160).mean(1) / 255
+  assert np.std(va / 255 - clean) == pytest.approx(0.05, rel=0.1)
+
+
+def test_gaussian_profile_is_smoother_than_box(tmp_path):
+  jobs.simulate(FIBSEM_10NM, tmp_path / "b.tif", factor=4, profile="box")
+  jobs.simulate(FIBSEM_10NM, tmp_path / "g.tif", factor=4, profile="gaussian")
+  box, gauss = io.read_volume(tmp_path / "b.tif")[0], io.read_volume(tmp_path / "g.tif")[0]
+  assert box.shape == gauss.shape
+  assert np.std(np.diff(gauss.astype(float), axis=0)) < np.std(np.diff(box.astype(float), axis=0))
+
+
+def test_reference_free_evaluation_sees_real_sstem_anisotropy(tmp_path):
+  path = shared_file("isbi2012_sstem_train.tif")            # real ssTEM, 4 x 4 x 50 nm
+  out = jobs.evaluate(str(path), None, report_dir=str(tmp_path / "rep"))
+  res = out["resolution_nm"]
+  assert res["z"] >= 100 and res["x"] < 30                   # Z cannot beat 2 x 50 nm sections
+  assert (tmp_path / "rep" / "fsc.png").exists()
+
+
+def test_demo_runs_and_ranks_methods(tmp_path):
+  out = jobs.demo(str(tmp_path / "demo"))
+  assert set(out["results"]) == {"linear", "cubic"} and out["best"] == "cubic"
+  assert out["gain_db"] > 0.3
+  assert "cubic" in out["table"] and "PSNR" in out["table"]
+  for report in out["reports"].values():
+    assert (pathlib.Path(report) / "orthoslices.png").exists()
