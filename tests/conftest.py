@@ -25,3 +25,9 @@ def shared_file(name: str) -> pathlib.Path:
 def fibsem_iso():
   """Path of a real isotropic 10 nm FIB-SEM volume (250^3 uint8)."""
   return shared_file("flyem_medulla_fibsem_10nm_iso_sample1.tif")
+
+
+@pytest.fixture
+def sstem_aniso():
+  """Path of a real anisotropic ssTEM volume (ISBI 2012, 30 x 512 x 512 uint8, 50 x 4 x 4 nm)."""
+  return shared_file("isbi2012_sstem_train.tif")

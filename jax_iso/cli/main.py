@@ -75,8 +75,6 @@ def main(argv: list[str]) -> int:
   mod = _module(name)
   fv = flags.FlagValues()
   mod.define_flags(fv)
-  for required in mod.REQUIRED:
-    flags.mark_flag_as_required(required, flag_values=fv)
   if any(a in ("-h", "--help", "--helpfull", "-help") for a in args[1:]):
     print(subcommand_help(name, fv))
     return 0
@@ -85,12 +83,20 @@ def main(argv: list[str]) -> int:
     rest = fv([f"jax-iso {name}"] + args[1:])
     if len(rest) > 1:
       raise UserError(f"unexpected argument(s) {' '.join(rest[1:])}; flags are written --name=value")
+    missing = [f"--{n}" for n in mod.REQUIRED if fv[n].value is None]
+    if missing:
+      raise UserError(f"missing {' and '.join(missing)}; usage: {mod.USAGE}")
     _configure_jax()
     return mod.main(fv)
-  except (UserError, flags.Error) as err:
+  except UserError as err:
     if debug:
       raise
     _error(name, err)
+    return EXIT_USAGE
+  except flags.Error as err:
+    if debug:
+      raise
+    _error(name, f"{err} (see `jax-iso {name} --help`)")
     return EXIT_USAGE
   except OSError as err:  # disk full, permissions changed mid-run...: the output was not written
     if debug:

@@ -91,7 +91,7 @@ CASES = {  # name: (argv with {placeholders} for the `files` fixture, expected f
     "non-square pixels": (["reconstruct", "--input={rect}", "--output={out}"], "square pixels"),
     "malformed --spacing": (["reconstruct", "--input={aniso}", "--output={out}", "--spacing=40,4"], "spacing"),
     "flag typo": (["simulate", "--input={iso}", "--output={out}", "--factr=4"], "factr"),
-    "missing required flag": (["simulate", "--input={iso}", "--output={out}"], "--factor"),
+    "missing required flag": (["simulate", "--input={iso}", "--output={out}"], "missing --factor"),
     "unknown method": (["reconstruct", "--input={aniso}", "--output={out}", "--method=magic"],
                        "unknown --method=magic"),
     "unknown subcommand": (["simulte"], "unknown subcommand"),

@@ -9,8 +9,6 @@ from jax_iso import io, jobs
 from jax_iso.io import slabs
 from jax_iso.samples import FIBSEM_10NM
 
-from conftest import shared_file
-
 
 @pytest.fixture(scope="module")
 def sample():
@@ -123,9 +121,8 @@ def test_gaussian_profile_is_smoother_than_box(tmp_path):
   assert np.std(np.diff(gauss.astype(float), axis=0)) < np.std(np.diff(box.astype(float), axis=0))
 
 
-def test_reference_free_evaluation_sees_real_sstem_anisotropy(tmp_path):
-  path = shared_file("isbi2012_sstem_train.tif")            # real ssTEM, 4 x 4 x 50 nm
-  out = jobs.evaluate(str(path), None, report_dir=str(tmp_path / "rep"))
+def test_reference_free_evaluation_sees_real_sstem_anisotropy(sstem_aniso, tmp_path):
+  out = jobs.evaluate(str(sstem_aniso), None, report_dir=str(tmp_path / "rep"))
   res = out["resolution_nm"]
   assert res["z"] >= 100 and res["x"] < 30                   # Z cannot beat 2 x 50 nm sections
   assert (tmp_path / "rep" / "fsc.png").exists()
