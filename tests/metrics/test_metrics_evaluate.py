@@ -30,7 +30,7 @@ class LazyVolume:
 @pytest.fixture
 def pair(em_uint8, rng) -> tuple[np.ndarray, np.ndarray]:
   """(prediction, reference) uint8 [45, 40, 36]: the reference blurred along Z, with noise."""
-  ref = np.ascontiguousarray(em_uint8[120:165, 30:70, 140:176])
+  ref = np.ascontiguousarray(em_uint8[110:155, 30:70, 120:156])
   pred = ndimage.gaussian_filter(ref.astype(np.float32), (1.5, 0.5, 0.5)) + rng.normal(0, 8, ref.shape)
   return np.clip(np.round(pred), 0, 255).astype(np.uint8), ref
 
