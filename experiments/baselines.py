@@ -7,8 +7,10 @@ reconstructed with linear and cubic interpolation (`jobs.reconstruct`) and score
 (`jobs.evaluate`): PSNR, SSIM per plane orientation, FSC resolution (1/7) in cones around Z and X.
 Speed: `jax-iso simulate`, `reconstruct --method=cubic` and `evaluate` run as separate processes on a 250^3
 volume, first with an empty XLA compilation cache (cold), then again with it filled (warm); wall seconds,
-Python start-up included.
---quick: the shipped 160^3 sample at x3 and x4, plus the speed run (under a minute).
+Python start-up included, and each process's peak resident memory.
+Large: the same commands on a 960 x 480 x 600 uint8 volume (276 MB, sample2 mirrored), to show that memory
+stays bounded (reconstruct writes both TIFF and OME-Zarr).
+--quick: the shipped 160^3 sample at x3 and x4, plus the 250^3 speed run (under a minute).
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ import time
 
 from absl import app, flags
 
-from jax_iso import jobs, samples
+import numpy as np
+
+from jax_iso import io, jobs, samples
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -49,26 +53,66 @@ def quality(volumes: dict[str, pathlib.Path], factors, methods, work: pathlib.Pa
   return rows
 
 
-def speed(volume: pathlib.Path, work: pathlib.Path) -> dict:
-  """Wall seconds of each command as its own process, with a cold and then a warm compilation cache."""
-  aniso, rec = work / "speed_aniso.tif", work / "speed_rec.tif"
-  commands = {
+# A tiny launcher process measures the command: ru_maxrss of a child forked straight from this (large)
+# process would count the memory it inherited before exec.
+_LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+             "_, status, usage = os.wait4(p.pid, 0); print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))")
+
+
+def run_command(args: list[str], env: dict) -> tuple[float, float]:
+  """Runs `jax-iso ARGS` as its own process; returns (wall seconds, peak resident memory in GB)."""
+  start = time.perf_counter()
+  done = subprocess.run([sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "jax_iso", *args], env=env,
+                        capture_output=True, text=True, check=False)
+  seconds = time.perf_counter() - start
+  peak_kb, code = (int(v) for v in done.stdout.split())
+  if code != 0:
+    sys.exit(f"jax-iso {' '.join(args)} failed: {done.stderr}")
+  return round(seconds, 2), round(peak_kb / 2**20, 2)  # ru_maxrss is in KB on Linux
+
+
+def commands(volume: pathlib.Path, work: pathlib.Path, tag: str) -> dict[str, list[str]]:
+  aniso, rec = work / f"{tag}_aniso.tif", work / f"{tag}_rec.tif"
+  return {
       "simulate": ["simulate", f"--input={volume}", f"--output={aniso}", "--factor=4"],
       "reconstruct": ["reconstruct", f"--input={aniso}", f"--output={rec}", "--method=cubic"],
-      "evaluate": ["evaluate", f"--pred={rec}", f"--ref={volume}", f"--report_dir={work / 'speed_report'}"],
+      "reconstruct_zarr": ["reconstruct", f"--input={aniso}", f"--output={work / tag}_rec.ome.zarr",
+                           "--method=cubic"],
+      "evaluate": ["evaluate", f"--pred={rec}", f"--ref={volume}", f"--report_dir={work / tag}_report"],
   }
+
+
+def speed(volume: pathlib.Path, work: pathlib.Path) -> dict:
+  """Each command as its own process, with a cold and then a warm compilation cache."""
   env = dict(os.environ, JAX_ISO_PROGRESS="0", JAX_COMPILATION_CACHE_DIR=str(work / "xla_cache"))
+  cmds = commands(volume, work, "speed")
+  del cmds["reconstruct_zarr"]
   out = {"volume": volume.name}
   for cache in ("cold", "warm"):
-    for name, args in commands.items():
-      start = time.perf_counter()
-      subprocess.run([sys.executable, "-m", "jax_iso", *args], env=env, check=True, capture_output=True)
-      out[f"{name}_{cache}_s"] = round(time.perf_counter() - start, 2)
-    out[f"total_{cache}_s"] = round(sum(out[f"{n}_{cache}_s"] for n in commands), 2)
+    for name, args in cmds.items():
+      out[f"{name}_{cache}_s"], out[f"{name}_{cache}_peak_gb"] = run_command(args, env)
+    out[f"total_{cache}_s"] = round(sum(out[f"{n}_{cache}_s"] for n in cmds), 2)
   return out
 
 
-def print_tables(rows: list[dict], timing: dict) -> None:
+def large(volume: pathlib.Path, work: pathlib.Path) -> dict:
+  """The commands on a 276 MB volume made by mirroring `volume`: seconds and peak memory."""
+  vol, _ = io.read_volume(volume)
+  big = np.concatenate([vol, vol[:, ::-1]], axis=1)                       # Y 500
+  big = np.concatenate([big, big[::-1]], axis=0)                          # Z 500
+  big = np.concatenate([big, big[:, :, ::-1], big], axis=2)[:480, :480, :600]
+  big = np.ascontiguousarray(np.concatenate([big, big[::-1]], axis=0))    # 960 x 480 x 600
+  path = work / "large_iso.tif"
+  io.write_volume(path, big, (10.0, 10.0, 10.0))
+  env = dict(os.environ, JAX_ISO_PROGRESS="0", JAX_COMPILATION_CACHE_DIR=str(work / "xla_cache"))
+  out = {"shape": list(big.shape), "megabytes": round(big.nbytes / 1e6, 1)}
+  del vol, big
+  for name, args in commands(path, work, "large").items():
+    out[f"{name}_s"], out[f"{name}_peak_gb"] = run_command(args, env)
+  return out
+
+
+def print_tables(rows: list[dict], timing: dict, big: dict | None) -> None:
   head = f"{'volume':<10} {'factor':>6} {'method':<7} {'PSNR dB':>8} {'SSIM xy':>8} {'SSIM xz':>8} " \
          f"{'SSIM yz':>8} {'Z res nm':>9} {'X res nm':>9}"
   print(head)
@@ -79,9 +123,14 @@ def print_tables(rows: list[dict], timing: dict) -> None:
           f"{r['ssim_xz']:>8.4f} {r['ssim_yz']:>8.4f} {r['z_res_nm']:>9.1f} {x_res:>9}")
   print(f"\nend-to-end on {timing['volume']} (250^3 uint8), seconds per command as its own process:")
   for cache in ("cold", "warm"):
-    print(f"  {cache} compile cache: simulate {timing[f'simulate_{cache}_s']:.2f}, reconstruct "
-          f"{timing[f'reconstruct_{cache}_s']:.2f}, evaluate {timing[f'evaluate_{cache}_s']:.2f}, "
-          f"total {timing[f'total_{cache}_s']:.2f}")
+    print(f"  {cache} compile cache: " + ", ".join(
+        f"{n} {timing[f'{n}_{cache}_s']:.2f} s ({timing[f'{n}_{cache}_peak_gb']:.2f} GB)"
+        for n in ("simulate", "reconstruct", "evaluate")) + f", total {timing[f'total_{cache}_s']:.2f} s")
+  if big:
+    print(f"\nlarge volume {' x '.join(map(str, big['shape']))} uint8 ({big['megabytes']} MB), seconds "
+          "(peak memory) per command:")
+    print("  " + ", ".join(f"{n} {big[f'{n}_s']:.1f} s ({big[f'{n}_peak_gb']:.2f} GB)"
+                           for n in ("simulate", "reconstruct", "reconstruct_zarr", "evaluate")))
 
 
 def main(argv):
@@ -99,8 +148,9 @@ def main(argv):
     start = time.perf_counter()
     rows = quality(volumes, factors, ("linear", "cubic"), work)
     timing = speed(SAMPLE2, work)
-  print_tables(rows, timing)
-  result = {"quality": rows, "speed": timing, "quick": _QUICK.value, "cpu_count": os.cpu_count(),
+    big = None if _QUICK.value else large(SAMPLE2, work)
+  print_tables(rows, timing, big)
+  result = {"quality": rows, "speed": timing, "large": big, "quick": _QUICK.value, "cpu_count": os.cpu_count(),
             "seconds": round(time.perf_counter() - start, 1)}
   if _OUT.value:
     out = pathlib.Path(_OUT.value)
