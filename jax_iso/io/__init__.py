@@ -2,7 +2,8 @@
 
 Reading: `open_volume` (lazy `VolumeSource`), `read_volume`, `check_finite`, `parse_spacing`.
 Writing: `check_output_path`, `output_format`, `create_volume` (streamed `VolumeSink`), `write_volume`.
-Intensities: `Intensity`, `intensity_of`. Spacing is always (z, y, x) in nanometres.
+Intensities: `Intensity`, `intensity_of`. Streaming in Y slabs: `jax_iso.io.slabs`.
+Spacing is always (z, y, x) in nanometres.
 """
 from __future__ import annotations
 

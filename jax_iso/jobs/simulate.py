@@ -11,6 +11,7 @@ import numpy as np
 from jax_iso import io
 from jax_iso.degrade import axial, grid
 from jax_iso.errors import UserError
+from jax_iso.io import slabs
 from jax_iso.jobs.factor import check_factor
 
 
@@ -60,9 +61,8 @@ def simulate(input: str, output: str, *, factor: float, profile: str = "box", si
     description = {"jax_iso": "simulate", "factor": factor, "profile": profile, "noise": noise,
                    "seed": seed, "source": str(input)}
     with io.create_volume(output, (n_sec, n_y, n_x), src.dtype, out_spacing, description=description) as sink:
-      io.slabs.map_y_slabs(lambda block, y0: intensity.from_unit(np.asarray(degrade(block, y0))), src, sink,
-                           slab=io.slabs.auto_slab(src.shape, (n_sec, n_y, n_x)),
-                           description=f"simulate x{factor:g}")
+      slabs.map_y_slabs(lambda block, y0: intensity.from_unit(np.asarray(degrade(block, y0))), src, sink,
+                        slab=slabs.auto_slab(src.shape, (n_sec, n_y, n_x)), description=f"simulate x{factor:g}")
   return {"input": str(input), "output": str(output), "input_shape": [n_z, n_y, n_x],
           "output_shape": [n_sec, n_y, n_x], "factor": factor, "profile": profile, "noise": noise,
           "spacing_nm": None if out_spacing is None else list(out_spacing),
