@@ -34,7 +34,7 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
       io.check_finite(src)
     n_out = grid.fine_count(n_z, factor)
     out_spacing = None if spacing is None else (spacing[0] / factor, spacing[1], spacing[2])
-    description = {"jax_iso": "reconstruct", "method": method, "factor": factor, "source": str(input)}
+    description = {"job": "reconstruct", "method": method, "factor": factor, "source": str(input)}
     with io.create_volume(output, (n_out, n_y, n_x), src.dtype, out_spacing, description=description) as sink:
       infer.interpolate_volume(src, sink, factor=factor, method=method, intensity=io.intensity_of(src))
   return {"input": str(input), "output": str(output), "method": method, "factor": factor,

@@ -58,7 +58,7 @@ def simulate(input: str, output: str, *, factor: float, profile: str = "box", si
         sec = sec + noise * jnp.transpose(draw, (1, 0, 2))
       return sec
 
-    description = {"jax_iso": "simulate", "factor": factor, "profile": profile, "noise": noise,
+    description = {"job": "simulate", "factor": factor, "profile": profile, "noise": noise,
                    "seed": seed, "source": str(input)}
     with io.create_volume(output, (n_sec, n_y, n_x), src.dtype, out_spacing, description=description) as sink:
       slabs.map_y_slabs(lambda block, y0: intensity.from_unit(np.asarray(degrade(block, y0))), src, sink,
