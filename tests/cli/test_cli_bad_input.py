@@ -55,7 +55,7 @@ def files(tmp_path):
   return f
 
 
-CASES = {  # name: (argv with {placeholders} for the `files` fixture, expected fragment of the message)
+CASES = {  # name: (argv whose {names} come from the `files` fixture, expected fragment of the message)
     "missing file": (["reconstruct", "--input={tmp}/nope.tif", "--output={out}"], "does not exist"),
     "not a TIFF (text renamed .tif)": (["reconstruct", "--input={text}", "--output={out}"],
                                        "is not a readable TIFF"),
