@@ -10,7 +10,6 @@ import tempfile
 import time
 
 from jax_iso import io, metrics
-from jax_iso.metrics import report
 from jax_iso.errors import UserError
 from jax_iso.jobs.factor import MAX_FACTOR
 
@@ -114,6 +113,7 @@ def _check_report_dir(report_dir: pathlib.Path) -> None:
 
 def _finish(results: dict, report_dir: pathlib.Path, pictures: dict, start: float, notes: list[str]) -> dict:
   """Writes metrics.json and the pictures into a temporary folder, then moves each file into place."""
+  from jax_iso.metrics import report  # pylint: disable=g-import-not-at-top  (matplotlib: only when needed)
   for note in notes:
     print(f"note: {note}", file=sys.stderr)
   results["notes"] = notes
