@@ -7,7 +7,7 @@ import jax
 import numpy as np
 
 from jax_iso.degrade import grid
-from jax_iso.infer.interpolate import resample_z
+from jax_iso.degrade.resample import resample as resample_z
 from jax_iso.io import slabs
 
 
