@@ -2,7 +2,8 @@
 
 `simulate_axial` integrates an isotropic volume over sections of thickness `factor` fine slices along one axis,
 following the section grid of `jax_iso.degrade.grid` (section k integrates fine slices [k*s + p, (k+1)*s + p)).
-Everything is `jax.numpy`, pure and jit-able (the phase may be a traced value; factor and shapes are static).
+`axial_sections` is the keyed op (checks.py contract) that draws the sub-section phase p at random, as training
+pairs need. Everything is `jax.numpy`, pure and jit-able (the phase may be traced; factor and shapes are static).
 """
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jax_iso.degrade import grid
+from jax_iso.degrade import checks, grid
 
-PROFILES = ("box", "gaussian")
+PROFILES = ("box", "gaussian")  # or a tuple of samples: a custom profile
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
-def section_weights(n_fine: int, factor: float, *, profile: str = "box", phase=0.0,
-                    sigma: float | None = None,
-                    n_sections: int | None = None) -> tuple[jax.Array, jax.Array]:
+def section_weights(n_fine: int, factor: float, *, profile: str | tuple[float, ...] = "box", phase=0.0,
+                    sigma: float | None = None, n_sections: int | None = None,
+                    support: float = 1.0) -> tuple[jax.Array, jax.Array]:
   """Sparse weights that turn `n_fine` fine slices into sections.
 
   Args:
@@ -28,11 +29,14 @@ def section_weights(n_fine: int, factor: float, *, profile: str = "box", phase=0
     profile: "box": section k is the mean over [k*s + p, (k+1)*s + p), fine slices cut by an edge counted by the
       overlapping fraction (the physical section thickness; conserves mean intensity). "gaussian": a Gaussian
       centred on the section centre, FWHM = s unless `sigma` (in fine slices) is given, truncated at 3 sigma and
-      renormalised inside the volume.
+      renormalised inside the volume. A tuple of K >= 2 non-negative numbers: a custom profile, the section's
+      sensitivity sampled at K equally spaced depths across `support` section thicknesses centred on the
+      section centre (linearly interpolated at each fine slice's centre, renormalised).
     phase: sub-section offset p of the grid in fine slices, 0 <= p < s (may be traced).
     sigma: Gaussian width in fine slices (profile "gaussian" only).
     n_sections: number of sections to make; default floor((n_fine - phase) / s). Required when `phase` is
       traced (shapes must be static), e.g. floor(n_fine / s) - 1 for any phase in [0, s).
+    support: extent of a custom profile in section thicknesses (1 = the section itself).
 
   Returns:
     (idx [n_sections, taps] int32, w [n_sections, taps] float32): section k = sum_t w[k, t] * x[idx[k, t]];
@@ -40,8 +44,14 @@ def section_weights(n_fine: int, factor: float, *, profile: str = "box", phase=0
   """
   if factor < 1:
     raise ValueError(f"factor must be >= 1, got {factor}")
-  if profile not in PROFILES:
-    raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+  custom = isinstance(profile, (tuple, list))
+  if custom:
+    profile = tuple(float(v) for v in profile)
+    if len(profile) < 2 or min(profile) < 0 or sum(profile) <= 0 or not support > 0:
+      raise ValueError(f"a custom profile needs >= 2 non-negative samples with a positive sum and support > 0, "
+                       f"got {profile} with support {support}")
+  elif profile not in PROFILES:
+    raise ValueError(f"profile must be one of {PROFILES} or a tuple of samples, got {profile!r}")
   if n_sections is None:
     if isinstance(phase, jax.core.Tracer):
       raise ValueError("pass n_sections when phase is traced (shapes must be static)")
@@ -57,6 +67,14 @@ def section_weights(n_fine: int, factor: float, *, profile: str = "box", phase=0
     idx = jnp.floor(start + 1e-6).astype(jnp.int32) + jnp.arange(taps, dtype=jnp.int32)
     lo, hi = idx.astype(jnp.float32), idx.astype(jnp.float32) + 1.0
     w = jnp.clip(jnp.minimum(hi, start + factor) - jnp.maximum(lo, start), 0.0, None)
+  elif custom:
+    reach = 0.5 * support * factor
+    taps = int(math.ceil(2 * reach)) + 2
+    centre = grid.section_centre(k, factor, phase)
+    idx = jnp.floor(centre - reach).astype(jnp.int32) + jnp.arange(taps, dtype=jnp.int32)
+    u = (idx.astype(jnp.float32) - centre) / (2 * reach) + 0.5           # 0..1 across the support
+    w = jnp.where((u >= 0) & (u <= 1), jnp.interp(u, jnp.linspace(0.0, 1.0, len(profile)),
+                                                  jnp.asarray(profile, jnp.float32)), 0.0)
   else:
     if sigma is None:
       sigma = factor / FWHM_PER_SIGMA
@@ -86,9 +104,9 @@ def apply_weights(x: jax.Array, idx: jax.Array, w: jax.Array, axis: int = 0) -> 
   return out
 
 
-def simulate_axial(x: jax.Array, factor: float, *, profile: str = "box", phase=0.0,
-                   sigma: float | None = None, axis: int = 0,
-                   n_sections: int | None = None) -> jax.Array:
+def simulate_axial(x: jax.Array, factor: float, *, profile: str | tuple[float, ...] = "box", phase=0.0,
+                   sigma: float | None = None, axis: int = 0, n_sections: int | None = None,
+                   support: float = 1.0) -> jax.Array:
   """Integrates `x` (float, any shape) into sections of `factor` fine slices along `axis`.
 
   Section k integrates the fine slices [k*s + p, (k+1)*s + p) (box profile) or a Gaussian centred at
@@ -99,5 +117,31 @@ def simulate_axial(x: jax.Array, factor: float, *, profile: str = "box", phase=0
   if not jnp.issubdtype(x.dtype, jnp.floating):
     raise ValueError(f"simulate_axial needs a float array, got {x.dtype}")
   idx, w = section_weights(x.shape[axis], factor, profile=profile, phase=phase, sigma=sigma,
-                           n_sections=n_sections)
+                           n_sections=n_sections, support=support)
   return apply_weights(x, idx, w, axis)
+
+
+def random_phase_sections(n_fine: int, factor: float, phase: tuple[float, float]) -> int:
+  """Sections that fit `n_fine` slices for every phase in `phase` (a fraction-of-s range): floor(n/s - hi)."""
+  return grid.section_count(n_fine, factor, phase[1] * factor)
+
+
+def axial_sections(key: jax.Array, x: jax.Array, *, factor: float, axis: int = -2,
+                   profile: str | tuple[float, ...] = "box", sigma: float | None = None,
+                   phase: tuple[float, float] = (0.0, 1.0), support: float = 1.0) -> tuple[jax.Array, dict]:
+  """Keyed op: integrates axis `axis` of `x` into sections of `factor` slices at a random sub-section phase.
+
+  The phase p = u * s with u ~ U[phase] (a fraction of the section thickness; default any phase) shifts the
+  section grid (section k integrates [k*s + p, (k+1)*s + p)). The number of sections is static:
+  floor(n/s - phase[1]), so every drawn phase fits. aux {'phase': p in fine slices}.
+  """
+  x = checks.check_float(x, min_ndim=1)
+  lo, hi = checks.check_range("phase", phase, low=0.0, high=1.0)
+  n_sec = random_phase_sections(x.shape[axis], factor, (lo, hi))
+  if n_sec < 1:
+    raise ValueError(f"axis {axis} of shape {x.shape} holds no complete section of {factor} slices at phase "
+                     f"fraction {hi}")
+  p = checks.uniform(key, (lo, hi)) * factor
+  sections = simulate_axial(x, factor, profile=profile, phase=p, sigma=sigma, axis=axis, n_sections=n_sec,
+                            support=support)
+  return sections, {"phase": p}

@@ -1,0 +1,170 @@
+"""Training-pair makers: clean crops of the user's volume in, (degraded input, clean target, aux) out.
+
+All are pure functions of (key, x) with static keyword parameters, so a train step calls them on the device:
+`jax.vmap(functools.partial(axial_pair, factor=4.0, acquisition=pipe))(keys, patches)`. `make_pair_fn(cfg)`
+builds one from a config (`jax_iso.degrade.config`).
+
+- `axial_pair` (A2I-3DEM, CARE U-Net, vEMDiffuse-a): a lateral patch [H, W] is cut into sections along axis -2
+  at a random phase, the sections get the acquisition degradations (noise, scan lines, in-plane blur along X,
+  intensity), and are interpolated back to [H, W] exactly as an anisotropic volume is at inference.
+- `clip_pair` (EMformer): a stack of frames [D, H, W] from the volume is cut into sections along Y (axis -2),
+  degraded, optionally one frame zeroed (inpainting); the target is the clean stack on the fine grid.
+- `section_pair` (ssTEM restoration): three consecutive sections [3, H, W]; the middle one is damaged by a fold
+  (SFF), staining precipitates (SP) or is missing (MS); returns the damage mask and the unfolding flow.
+- `noise_pair` (EMDiffuse-n): an image and its degraded copy.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+from jax_iso.degrade import axial, checks, grid
+from jax_iso.degrade import fold as fold_lib
+from jax_iso.degrade import precipitates as precipitates_lib
+from jax_iso.degrade.pipeline import Pipeline, _hashable
+from jax_iso.degrade.resample import resample
+
+SECTION_KINDS = ("fold", "precipitates", "missing")
+MISSING_FILLS = ("blank", "mean", "duplicate")
+
+
+def _acquire(pipeline: Pipeline | None, key: jax.Array, x: jax.Array) -> tuple[jax.Array, dict]:
+  return (x, {}) if pipeline is None else pipeline(key, x)
+
+
+def axial_pair(key: jax.Array, patch: jax.Array, *, factor: float, acquisition: Pipeline | None = None,
+               profile: str | tuple[float, ...] = "box", sigma: float | None = None,
+               phase: tuple[float, float] = (0.0, 1.0), method: str = "cubic",
+               support: float = 1.0) -> tuple[jax.Array, jax.Array, dict]:
+  """(input [..., H, W], target [..., H, W], aux): sections along axis -2, acquisition, interpolated back."""
+  patch = checks.check_float(patch)
+  k_sec, k_acq = jax.random.split(key)
+  sec, aux = axial.axial_sections(k_sec, patch, factor=factor, axis=-2, profile=profile, sigma=sigma,
+                                  phase=phase, support=support)
+  sec, acq = _acquire(acquisition, k_acq, sec)
+  inp = resample(sec, factor, method, axis=-2, phase=aux["phase"], n_out=patch.shape[-2])
+  return inp.astype(patch.dtype), patch, {**aux, "acquisition": acq}
+
+
+def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pipeline | None = None,
+              drop_prob: float = 0.0, profile: str | tuple[float, ...] = "box", sigma: float | None = None,
+              interpolate: bool = False, method: str = "cubic") -> tuple[jax.Array, jax.Array, dict]:
+  """(input, target, aux) from a stack of frames [..., D, H, W].
+
+  Input: the frames cut into N = floor(H/s) sections along Y (phase 0), degraded; with probability
+  `drop_prob` one random frame is zeroed (aux 'dropped' [..., D] marks it). Target: the clean frames' first
+  round(N*s) rows (the fine grid of the sections). With `interpolate`, the input is resampled to the target's
+  size (for 2D models); otherwise it stays [..., D, N, W] (EMformer upsamples inside the network).
+  """
+  clip = checks.check_float(clip, min_ndim=3)
+  if not 0.0 <= drop_prob <= 1.0:
+    raise ValueError(f"drop_prob={drop_prob} must be in [0, 1]")
+  n_sec = grid.section_count(clip.shape[-2], factor)
+  if n_sec < 2:
+    raise ValueError(f"clip height {clip.shape[-2]} holds fewer than 2 sections of {factor} rows")
+  n_out = grid.fine_count(n_sec, factor)
+  k_acq, k_drop, k_frame = jax.random.split(key, 3)
+  sec = axial.simulate_axial(clip, factor, profile=profile, sigma=sigma, axis=-2)
+  sec, acq = _acquire(acquisition, k_acq, sec)
+  depth = clip.shape[-3]
+  drop = (jax.random.uniform(k_drop) < drop_prob) & (jnp.arange(depth) == jax.random.randint(k_frame, (), 0, depth))
+  sec = jnp.where(drop[:, None, None], 0.0, sec).astype(clip.dtype)
+  target = clip[..., :n_out, :]
+  inp = resample(sec, factor, method, axis=-2, n_out=n_out).astype(clip.dtype) if interpolate else sec
+  return inp, target, {"dropped": jnp.broadcast_to(drop, clip.shape[:-2]).astype(jnp.float32),
+                       "acquisition": acq}
+
+
+def _missing(key: jax.Array, triplet: jax.Array, fills: tuple[str, ...]) -> tuple[jax.Array, jax.Array]:
+  """The middle section lost: blank, flat at its mean, or a duplicate of the previous section."""
+  middle = triplet[..., 1, :, :]
+  options = {"blank": jnp.zeros_like(middle),
+             "mean": jnp.broadcast_to(middle.mean(axis=(-2, -1), keepdims=True), middle.shape),
+             "duplicate": triplet[..., 0, :, :]}
+  choice = jax.random.randint(key, (), 0, len(fills))
+  out = options[fills[0]]
+  for i, name in enumerate(fills[1:], start=1):
+    out = jnp.where(choice == i, options[name], out)
+  return out, choice
+
+
+def section_pair(key: jax.Array, triplet: jax.Array, *, kinds: tuple[str, ...] = SECTION_KINDS,
+                 kind_probs: tuple[float, ...] | None = None, fold: Mapping | None = None,
+                 precipitates: Mapping | None = None, missing_fills: tuple[str, ...] = MISSING_FILLS,
+                 context: int = 0, acquisition: Pipeline | None = None) -> tuple[jax.Array, jax.Array, dict]:
+  """(input [..., 3, H, W], target [..., H, W], aux) from three consecutive sections.
+
+  The middle section is damaged by one of `kinds` drawn with `kind_probs`: "fold" (support-film fold; aux flow
+  unfolds it), "precipitates" (staining precipitates), "missing" (lost section). `fold` / `precipitates` are
+  the ops' keyword parameters. All three sections then get the acquisition degradations. `context` pixels are
+  cropped from every border of every output: a fold pulls tissue in from up to its width away, so crops with
+  context get real tissue there instead of mirrored borders. aux: 'kind' (index into `kinds`), 'mask'
+  [..., H', W'] (where the middle section is damaged; all ones when missing), 'flow' [..., 2, H', W'] (the
+  fold's unfolding flow, zero otherwise), with H' = H - 2 * context.
+  """
+  triplet = checks.check_float(triplet, min_ndim=3)
+  if triplet.shape[-3] != 3:
+    raise ValueError(f"section_pair needs 3 consecutive sections on axis -3, got shape {triplet.shape}")
+  if context < 0 or 2 * context >= min(triplet.shape[-2:]):
+    raise ValueError(f"context={context} must be >= 0 and leave pixels of the {triplet.shape[-2:]} crop")
+  unknown = [k for k in kinds if k not in SECTION_KINDS]
+  if not kinds or unknown:
+    raise ValueError(f"kinds must be a non-empty subset of {SECTION_KINDS}, got {kinds}")
+  probs = jnp.full((len(kinds),), 1.0 / len(kinds)) if kind_probs is None else jnp.asarray(kind_probs)
+  if probs.shape != (len(kinds),):
+    raise ValueError(f"kind_probs {kind_probs} must give one probability per kind {kinds}")
+  k_kind, k_dmg, k_acq = jax.random.split(key, 3)
+  kind = jax.random.choice(k_kind, len(kinds), p=probs / probs.sum())
+  middle = triplet[..., 1, :, :]
+  zeros_flow = jnp.zeros(middle.shape[:-2] + (2,) + middle.shape[-2:], middle.dtype)
+  damaged, masks, flows = [], [], []
+  for i, name in enumerate(kinds):
+    k = jax.random.fold_in(k_dmg, i)
+    if name == "fold":
+      y, aux = fold_lib.fold(k, middle, **dict(fold or {}))
+      damaged.append(y), masks.append(aux["mask"]), flows.append(aux["flow"])
+    elif name == "precipitates":
+      y, aux = precipitates_lib.precipitates(k, middle, **dict(precipitates or {}))
+      damaged.append(y), masks.append(aux["mask"]), flows.append(zeros_flow)
+    else:
+      y, _ = _missing(k, triplet, tuple(missing_fills))
+      damaged.append(y), masks.append(jnp.ones_like(middle)), flows.append(zeros_flow)
+  pick = lambda items: functools.reduce(lambda acc, iv: jnp.where(kind == iv[0], iv[1], acc),  # noqa: E731
+                                        enumerate(items[1:], start=1), items[0])
+  inner = (Ellipsis, slice(context, triplet.shape[-2] - context), slice(context, triplet.shape[-1] - context))
+  inp = jnp.stack([triplet[..., 0, :, :], pick(damaged).astype(triplet.dtype), triplet[..., 2, :, :]], axis=-3)
+  inp, acq = _acquire(acquisition, k_acq, inp[inner])
+  return inp, middle[inner], {"kind": kind, "mask": pick(masks)[inner].astype(jnp.float32),
+                              "flow": pick(flows)[inner].astype(jnp.float32), "acquisition": acq}
+
+
+def noise_pair(key: jax.Array, image: jax.Array, *, pipeline: Pipeline) -> tuple[jax.Array, jax.Array, dict]:
+  """(input, target, aux): `image` [..., H, W] degraded by `pipeline` (noise for denoising), and itself."""
+  image = checks.check_float(image)
+  inp, aux = pipeline(key, image)
+  return inp, image, aux
+
+
+PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "clip": clip_pair, "section": section_pair,
+                                    "noise": noise_pair}
+
+
+def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:
+  """A pair maker `(key, x) -> (input, target, aux)` from a config (`jax_iso.degrade.config`): `cfg.kind` names
+  the maker, `cfg.acquisition` (or `cfg.pipeline` for "noise") is a pipeline config, the rest are its keyword
+  parameters."""
+  cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)      # ConfigDict -> nested dicts
+  params = {k: _hashable(v) if not isinstance(v, Mapping) else v for k, v in cfg.items()}
+  kind = params.pop("kind", None)
+  if kind not in PAIR_MAKERS:
+    raise ValueError(f"pair kind {kind!r} is unknown; choose one of {', '.join(PAIR_MAKERS)}")
+  for name in ("acquisition", "pipeline"):
+    if isinstance(params.get(name), Mapping):
+      params[name] = Pipeline.from_config(params[name])
+  for name in ("fold", "precipitates"):
+    if isinstance(params.get(name), Mapping):
+      params[name] = {k: _hashable(v) for k, v in dict(params[name]).items()}
+  return functools.partial(PAIR_MAKERS[kind], **params)

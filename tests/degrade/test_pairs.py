@@ -1,0 +1,109 @@
+"""Training-pair makers: shapes, alignment, what each returns, and building them from config."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jax_iso.degrade import config, pairs
+from jax_iso.samples import FIBSEM_10NM
+from jax_iso import io
+
+
+@pytest.fixture(scope="module")
+def em():
+  """Real isotropic FIB-SEM (the shipped 160^3 sample) in [0, 1]."""
+  return jnp.asarray(io.read_volume(FIBSEM_10NM)[0][:, :128, :128], jnp.float32) / 255.0
+
+
+def test_axial_pair_without_acquisition_is_aligned(em):
+  ramp = jnp.broadcast_to((0.2 + 0.004 * jnp.arange(128.0))[:, None], (128, 64))
+  inp, target, aux = jax.jit(lambda k, x: pairs.axial_pair(k, x, factor=4.0))(jax.random.key(0), ramp)
+  assert inp.shape == target.shape == ramp.shape
+  np.testing.assert_allclose(inp[10:-10], ramp[10:-10], atol=1e-5)    # box sections of a ramp, cubic back
+  assert 0.0 <= float(aux["phase"]) <= 4.0
+
+
+def test_axial_pair_on_real_em_degrades_along_axis_minus_2_only(em):
+  pair = jax.jit(jax.vmap(pairs.make_pair_fn(config.axial_pair(4.0))))
+  inp, target, aux = pair(jax.random.split(jax.random.key(1), 8), em[:8])
+  np.testing.assert_array_equal(target, em[:8])
+  assert inp.shape == target.shape and -0.1 < float(inp.min()) and float(inp.max()) < 1.1   # cubic overshoot
+  # detail along axis -2 (the simulated Z) is lost much more than along axis -1
+  d_rows = float(jnp.abs(jnp.diff(inp, axis=-2)).mean() / jnp.abs(jnp.diff(target, axis=-2)).mean())
+  d_cols = float(jnp.abs(jnp.diff(inp, axis=-1)).mean() / jnp.abs(jnp.diff(target, axis=-1)).mean())
+  assert d_rows < 0.7 * d_cols
+  assert aux["acquisition"]["poisson_gaussian_noise"]["dose"].shape == (8,)
+
+
+def test_clip_pair_shapes_and_dropped_frame(em):
+  clip = em[:16, :, :96]                                             # [D, H, W]
+  make = lambda k: pairs.clip_pair(k, clip, factor=2.5, drop_prob=1.0)  # noqa: E731
+  inp, target, aux = jax.jit(make)(jax.random.key(2))
+  assert inp.shape == (16, 51, 96) and target.shape == (16, 128, 96)  # 51 sections -> round(127.5) = 128
+  dropped = np.asarray(aux["dropped"])
+  assert dropped.sum() == 1 and float(jnp.abs(inp[dropped.argmax()]).max()) == 0.0
+  interp, target2, _ = pairs.clip_pair(jax.random.key(2), clip, factor=2.5, interpolate=True)
+  assert interp.shape == target2.shape == (16, 128, 96)
+  never, _, aux = pairs.clip_pair(jax.random.key(3), clip, factor=4.0, drop_prob=0.0)
+  assert float(aux["dropped"].sum()) == 0 and never.shape == (16, 32, 96)
+
+
+@pytest.mark.parametrize("kind", ["fold", "precipitates", "missing"])
+def test_section_pair_damages_only_the_middle_section(em, kind):
+  triplet = em[40:43]
+  ctx = 16
+  inp, target, aux = jax.jit(lambda k: pairs.section_pair(k, triplet, kinds=(kind,), context=ctx))(
+      jax.random.key(4))
+  inner = (slice(ctx, 128 - ctx), slice(ctx, 128 - ctx))
+  assert inp.shape == (3, 96, 96) and target.shape == (96, 96) and aux["flow"].shape == (2, 96, 96)
+  np.testing.assert_array_equal(target, triplet[1][inner])
+  np.testing.assert_array_equal(inp[0], triplet[0][inner])
+  np.testing.assert_array_equal(inp[2], triplet[2][inner])
+  changed = np.abs(np.asarray(inp[1] - target)) > 1e-6
+  mask = np.asarray(aux["mask"])
+  assert changed.any() and mask.max() > 0
+  if kind == "fold":
+    assert float(jnp.abs(aux["flow"]).max()) > 1.0
+  else:
+    assert float(jnp.abs(aux["flow"]).max()) == 0.0
+  if kind == "missing":
+    assert mask.min() == 1.0
+
+
+def test_section_pair_kind_frequencies(em):
+  triplet = em[40:43, :64, :64]
+  pair = jax.jit(jax.vmap(lambda k: pairs.section_pair(k, triplet, kind_probs=(0.5, 0.25, 0.25))[2]["kind"]))
+  kinds = np.asarray(pair(jax.random.split(jax.random.key(5), 800)))
+  assert abs((kinds == 0).mean() - 0.5) < 0.06 and abs((kinds == 2).mean() - 0.25) < 0.06
+
+
+def test_noise_pair(em):
+  inp, target, _ = pairs.make_pair_fn(config.noise_pair())(jax.random.key(6), em[0])
+  np.testing.assert_array_equal(target, em[0])
+  assert 0.005 < float(jnp.std(inp - target)) < 0.2
+
+
+@pytest.mark.parametrize("preset", ["axial_pair", "clip_pair", "section_pair", "noise_pair"])
+def test_every_preset_builds_a_jittable_batched_pair_fn(em, preset):
+  cfg = getattr(config, preset)()
+  if preset == "section_pair":
+    cfg.context = 16                                                   # the preset's 64 needs > 128 px crops
+  x = {"axial_pair": em[:2], "clip_pair": jnp.stack([em[:8, :64, :64], em[8:16, :64, :64]]),
+       "section_pair": jnp.stack([em[:3], em[3:6]]), "noise_pair": em[:2]}[preset]
+  fn = jax.jit(jax.vmap(pairs.make_pair_fn(cfg)))
+  inp, target, _ = fn(jax.random.split(jax.random.key(7), 2), x)
+  assert inp.shape[0] == target.shape[0] == 2
+  assert bool(jnp.isfinite(inp).all())
+
+
+def test_bad_pair_arguments():
+  with pytest.raises(ValueError, match="3 consecutive sections"):
+    pairs.section_pair(jax.random.key(0), jnp.ones((4, 32, 32)))
+  with pytest.raises(ValueError, match="kinds"):
+    pairs.section_pair(jax.random.key(0), jnp.ones((3, 32, 32)), kinds=("flood",))
+  with pytest.raises(ValueError, match="fewer than 2 sections"):
+    pairs.clip_pair(jax.random.key(0), jnp.ones((4, 6, 8)), factor=4.0)
+  with pytest.raises(ValueError, match="pair kind"):
+    pairs.make_pair_fn({"kind": "triple"})
+  with pytest.raises(ValueError, match="context"):
+    pairs.section_pair(jax.random.key(0), jnp.ones((3, 32, 32)), context=16)
