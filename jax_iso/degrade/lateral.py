@@ -25,5 +25,5 @@ def lateral_undersample(key: jax.Array, x: jax.Array, *, factor: float, axis: in
   x = checks.check_float(x, min_ndim=1)
   sections, aux = axial.axial_sections(key, x, factor=factor, axis=axis, profile=profile, sigma=sigma,
                                        phase=phase, support=support)
-  y = resample(sections, factor, method, axis=axis, phase=aux["phase"], n_out=x.shape[axis])
+  y = resample(sections, factor, method, axis=axis, phase=aux["phase"], n_out=x.shape[axis], dense=True)
   return y.astype(x.dtype), aux

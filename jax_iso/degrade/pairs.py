@@ -45,7 +45,7 @@ def axial_pair(key: jax.Array, patch: jax.Array, *, factor: float, acquisition: 
   sec, aux = axial.axial_sections(k_sec, patch, factor=factor, axis=-2, profile=profile, sigma=sigma,
                                   phase=phase, support=support)
   sec, acq = _acquire(acquisition, k_acq, sec)
-  inp = resample(sec, factor, method, axis=-2, phase=aux["phase"], n_out=patch.shape[-2])
+  inp = resample(sec, factor, method, axis=-2, phase=aux["phase"], n_out=patch.shape[-2], dense=True)
   return inp.astype(patch.dtype), patch, {**aux, "acquisition": acq}
 
 
@@ -73,7 +73,7 @@ def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pi
   drop = (jax.random.uniform(k_drop) < drop_prob) & (jnp.arange(depth) == jax.random.randint(k_frame, (), 0, depth))
   sec = jnp.where(drop[:, None, None], 0.0, sec).astype(clip.dtype)
   target = clip[..., :n_out, :]
-  inp = resample(sec, factor, method, axis=-2, n_out=n_out).astype(clip.dtype) if interpolate else sec
+  inp = resample(sec, factor, method, axis=-2, n_out=n_out, dense=True).astype(clip.dtype) if interpolate else sec
   return inp, target, {"dropped": jnp.broadcast_to(drop, clip.shape[:-2]).astype(jnp.float32),
                        "acquisition": acq}
 

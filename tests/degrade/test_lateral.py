@@ -59,7 +59,7 @@ def test_eager_equals_jit_and_keys_matter():
   op = lambda k, v: lateral.lateral_undersample(k, v, factor=2.5)  # noqa: E731
   eager, _ = op(jax.random.key(5), x)
   jitted, _ = jax.jit(op)(jax.random.key(5), x)
-  np.testing.assert_allclose(eager, jitted, atol=1e-6)
+  np.testing.assert_allclose(eager, jitted, atol=1e-5)
   other, _ = op(jax.random.key(6), x)
   assert float(jnp.abs(other - eager).max()) > 1e-3
 
