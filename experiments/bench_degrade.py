@@ -10,8 +10,9 @@ Cases, on real crops of the ssTEM volume drosophila_l3_vnc_sstem_stack1.tif (20 
   clip     4 clips of 16x128x128, `config.clip_pair(4)` (a frame dropped half the time).
   section  16 triplets of 3x384x384, `config.section_pair()` (fold / precipitates / missing section, 64 px
            context, 256x256 out).
-Device: `jax.jit(jax.vmap(pair_fn))` over per-example keys, on crops already on the device; the median of
-repeated calls after a warm-up (compilation excluded). Host: `experiments/host/pairs.py` on the same crops.
+Device: `jax.jit(pairs.make_batch_fn(cfg))` (per-example keys), on crops already on the device, returning the
+inputs (and section masks and flows; targets are the crops themselves); the median of repeated calls after a
+warm-up (compilation excluded). Host: `experiments/host/pairs.py` on the same crops.
 `--quick` repeats less (about a minute). `--out` writes {"device_pairs_per_s", "host_pairs_per_s", "ratio"}
 for the axial case (the one every isotropic method trains on) and every case under "cases".
 """
@@ -49,24 +50,24 @@ def crops(volume: np.ndarray, shape: tuple[int, ...], n: int, seed: int) -> np.n
 
 
 def device_rate(cfg, batch: np.ndarray, repeats: int) -> tuple[float, float]:
-  """(pairs per second, compile seconds) of the jitted, vmapped pair maker, returning what a train step uses:
-  input, target and, for section pairs, the damage mask and the unfolding flow."""
-  make = pairs.make_pair_fn(cfg)
+  """(pairs per second, compile seconds) of the jitted batch pair maker (`pairs.make_batch_fn`, what a train
+  step calls), returning what it makes: the inputs and, for section pairs, the damage mask and unfolding flow.
+  Targets are the clean crops themselves (or a crop of them), which a loss reads in place."""
+  make = pairs.make_batch_fn(cfg)
 
   def used(key, x):
-    inp, target, aux = make(key, x)
-    return inp, target, {k: aux[k] for k in ("mask", "flow") if k in aux}
+    inp, _, aux = make(key, x)
+    return inp, {k: aux[k] for k in ("mask", "flow") if k in aux}
 
-  fn = jax.jit(jax.vmap(used))
+  fn = jax.jit(used)
   x = jax.device_put(batch)
   start = time.perf_counter()
-  jax.block_until_ready(fn(jax.random.split(jax.random.key(0), len(batch)), x))
+  jax.block_until_ready(fn(jax.random.key(0), x))
   compile_s = time.perf_counter() - start
   times = []
   for i in range(repeats):
-    keys = jax.random.split(jax.random.key(i + 1), len(batch))
     start = time.perf_counter()
-    jax.block_until_ready(fn(keys, x))
+    jax.block_until_ready(fn(jax.random.key(i + 1), x))
     times.append(time.perf_counter() - start)
   return len(batch) / statistics.median(times), compile_s
 

@@ -23,7 +23,7 @@ def lateral_undersample(key: jax.Array, x: jax.Array, *, factor: float, axis: in
   are aligned; `method` ("cubic" or "linear") is the interpolation used at inference. aux {'phase'}.
   """
   x = checks.check_float(x, min_ndim=1)
-  sections, aux = axial.axial_sections(key, x, factor=factor, axis=axis, profile=profile, sigma=sigma,
+  sections, aux = axial.axial_sections(key, axial.materialize(x), factor=factor, axis=axis, profile=profile, sigma=sigma,
                                        phase=phase, support=support)
-  y = resample(sections, factor, method, axis=axis, phase=aux["phase"], n_out=x.shape[axis], dense=True)
+  y = resample(sections, factor, method, axis=axis, phase=aux["phase"], n_out=x.shape[axis])
   return y.astype(x.dtype), aux

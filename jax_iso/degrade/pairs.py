@@ -2,7 +2,9 @@
 
 All are pure functions of (key, x) with static keyword parameters, so a train step calls them on the device:
 `jax.vmap(functools.partial(axial_pair, factor=4.0, acquisition=pipe))(keys, patches)`. `make_pair_fn(cfg)`
-builds one from a config (`jax_iso.degrade.config`).
+builds one from a config (`jax_iso.degrade.config`); `make_batch_fn(cfg)` builds the batch version a train step
+calls (per-example keys; section pairs split the batch between damage kinds instead of computing every kind
+for every example).
 
 - `axial_pair` (A2I-3DEM, CARE U-Net, vEMDiffuse-a): a lateral patch [H, W] is cut into sections along axis -2
   at a random phase, the sections get the acquisition degradations (noise, scan lines, in-plane blur along X,
@@ -45,7 +47,7 @@ def axial_pair(key: jax.Array, patch: jax.Array, *, factor: float, acquisition: 
   sec, aux = axial.axial_sections(k_sec, patch, factor=factor, axis=-2, profile=profile, sigma=sigma,
                                   phase=phase, support=support)
   sec, acq = _acquire(acquisition, k_acq, sec)
-  inp = resample(sec, factor, method, axis=-2, phase=aux["phase"], n_out=patch.shape[-2], dense=True)
+  inp = resample(axial.materialize(sec), factor, method, axis=-2, phase=aux["phase"], n_out=patch.shape[-2])
   return inp.astype(patch.dtype), patch, {**aux, "acquisition": acq}
 
 
@@ -73,7 +75,10 @@ def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pi
   drop = (jax.random.uniform(k_drop) < drop_prob) & (jnp.arange(depth) == jax.random.randint(k_frame, (), 0, depth))
   sec = jnp.where(drop[:, None, None], 0.0, sec).astype(clip.dtype)
   target = clip[..., :n_out, :]
-  inp = resample(sec, factor, method, axis=-2, n_out=n_out, dense=True).astype(clip.dtype) if interpolate else sec
+  if interpolate:
+    inp = resample(axial.materialize(sec), factor, method, axis=-2, n_out=n_out).astype(clip.dtype)
+  else:
+    inp = sec
   return inp, target, {"dropped": jnp.broadcast_to(drop, clip.shape[:-2]).astype(jnp.float32),
                        "acquisition": acq}
 
@@ -168,3 +173,55 @@ def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Arr
     if isinstance(params.get(name), Mapping):
       params[name] = {k: _hashable(v) for k, v in dict(params[name]).items()}
   return functools.partial(PAIR_MAKERS[kind], **params)
+
+
+def _split_counts(n: int, probs: tuple[float, ...]) -> list[int]:
+  """Largest-remainder split of n examples in proportion to probs (static)."""
+  total = sum(probs)
+  raw = [n * p / total for p in probs]
+  counts = [int(r) for r in raw]
+  for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[:n - sum(counts)]:
+    counts[i] += 1
+  return counts
+
+
+def section_pairs(key: jax.Array, triplets: jax.Array, *, kinds: tuple[str, ...] = SECTION_KINDS,
+                  kind_probs: tuple[float, ...] | None = None, **params) -> tuple[jax.Array, jax.Array, dict]:
+  """`section_pair` over a batch [B, 3, H, W], each kind applied only to its share of the batch.
+
+  A random permutation assigns round(B * p_k) examples to kind k (largest remainder), so the damage ops run
+  once per example (a vmapped `section_pair` computes every kind for every example and selects). Outputs are
+  in the order of `triplets`; aux['kind'] says which damage each example got.
+  """
+  triplets = checks.check_float(triplets, min_ndim=4)
+  probs = tuple(1.0 / len(kinds) for _ in kinds) if kind_probs is None else tuple(kind_probs)
+  if len(probs) != len(kinds) or min(probs) < 0 or sum(probs) <= 0:
+    raise ValueError(f"kind_probs {kind_probs} must give one non-negative probability per kind {kinds}")
+  k_perm, k_pairs = jax.random.split(key)
+  batch = triplets.shape[0]
+  order = jax.random.permutation(k_perm, batch)
+  keys = jax.random.split(k_pairs, batch)
+  parts, start = [], 0
+  for i, (name, count) in enumerate(zip(kinds, _split_counts(batch, probs))):
+    if count == 0:
+      continue
+    idx = order[start:start + count]
+    start += count
+    make = functools.partial(section_pair, kinds=(name,), **params)
+    inp, target, aux = jax.vmap(make)(keys[idx], triplets[idx])
+    aux = {**aux, "kind": jnp.full((count,), kinds.index(name), jnp.int32)}
+    parts.append((inp, target, aux))
+  inverse = jnp.argsort(order)
+  joined = jax.tree.map(lambda *leaves: jnp.concatenate(leaves)[inverse], *parts)
+  return joined
+
+
+def make_batch_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:
+  """The batch version of `make_pair_fn(cfg)`: `(key, x [B, ...]) -> (inputs, targets, aux)`."""
+  cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+  if cfg.get("kind") == "section":
+    maker = make_pair_fn(cfg)                     # validates and converts the parameters
+    params = dict(maker.keywords)
+    return functools.partial(section_pairs, **params)
+  maker = make_pair_fn(cfg)
+  return lambda key, xs: jax.vmap(maker)(jax.random.split(key, xs.shape[0]), xs)

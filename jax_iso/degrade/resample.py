@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_iso.degrade import grid
-from jax_iso.degrade.axial import apply_matrix, apply_weights, dense_weights
+from jax_iso.degrade.axial import apply_weights
 
 METHODS = ("linear", "cubic")
 
@@ -57,14 +57,11 @@ def interp_weights(n_sections: int, factor: float, method: str, *, phase=0.0,
 
 
 def resample(x: jax.Array, factor: float, method: str = "cubic", *, axis: int = 0, phase=0.0,
-             n_out: int | None = None, dense: bool = False) -> jax.Array:
+             n_out: int | None = None) -> jax.Array:
   """Resamples the section axis `axis` of float `x` onto `n_out` (default round(N*s)) fine slices.
 
-  `dense=True` applies the weights as a matmul (see `axial.apply_matrix`): faster for training patches whose
-  sections come out of the noise ops; the default gathers, which scales to whole volumes.
+  When `x` comes out of expensive elementwise work in the same jitted function (noise), pass it through
+  `axial.materialize` first.
   """
   idx, w = interp_weights(x.shape[axis], factor, method, phase=phase, n_out=n_out)
-  idx, w, x = jnp.asarray(idx), jnp.asarray(w), jnp.asarray(x)
-  if dense:
-    return apply_matrix(x, dense_weights(idx, w, x.shape[axis]), axis)
-  return apply_weights(x, idx, w, axis)
+  return apply_weights(jnp.asarray(x), jnp.asarray(idx), jnp.asarray(w), axis)

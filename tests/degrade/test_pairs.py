@@ -107,3 +107,25 @@ def test_bad_pair_arguments():
     pairs.make_pair_fn({"kind": "triple"})
   with pytest.raises(ValueError, match="context"):
     pairs.section_pair(jax.random.key(0), jnp.ones((3, 32, 32)), context=16)
+
+
+def test_section_pairs_split_the_batch_between_kinds_and_keep_order(em):
+  triplets = jnp.stack([em[i:i + 3, :64, :64] for i in range(0, 30, 3)])     # [10, 3, 64, 64]
+  fn = jax.jit(lambda k, x: pairs.section_pairs(k, x, kind_probs=(0.5, 0.3, 0.2), context=8))
+  inp, target, aux = fn(jax.random.key(8), triplets)
+  np.testing.assert_array_equal(target, triplets[:, 1, 8:56, 8:56])          # outputs follow the inputs
+  np.testing.assert_array_equal(inp[:, 0], triplets[:, 0, 8:56, 8:56])
+  kinds = np.asarray(aux["kind"])
+  assert [int((kinds == k).sum()) for k in range(3)] == [5, 3, 2]
+  flow = np.abs(np.asarray(aux["flow"])).reshape(10, -1).max(axis=1)
+  assert np.all(flow[kinds != 0] == 0) and np.all(flow[kinds == 0] > 0)
+  other = np.asarray(fn(jax.random.key(9), triplets)[2]["kind"])
+  assert not np.array_equal(kinds, other)                                    # a new key, a new assignment
+
+
+def test_batch_fn_of_axial_pairs_is_the_vmapped_pair_fn(em):
+  cfg = config.axial_pair(4.0)
+  key, x = jax.random.key(10), em[:4]
+  batch = pairs.make_batch_fn(cfg)(key, x)[0]
+  single = jax.vmap(pairs.make_pair_fn(cfg))(jax.random.split(key, 4), x)[0]
+  np.testing.assert_allclose(batch, single, atol=1e-6)
