@@ -1,26 +1,18 @@
 """Shared test setup: a persistent XLA compilation cache and paths to the real EM data."""
 import os
-import pathlib
 
 import jax
 import pytest
 
 from jax_iso.samples import FIBSEM_10NM
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from shared_data import ROOT, SHARED_DATA, shared_file
 
 jax.config.update("jax_compilation_cache_dir",
                   os.environ.get("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache" / "jax")))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 os.environ.setdefault("JAX_ISO_PROGRESS", "0")
 
-
-def shared_file(name: str) -> pathlib.Path:
-  path = SHARED_DATA / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 @pytest.fixture

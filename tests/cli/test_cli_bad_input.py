@@ -7,7 +7,6 @@ import tifffile
 
 from jax_iso import io
 from jax_iso.cli.main import main
-from jax_iso.samples import FIBSEM_10NM
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ at 0.23-0.40 of the median brightness; a fold is darker still) and compared by e
 """
 import functools
 import math
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -17,16 +16,11 @@ from scipy import ndimage
 
 from experiments.host import fold as host
 from jax_iso.degrade import fold as fold_mod
+from shared_data import shared_file
 from jax_iso.degrade.fold import fold
 
 ZERO = dict(line_width=(0.0, 0.0), fold_width=(0.0, 0.0), box_contrast=(1.0, 1.0))
 
-
-def _shared(name: str) -> pathlib.Path:
-  path = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 def _image(shape=(40, 48), seed=0):
@@ -94,7 +88,7 @@ def test_fold_zero_strength_is_identity():
 
 def test_fold_unfolds_real_sstem_with_the_inverse_flow():
   """Key test: warping y by aux['flow'] gives x back outside the band, the lost strip and the box."""
-  v = tifffile.imread(_shared("isbi2012_sstem_train.tif"))
+  v = tifffile.imread(shared_file("isbi2012_sstem_train.tif"))
   x = v[5, 100:356, 100:356].astype(np.float32) / 255
   yy, xx = np.mgrid[:256, :256].astype(np.float32)
   op = jax.jit(functools.partial(fold, fold_width=(20.0, 60.0)))

@@ -12,6 +12,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from jax_iso.degrade import intensity
+from shared_data import shared_file
 
 OPS = {
     "gaussian_blur": (intensity.gaussian_blur, {}),
@@ -35,12 +36,6 @@ DRAWN = [
     ("illumination", "scale", (0.3, 1.0), False),
 ]
 
-
-def _shared(name: str) -> pathlib.Path:
-  path = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 def _image(shape=(2, 16, 24), seed=0):
@@ -206,7 +201,7 @@ def test_blur_keeps_constants_and_smooths_real_em():
   y, _ = intensity.gaussian_blur(jax.random.key(0), c, sigma=(1.5, 1.5))
   np.testing.assert_allclose(y, c, atol=1e-6)
   import tifffile
-  vol = tifffile.imread(_shared("flyem_medulla_fibsem_10nm_iso_sample1.tif"))[120:124, :160, :192]
+  vol = tifffile.imread(shared_file("flyem_medulla_fibsem_10nm_iso_sample1.tif"))[120:124, :160, :192]
   x = vol.astype(np.float32) / 255.0
   y, aux = jax.jit(functools.partial(intensity.gaussian_blur, sigma=(0.8, 1.5)))(jax.random.key(2), x)
   s = float(aux["sigma"])
@@ -305,7 +300,7 @@ def test_illumination_fields_differ_per_example_under_vmap():
 
 def test_illumination_on_real_em_keeps_structure():
   import tifffile
-  x = tifffile.imread(_shared("isbi2012_sstem_train.tif"))[:2, :256, :256].astype(np.float32) / 255.0
+  x = tifffile.imread(shared_file("isbi2012_sstem_train.tif"))[:2, :256, :256].astype(np.float32) / 255.0
   y, aux = intensity.illumination(jax.random.key(11), x, strength=(0.2, 0.2), scale=(0.5, 0.5))
   y = np.asarray(y, np.float64)
   f = np.asarray(aux["field"], np.float64)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jax_iso.degrade import noise
+from shared_data import shared_file
 
 OPS = {
     "gaussian_noise": (noise.gaussian_noise, {}),
@@ -31,12 +32,6 @@ DRAWN = [
     ("scan_line_noise", "gain_sigma", (0.01, 0.02), False),
 ]
 
-
-def _shared(name: str) -> pathlib.Path:
-  path = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 def _image(shape=(2, 16, 24), seed=0):
@@ -203,7 +198,7 @@ def test_poisson_without_dose_is_read_noise_only():
 
 def test_poisson_variance_on_real_em_intensities():
   import tifffile
-  vol = tifffile.imread(_shared("flyem_medulla_fibsem_10nm_iso_sample1.tif"))[100:132, :128, :128]
+  vol = tifffile.imread(shared_file("flyem_medulla_fibsem_10nm_iso_sample1.tif"))[100:132, :128, :128]
   x = vol.astype(np.float32) / 255.0
   y, aux = noise.poisson_gaussian_noise(jax.random.key(4), x, dose=(50.0, 50.0), read_sigma=(0.01, 0.01))
   r = np.asarray(y, np.float64) - x

@@ -1,7 +1,6 @@
 """Staining precipitates: the op contract, invariants, independent numpy checks, the host version, real data."""
 import functools
 import math
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -11,18 +10,13 @@ from scipy import ndimage, stats
 
 from experiments.host import precipitates as host
 from jax_iso.degrade import precipitates as sp
+from shared_data import shared_file
 from jax_iso.degrade.precipitates import precipitates
 
 # Small static configurations shared by the tests, so that each compiles once.
 FEW = dict(count=(1, 4))
 PLAIN = dict(count=(1, 8), area=(5.0, 3000.0), grain=(0.0, 0.0))
 
-
-def _shared(name):
-  path = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 def _image(shape=(48, 48), seed=0):
@@ -325,7 +319,7 @@ def test_real_precipitates_lie_inside_the_default_ranges():
   vols = {}
   for name, z, y, x in REAL_PRECIPITATES:
     if name not in vols:
-      vols[name] = tifffile.imread(_shared(name)).astype(np.float32)
+      vols[name] = tifffile.imread(shared_file(name)).astype(np.float32)
     vol = vols[name]
     win = lambda zz: ndimage.gaussian_filter(vol[zz], 1.0)[y - 4:y + 5, x - 4:x + 5].min()
     background = np.median(vol[z, y - 25:y + 26, x - 25:x + 26])

@@ -1,6 +1,5 @@
 """Missing sections and misalignment: the op contract, independent numpy/scipy values, invariants."""
 import functools
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -11,13 +10,8 @@ from scipy import ndimage
 
 from experiments.host import sections as host
 from jax_iso.degrade import sections
+from shared_data import shared_file
 
-
-def _shared(name: str) -> pathlib.Path:
-  path = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 def _stack(shape=(12, 6, 7), seed=0):
@@ -203,7 +197,7 @@ def test_misalignment_matches_scipy_shift():
 
 
 def test_misalignment_matches_scipy_on_real_sstem():
-  v = tifffile.imread(_shared("isbi2012_sstem_train.tif"))[:4, :96, :128].astype(np.float32) / 255
+  v = tifffile.imread(shared_file("isbi2012_sstem_train.tif"))[:4, :96, :128].astype(np.float32) / 255
   y, aux = sections.misalignment(jax.random.key(7), v, max_shift=(2.0, 2.0))
   shifts = np.asarray(aux["shifts"])
   assert np.all(np.abs(shifts) <= 2.0) and np.abs(shifts).max() > 0.5

@@ -4,19 +4,11 @@ import os
 import pathlib
 
 import numpy as np
-import pytest
 import tensorstore as ts
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "jax_iso" / "samples" / "flyem_medulla_fibsem_10nm_iso_160.tif"
 
-
-def shared_file(name: str) -> pathlib.Path:
-  """A real EM volume from ../shared/data; skips the test when it is absent."""
-  path = ROOT.parent / "shared" / "data" / name
-  if not path.exists():
-    pytest.skip(f"{path} is not available")
-  return path
 
 
 def write_ts(spec_driver: str, path, data: np.ndarray, chunks=(2, 3, 4), **metadata) -> None:

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from io_helpers import SAMPLE, shared_file
+from io_helpers import SAMPLE
+from shared_data import shared_file
 from jax_iso import io
 
 
