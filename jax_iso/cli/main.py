@@ -15,7 +15,7 @@ from absl import flags
 import jax_iso
 from jax_iso.errors import UserError
 
-SUBCOMMANDS = ("simulate", "reconstruct", "evaluate", "demo")
+SUBCOMMANDS = ("simulate", "reconstruct", "evaluate", "train", "predict", "export", "demo")
 EXIT_USAGE = 2
 
 

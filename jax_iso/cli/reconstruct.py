@@ -3,9 +3,10 @@ from absl import flags
 
 from jax_iso import jobs
 from jax_iso.cli import common
-from jax_iso.jobs.reconstruct import METHODS
+from jax_iso.jobs.methods import METHODS
 
-USAGE = "jax-iso reconstruct --input=ANISO --output=OUT --method=cubic|linear [--factor=F | --spacing=Z,Y,X]"
+USAGE = ("jax-iso reconstruct --input=ANISO --output=OUT --method=cubic|linear|unet [--factor=F | --spacing=Z,Y,X] "
+         "[--workdir=W --steps=N]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 
@@ -18,11 +19,19 @@ def define_flags(fv: flags.FlagValues) -> None:
                      flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
+  flags.DEFINE_string("workdir", None, "Learned methods: keep the fitted model here (default: a temporary "
+                      "folder, removed after).", flag_values=fv)
+  flags.DEFINE_integer("steps", None, "Learned methods: training steps (default: the method config's).",
+                       flag_values=fv)
 
 
 def main(fv: flags.FlagValues) -> int:
   out = jobs.reconstruct(fv.input, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
-                         **common.volume_selection(fv))
+                         workdir=fv.workdir, steps=fv.steps, **common.volume_selection(fv))
+  if out.get("fit"):
+    fit = out["fit"]
+    print(f"fitted {out['method']} on the input: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR "
+          f"{fit['eval_psnr']:.2f} dB (interpolated input {fit['eval_psnr_input']:.2f} dB)")
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
         f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}), spacing "
         f"{common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")

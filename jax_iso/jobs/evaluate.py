@@ -11,7 +11,7 @@ import time
 
 from jax_iso import io, metrics
 from jax_iso.errors import UserError
-from jax_iso.jobs.factor import MAX_FACTOR
+from jax_iso.io.factor import MAX_FACTOR
 
 NORMALIZATIONS = ("dtype", "percentile")
 

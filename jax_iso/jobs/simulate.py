@@ -12,7 +12,7 @@ from jax_iso import io
 from jax_iso.degrade import axial, grid
 from jax_iso.errors import UserError
 from jax_iso.io import slabs
-from jax_iso.jobs.factor import check_factor
+from jax_iso.io.factor import check_factor
 
 
 def simulate(input: str, output: str, *, factor: float, profile: str = "box", sigma: float | None = None,

@@ -2,7 +2,7 @@
 import pytest
 
 from jax_iso.errors import UserError
-from jax_iso.jobs.factor import check_factor, resolve_factor
+from jax_iso.io.factor import check_factor, resolve_factor
 
 
 def test_factor_from_the_file_spacing():

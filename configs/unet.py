@@ -1,0 +1,62 @@
+"""CARE-style 2D U-Net (Weigert et al. 2017) trained self-supervised on the user's own anisotropic volume.
+
+Lateral (xy) crops of the volume are cut into sections along Y at a random phase, degraded like an acquisition
+(blur along X, intensity, shot and scan-line noise) and interpolated back (cubic); the U-Net learns to restore
+them, then reconstructs every xz and yz plane of the Z-interpolated volume (fused by the mean).
+
+Train on your volume (spacing from its metadata, or --config.data.spacing / --config.data.factor):
+  jax-iso train --config=configs/unet.py --workdir=runs/unet --config.data.path=stack.tif
+Fit and reconstruct in one command:
+  jax-iso reconstruct --input=stack.tif --output=iso.tif --method=unet
+Variants: `configs/unet.py:tiny` (tests: 8 filters, 3x3, a few steps).
+Expected (2-core CPU, sample2 at x4, the default budget): see the README results table.
+"""
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+from jax_iso.degrade import config as degrade_config
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.method = "unet"
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.path = ""                                   # volume(s) to train on; several: comma-separated
+  config.data.spacing = config_dict.placeholder(str)      # "Z,Y,X" nm, overrides the file's voxel size
+  config.data.factor = config_dict.placeholder(float)     # anisotropy; default: from the voxel size
+  config.data.channel = config_dict.placeholder(int)
+  config.data.timepoint = config_dict.placeholder(int)
+  config.data.normalize = "dtype"                         # or "percentile"
+  config.data.crop = 128                                  # lateral crop edge (px); a multiple of 2**depth
+  config.data.batch_size = 16
+  config.data.holdout = 0.1                               # fraction of sections kept for evaluation
+  config.data.eval_crops = 32
+
+  config.pairs = degrade_config.axial_pair(4.0)           # factor set from the data at run time
+
+  config.model = ml_collections.ConfigDict(
+      {"name": "unet", "depth": 2, "width": 32, "kernel": 5, "residual": True,
+       "dtype": "float32", "param_dtype": "float32"})
+  config.loss = "mae"
+  config.optim = ml_collections.ConfigDict(
+      {"name": "adam", "lr": 4e-4, "schedule": "cosine", "warmup_steps": 50, "end_fraction": 0.05,
+       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.train = ml_collections.ConfigDict(
+      {"steps": 600, "log_every": 10, "eval_every": 100, "checkpoint_every": 100, "keep": 3, "ema": 0.0})
+  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.infer = ml_collections.ConfigDict(
+      {"tile": 256, "overlap": 32, "margin": 48, "batch_size": 16, "fuse": "mean", "method": "cubic"})
+
+  if arg == "tiny":
+    config.model.width, config.model.kernel = 8, 3
+    config.data.crop, config.data.batch_size, config.data.eval_crops = 32, 4, 4
+    config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2})
+    config.infer.update({"tile": 64, "overlap": 8, "margin": 16, "batch_size": 8})
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of configs/unet.py; use configs/unet.py or configs/unet.py:tiny")
+  config.lock()
+  return config

@@ -1,0 +1,35 @@
+"""jax-iso predict: reconstruct a volume with a trained model (a training workdir or an exported bundle)."""
+from absl import flags
+
+from jax_iso.cli import common
+
+USAGE = "jax-iso predict --model=BUNDLE|--workdir=W --input=ANISO --output=OUT [--fuse=mean|geometric|xz|yz]"
+REQUIRED = ("input", "output")
+SUMMARY = "reconstruct a volume with a trained model"
+
+
+def define_flags(fv: flags.FlagValues) -> None:
+  flags.DEFINE_string("model", None, "Bundle written by `jax-iso export`.", flag_values=fv)
+  flags.DEFINE_string("workdir", None, "Training workdir (its latest checkpoint), instead of --model.",
+                      flag_values=fv)
+  flags.DEFINE_string("input", None, "Anisotropic volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("output", None, "Isotropic volume to write: .tif or .ome.zarr.", flag_values=fv)
+  flags.DEFINE_float("factor", None, "Anisotropy (default: from the voxel size); must match the model's.",
+                     flag_values=fv)
+  flags.DEFINE_enum("fuse", None, ["mean", "geometric", "xz", "yz"], "How the xz and yz predictions are "
+                    "combined (default: the model config's).", flag_values=fv)
+  common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
+  common.define_volume_selection(fv)
+
+
+def main(fv: flags.FlagValues) -> int:
+  from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
+  from jax_iso.jobs.predict import predict  # pylint: disable=g-import-not-at-top
+  if (fv.model is None) == (fv.workdir is None):
+    raise UserError("pass exactly one of --model=BUNDLE or --workdir=W")
+  out = predict(fv.model or fv.workdir, fv.input, fv.output, factor=fv.factor, spacing=common.spacing(fv),
+                fuse=fv.fuse, **common.volume_selection(fv))
+  print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
+        f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}, fused by "
+        f"{out['fuse']}), spacing {common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
+  return 0

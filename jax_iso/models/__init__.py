@@ -1,0 +1,2 @@
+"""Flax linen models. They know nothing of data, degradations or losses: images in, images out."""
+from jax_iso.models.registry import build_model, MODELS

@@ -1,0 +1,36 @@
+"""Models by name, built from a config's `model` section (`name` plus the module's fields)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax.numpy as jnp
+from flax import linen as nn
+
+from jax_iso.errors import UserError
+from jax_iso.models.unet import UNet
+
+MODELS: dict[str, type[nn.Module]] = {"unet": UNet}
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def build_model(cfg: Mapping) -> nn.Module:
+  """`cfg` = {'name': 'unet', 'depth': 2, ..., 'dtype': 'float32'}; UserError names a wrong entry."""
+  cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
+  name = cfg.pop("name", None)
+  if name not in MODELS:
+    raise UserError(f"model.name={name!r} is unknown; choose one of {', '.join(MODELS)}")
+  cls = MODELS[name]
+  fields = {f for f in cls.__dataclass_fields__ if f not in ("parent", "name")}
+  unknown = sorted(set(cfg) - fields)
+  if unknown:
+    raise UserError(f"model.{unknown[0]} is not a field of {name}; known: {', '.join(sorted(fields))}")
+  for key in ("dtype", "param_dtype"):
+    if key in cfg:
+      if cfg[key] not in DTYPES:
+        raise UserError(f"model.{key}={cfg[key]!r} must be one of {', '.join(DTYPES)}")
+      cfg[key] = DTYPES[cfg[key]]
+  model = cls(**cfg)
+  problems = model.problems() if hasattr(model, "problems") else []
+  if problems:
+    raise UserError(f"model.{problems[0]}; fix it with --config.model.{problems[0].split('=')[0]}=...")
+  return model

@@ -1,0 +1,84 @@
+"""The pure train step: training pairs are made from the clean crops on the device, inside the step.
+
+    step = make_train_step(model, pair_fn, optimizer, schedule, loss="mae", intensity=(0, 255), ema=0.0)
+    state, metrics = step(state, crops, key)   # crops: [B, ...] in the volume's dtype
+
+Randomness: the step's key is `fold_in(key, state.step)`, and every example gets its own key from it, so the
+result does not depend on how the batch is sharded and a resumed run repeats an uninterrupted one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import linen as nn
+from jax.sharding import NamedSharding
+
+from jax_iso.train.state import TrainState
+
+LOSSES = ("mae", "mse")
+
+
+def to_unit(crops: jax.Array, intensity: tuple[float, float]) -> jax.Array:
+  """Stored values -> float32 in [0, 1] with the volume's (lo, hi)."""
+  lo, hi = intensity
+  return (crops.astype(jnp.float32) - lo) * (1.0 / (hi - lo))
+
+
+def per_example_loss(pred: jax.Array, target: jax.Array, loss: str) -> jax.Array:
+  """[B] loss of each example (mean over its pixels); the caller reduces."""
+  err = pred.astype(jnp.float32) - target.astype(jnp.float32)
+  err = jnp.abs(err) if loss == "mae" else err * err
+  return err.reshape(err.shape[0], -1).mean(axis=1)
+
+
+def make_train_step(model: nn.Module, pair_fn: Callable, optimizer: optax.GradientTransformation,
+                    schedule: optax.Schedule, *, loss: str, intensity: tuple[float, float],
+                    ema: float = 0.0) -> Callable:
+  """`train_step(state, crops, key) -> (state, metrics)`: pairs, forward, loss, update (and EMA)."""
+  if loss not in LOSSES:
+    raise ValueError(f"loss={loss!r} must be one of {LOSSES}")
+
+  def train_step(state: TrainState, crops: jax.Array, key: jax.Array):
+    step_key = jax.random.fold_in(key, state.step)
+    inputs, targets, _ = pair_fn(step_key, to_unit(crops, intensity))
+
+    def loss_fn(params):
+      return per_example_loss(model.apply(params, inputs), targets, loss).mean()
+
+    value, grads = jax.value_and_grad(loss_fn)(state.params)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    ema_params = state.ema_params
+    if ema_params is not None:
+      ema_params = jax.tree.map(lambda e, p: ema * e + (1.0 - ema) * p, ema_params, params)
+    metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), "lr": schedule(state.step)}
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema_params=ema_params), metrics
+
+  return train_step
+
+
+def jit_train_step(train_step: Callable, state_sharding, batch_sharding: NamedSharding,
+                   replicated: NamedSharding) -> Callable:
+  """Jits the step once with explicit shardings; the state is donated."""
+  return jax.jit(train_step, in_shardings=(state_sharding, batch_sharding, replicated),
+                 out_shardings=(state_sharding, replicated), donate_argnums=(0,))
+
+
+def psnr(pred: jax.Array, target: jax.Array) -> jax.Array:
+  """[B] PSNR on [0, 1] per example (MSE floored at 1e-10)."""
+  mse = per_example_loss(jnp.clip(pred, 0.0, 1.0), target, "mse")
+  return -10.0 * jnp.log10(jnp.maximum(mse, 1e-10))
+
+
+def make_eval_step(model: nn.Module, pair_fn: Callable, *, intensity: tuple[float, float]) -> Callable:
+  """`eval_step(params, crops, key) -> {'psnr': [B], 'psnr_input': [B]}` on held-out crops: the network's
+  output and its (interpolated) input against the clean crop."""
+
+  def eval_step(params, crops, key):
+    inputs, targets, _ = pair_fn(key, to_unit(crops, intensity))
+    return {"psnr": psnr(model.apply(params, inputs), targets), "psnr_input": psnr(inputs, targets)}
+
+  return jax.jit(eval_step)
