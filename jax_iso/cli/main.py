@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 
 from absl import flags
@@ -57,6 +58,41 @@ def _error(name: str, message: str) -> None:
   print(f"jax-iso {name}: error: {message}", file=sys.stderr)
 
 
+def _flag_message(err: Exception) -> str:
+  """A flag error's own message, without the traceback a config file's exception drags in."""
+  text = str(err)
+  if "Traceback" in text:
+    text = text.rsplit("Error: ", 1)[-1]
+  return text
+
+
+def _config_files(args: list[str]) -> list[str]:
+  """Resolves --config=NAME[:variant] to the packaged configs/NAME.py and checks that the file exists."""
+  out = []
+  for arg in args:
+    if arg.startswith("--config="):
+      path, _, variant = arg[len("--config="):].partition(":")
+      if not os.path.exists(path):
+        import configs  # pylint: disable=g-import-not-at-top
+        packaged = os.path.join(os.path.dirname(configs.__file__), path if path.endswith(".py") else path + ".py")
+        if not os.path.exists(packaged):
+          raise UserError(f"config file {path} does not exist; pass e.g. --config=configs/unet.py")
+        arg = "--config=" + packaged + (":" + variant if variant else "")
+    out.append(arg)
+  return out
+
+
+def _unknown_field(err: Exception, args: list[str]) -> str:
+  """The one-line message for a --config.FIELD that the config does not have."""
+  text = str(err)
+  overrides = [a.split("=")[0] for a in args if a.startswith("--config.")]
+  guess = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', text)
+  if guess:
+    flag = next((f for f in overrides if guess.group(2) in f.split(".")), overrides[0] if overrides else "--config")
+    return f"{flag}: the config has no field '{guess.group(2)}'; did you mean '{guess.group(1)}'?"
+  return f"{' '.join(overrides) or '--config'}: not a field of the config ({' '.join(text.split())})"
+
+
 def main(argv: list[str]) -> int:
   """Runs `jax-iso argv[1:]`; returns the exit code."""
   args = argv[1:]
@@ -80,7 +116,11 @@ def main(argv: list[str]) -> int:
     return 0
   debug = os.environ.get("JAX_ISO_DEBUG") == "1"
   try:
-    rest = fv([f"jax-iso {name}"] + args[1:])
+    argv_flags = _config_files(args[1:])
+    try:
+      rest = fv([f"jax-iso {name}"] + argv_flags)
+    except (AttributeError, KeyError) as err:   # ml_collections: --config.FIELD that does not exist
+      raise UserError(_unknown_field(err, argv_flags)) from None
     if len(rest) > 1:
       raise UserError(f"unexpected argument(s) {' '.join(rest[1:])}; flags are written --name=value")
     missing = [f"--{n}" for n in mod.REQUIRED if fv[n].value is None]
@@ -96,7 +136,7 @@ def main(argv: list[str]) -> int:
   except flags.Error as err:
     if debug:
       raise
-    _error(name, f"{err} (see `jax-iso {name} --help`)")
+    _error(name, f"{_flag_message(err)} (see `jax-iso {name} --help`)")
     return EXIT_USAGE
   except OSError as err:  # disk full, permissions changed mid-run...: the output was not written
     if debug:

@@ -10,7 +10,7 @@ import numpy as np
 import tensorstore as ts
 
 from jax_iso.io import indexing
-from jax_iso.io.sink import VolumeSink
+from jax_iso.io.sink import VolumeSink, remove
 
 CHUNK = 64            # chunk edge of every level (clipped to the level's shape)
 MAX_LEVELS = 5        # level 0 included
@@ -87,17 +87,28 @@ def _to_dtype(data: np.ndarray, dtype: np.dtype) -> np.ndarray:
 class OmeZarrSink(VolumeSink):
   """Writes level 0 into a hidden temp directory; `commit` builds the pyramid, writes .zattrs, swaps in."""
 
-  def __init__(self, path, shape, dtype, spacing, description):
-    super().__init__(path, shape, dtype, spacing, description)
+  def __init__(self, path, shape, dtype, spacing, description, resume_dir=None):
+    super().__init__(path, shape, dtype, spacing, description, resume_dir)
     self.levels = plan_levels(self.shape, self.spacing)
+    self._level0 = None
     try:
-      os.mkdir(self.temp)
-      with open(os.path.join(self.temp, ".zgroup"), "w", encoding="utf-8") as f:
-        json.dump({"zarr_format": 2}, f)
-      self._level0 = _create_level(self.temp, "0", self.shape, self.dtype)
+      self._open_temp()
     except BaseException:
-      self.abort()
+      self.suspend()  # abort() unless resumable
       raise
+
+  def _create(self) -> None:
+    os.mkdir(self.temp)
+    with open(os.path.join(self.temp, ".zgroup"), "w", encoding="utf-8") as f:
+      json.dump({"zarr_format": 2}, f)
+    self._level0 = _create_level(self.temp, "0", self.shape, self.dtype)
+
+  def _reopen(self) -> None:
+    spec = {"driver": "zarr", "kvstore": {"driver": "file", "path": os.path.join(self.temp, "0")}}
+    level0 = ts.open(spec, open=True, read=True, write=True).result()
+    if tuple(level0.shape) != self.shape or np.dtype(level0.dtype.numpy_dtype) != self.dtype:
+      raise ValueError(f"{self.temp} holds {tuple(level0.shape)} {level0.dtype}, not {self.shape} {self.dtype}")
+    self._level0 = level0
 
   def _write(self, index: list[indexing.AxisIndex], block: np.ndarray) -> None:
     self._level0[tuple(a.span for a in index)].write(block).result()
@@ -105,6 +116,7 @@ class OmeZarrSink(VolumeSink):
   def _finish(self) -> None:
     prev = self._level0
     for k, (shape, _, factors) in enumerate(self.levels[1:], start=1):
+      remove(os.path.join(self.temp, str(k)))  # left by a commit that a kill interrupted (resumable writers)
       level = _create_level(self.temp, str(k), shape, self.dtype)
       mean = ts.downsample(ts.cast(prev, ts.float32), list(factors), method="mean")
       for box in boxes(shape, [min(CHUNK, n) for n in shape]):

@@ -28,16 +28,31 @@ def imagej_kwargs(spacing, description: dict | None) -> dict:
 class TiffSink(VolumeSink):
   """Writes an ImageJ TIFF into a hidden temp file via `tifffile.memmap`; renamed into place on commit."""
 
-  def __init__(self, path, shape, dtype, spacing, description):
-    super().__init__(path, shape, dtype, spacing, description)
+  def __init__(self, path, shape, dtype, spacing, description, resume_dir=None):
+    super().__init__(path, shape, dtype, spacing, description, resume_dir)
+    self._mm = None
     try:
-      with warnings.catch_warnings():  # volumes > 4 GB: ImageJ's own layout (one IFD, contiguous data)
-        warnings.filterwarnings("ignore", message=".*truncating ImageJ file")
-        self._mm = tifffile.memmap(self.temp, shape=self.shape, dtype=self.dtype,
-                                   **imagej_kwargs(self.spacing, description))
+      self._open_temp()
     except BaseException:
-      self.abort()
+      self.suspend()  # abort() unless resumable
       raise
+
+  def _create(self) -> None:
+    with warnings.catch_warnings():  # volumes > 4 GB: ImageJ's own layout (one IFD, contiguous data)
+      warnings.filterwarnings("ignore", message=".*truncating ImageJ file")
+      self._mm = tifffile.memmap(self.temp, shape=self.shape, dtype=self.dtype,
+                                 **imagej_kwargs(self.spacing, self.description))
+
+  def _reopen(self) -> None:
+    with warnings.catch_warnings():
+      warnings.filterwarnings("ignore", message=".*truncating ImageJ file")
+      self._mm = tifffile.memmap(self.temp, mode="r+")
+    if tuple(self._mm.shape) != self.shape or self._mm.dtype != self.dtype:
+      raise ValueError(f"{self.temp} holds {self._mm.shape} {self._mm.dtype}, not {self.shape} {self.dtype}")
+
+  def flush(self) -> None:
+    if self._mm is not None:
+      self._mm.flush()
 
   def _write(self, index: list[indexing.AxisIndex], block: np.ndarray) -> None:
     self._mm[tuple(a.span for a in index)] = block

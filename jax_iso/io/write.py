@@ -7,23 +7,30 @@ import numpy as np
 
 from jax_iso.io.ome_zarr_sink import OmeZarrSink
 from jax_iso.io.paths import output_format
-from jax_iso.io.sink import VolumeSink
+from jax_iso.io.sink import VolumeSink, work_path
 from jax_iso.io.spacing import Spacing
 from jax_iso.io.tiff_sink import TiffSink
 
 _SLAB_BYTES = 256 << 20
 
 
-def create_volume(path, shape, dtype, spacing: Spacing | None, *,
-                  description: dict | None = None) -> VolumeSink:
+def create_volume(path, shape, dtype, spacing: Spacing | None, *, description: dict | None = None,
+                  resume_dir: str | bool | None = None) -> VolumeSink:
   """An atomic writer of a (Z, Y, X) uint8/uint16/float32 volume; the format follows the extension.
 
   with create_volume("out.ome.zarr", (Z, Y, X), np.uint8, (10., 10., 10.)) as sink:
     sink[z0:z1] = block   # any box, any order
+
+  With `resume_dir` (a folder, or True for `.NAME.work` beside the output) the writer is resumable: its temp
+  lives in that folder (`sink.resume_dir`), and a writer created later with the same path, shape, dtype, spacing
+  and description reopens it (`sink.resumed`) instead of starting empty; an exception leaves the folder in
+  place, commit or abort removes it.
   """
   path = os.fspath(path)
   sink_class = {"tiff": TiffSink, "ome-zarr": OmeZarrSink}[output_format(path)]
-  return sink_class(path, shape, dtype, spacing, description)
+  if resume_dir is True:
+    resume_dir = work_path(path)
+  return sink_class(path, shape, dtype, spacing, description, resume_dir or None)
 
 
 def write_volume(path, data, spacing: Spacing | None, *, description: dict | None = None) -> None:

@@ -9,13 +9,14 @@ import pathlib
 
 from jax_iso import metrics, samples
 from jax_iso.jobs.evaluate import evaluate
-from jax_iso.jobs.reconstruct import METHODS, reconstruct
+from jax_iso.jobs.methods import INTERPOLATION
+from jax_iso.jobs.reconstruct import reconstruct
 from jax_iso.jobs.simulate import simulate
 
 BASELINE = "linear"
 
 
-def demo(out_dir: str = "demo_output", *, factor: float = 4.0, methods=METHODS) -> dict:
+def demo(out_dir: str = "demo_output", *, factor: float = 4.0, methods=INTERPOLATION) -> dict:
   """Runs simulate -> reconstruct (each method) -> evaluate; returns {'table', 'results', 'reports', ...}."""
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)

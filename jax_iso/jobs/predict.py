@@ -1,31 +1,24 @@
 """`jax-iso predict`: reconstruct a volume with a trained model (a training workdir or an exported bundle)."""
 from __future__ import annotations
 
-import hashlib
 import time
 
-import jax
 import numpy as np
 
 from jax_iso import infer, io
 from jax_iso.degrade import grid
 from jax_iso.errors import UserError
 from jax_iso.io.factor import resolve_factor
-from jax_iso.train.export import LoadedModel, load_model
-
-
-def fingerprint(loaded: LoadedModel) -> str:
-  """A short hash of the parameters and config: a resumed prediction must use the same model."""
-  h = hashlib.sha256(repr(sorted(loaded.config.items())).encode())
-  for leaf in jax.tree.leaves(loaded.params):
-    h.update(np.asarray(leaf).tobytes())
-  return h.hexdigest()[:16]
+from jax_iso.train.export import load_model
 
 
 def predict(model: str, input: str, output: str, *, factor: float | None = None,
             spacing: tuple[float, float, float] | None = None, channel: int | None = None,
             timepoint: int | None = None, fuse: str | None = None) -> dict:
-  """Reconstructs `input` with the model at `model` onto round(N*s) slices (the section grid) into `output`."""
+  """Reconstructs `input` with the model at `model` onto round(N*s) slices (the section grid) into `output`.
+
+  Killed and run again with the same arguments (and model), it resumes at the first unfinished slab.
+  """
   io.check_output_path(output, inputs=[input])
   loaded = load_model(model)
   cfg = loaded.config
@@ -50,13 +43,14 @@ def predict(model: str, input: str, output: str, *, factor: float | None = None,
     intensity = io.intensity_of(src, mode=cfg["data"].get("normalize", "dtype"))
     description = {"job": "predict", "method": cfg.get("method"), "factor": factor, "source": str(input),
                    "model": str(model), "step": loaded.step}
-    with io.create_volume(output, (n_out, n_y, n_x), src.dtype, out_spacing, description=description) as sink:
+    with io.create_volume(output, (n_out, n_y, n_x), src.dtype, out_spacing, description=description,
+                          resume_dir=True) as sink:
       infer.reconstruct_planes(
           src, sink, factor=factor, apply_fn=infer.make_apply_fn(loaded.model, loaded.params),
           intensity=intensity, tile=int(infer_cfg["tile"]), overlap=int(infer_cfg["overlap"]),
           margin=int(infer_cfg["margin"]), batch_size=int(infer_cfg["batch_size"]),
           multiple=getattr(loaded.model, "multiple", 1), fuse=infer_cfg["fuse"], method=infer_cfg["method"],
-          fingerprint=fingerprint(loaded))
+          fingerprint=infer.fingerprint(loaded.params, loaded.config))
   return {"input": str(input), "output": str(output), "method": cfg.get("method"), "model": str(model),
           "factor": factor, "input_shape": [n_z, n_y, n_x], "output_shape": [n_out, n_y, n_x],
           "spacing_nm": None if out_spacing is None else list(out_spacing), "fuse": infer_cfg["fuse"],

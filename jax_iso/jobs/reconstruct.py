@@ -13,26 +13,28 @@ from jax_iso import infer, io
 from jax_iso.degrade import grid
 from jax_iso.errors import UserError
 from jax_iso.io.factor import resolve_factor
-from jax_iso.jobs.methods import INTERPOLATION, LEARNED, METHODS, default_config
+from jax_iso.jobs.methods import LEARNED, METHODS, default_config, default_variant
 
 
 def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float | None = None,
                 spacing: tuple[float, float, float] | None = None, channel: int | None = None,
                 timepoint: int | None = None, workdir: str | None = None, steps: int | None = None,
-                show_progress: bool = True) -> dict:
+                variant: str | None = None, show_progress: bool = True) -> dict:
   """Reconstructs `input` (sections along Z) onto round(N*s) fine slices and writes `output`.
 
   The factor comes from --factor, or from the voxel size (--spacing, else the file's metadata); output slice j
   is fine slice j of the section grid (section k centred at (k + 0.5)*s - 0.5), with Z spacing z/s. A learned
   `method` first trains its default config (`configs/<method>.py`) on `input` in `workdir` (kept), or in a
-  temporary folder beside the output (removed when done), for `steps` steps (default: the config's).
+  temporary folder beside the output (removed when done), for `steps` steps (default: the config's); the
+  config `variant` defaults to `methods.default_variant` (the "cpu" one on a CPU).
   """
   if method not in METHODS:
     raise UserError(f"unknown --method={method}; choose one of {', '.join(METHODS)}")
   io.check_output_path(output, inputs=[input])
   if method in LEARNED:
     return _fit_and_predict(input, output, method=method, factor=factor, spacing=spacing, channel=channel,
-                            timepoint=timepoint, workdir=workdir, steps=steps, show_progress=show_progress)
+                            timepoint=timepoint, workdir=workdir, steps=steps, variant=variant,
+                            show_progress=show_progress)
   start = time.perf_counter()
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
     factor, spacing = resolve_factor(factor, spacing, src.spacing, src.spacing_origin)
@@ -53,10 +55,11 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
 
 
 def _fit_and_predict(input: str, output: str, *, method: str, factor, spacing, channel, timepoint, workdir,
-                     steps, show_progress: bool) -> dict:
+                     steps, variant, show_progress: bool) -> dict:
   from jax_iso.jobs.predict import predict  # pylint: disable=g-import-not-at-top  (jax-heavy; learned only)
   from jax_iso.train import train_and_evaluate  # pylint: disable=g-import-not-at-top
-  config = default_config(method)
+  variant = variant or default_variant(method)
+  config = default_config(method, variant)
   config.data.path = str(input)
   config.data.factor = factor
   config.data.spacing = None if spacing is None else ",".join(f"{s:g}" for s in spacing)
@@ -71,11 +74,14 @@ def _fit_and_predict(input: str, output: str, *, method: str, factor, spacing, c
                                                                               dir=out.parent))
   try:
     fit = train_and_evaluate(config, run_dir, show_progress=show_progress)
+    started = time.perf_counter()
     result = predict(str(run_dir), input, output, factor=factor, spacing=spacing, channel=channel,
                      timepoint=timepoint)
+    result["predict_seconds"] = round(time.perf_counter() - started, 2)
   finally:
     if not keep:
       shutil.rmtree(run_dir, ignore_errors=True)
   result.update(fit={k: fit.get(k) for k in ("steps", "seconds", "samples_per_s", "eval_psnr",
-                                             "eval_psnr_input")}, workdir=str(run_dir) if keep else None)
+                                             "eval_psnr_input")}, workdir=str(run_dir) if keep else None,
+                variant=variant)
   return result

@@ -130,7 +130,8 @@ def _train(config, workdir: pathlib.Path, model, inputs: Inputs, show_progress: 
   metrics_path = workdir / METRICS_FILE
   every = {k: int(config["train"][k]) for k in ("log_every", "eval_every", "checkpoint_every")}
   summary = {"resumed_from": start, "steps": steps}
-  t0, done_since, last_log = time.perf_counter(), 0, None
+  t0, last_log = time.perf_counter(), None
+  steady = None   # (time, step) after the first step: rates exclude compilation
   with progress.Bar("train", steps, completed=start) if show_progress else _NoBar() as bar:
     for i in range(start, steps):
       crops = mesh_lib.global_batch(next(iterator), batch_sh)
@@ -144,9 +145,9 @@ def _train(config, workdir: pathlib.Path, model, inputs: Inputs, show_progress: 
                 else "no checkpoint had been written")
         raise TrainingDiverged(f"the loss became {loss} at step {i + 1}; {kept}; lower --config.optim.lr (now "
                                f"{config['optim']['lr']}) and rerun with a new --workdir")
-      done_since += 1
-      elapsed = time.perf_counter() - t0
-      rate = done_since / elapsed
+      now = time.perf_counter()
+      steady = steady or (now, i + 1)
+      rate = (i + 1 - steady[1]) / (now - steady[0]) if i + 1 > steady[1] else 1.0 / (now - t0)
       bar.update(1, loss=loss, **{"steps/s": rate})
       n = i + 1
       if n % every["log_every"] == 0 or n == steps:
@@ -164,12 +165,10 @@ def _train(config, workdir: pathlib.Path, model, inputs: Inputs, show_progress: 
   ckpt.close()
   if jax.process_index() == 0:
     curves.plot(metrics_path, workdir / "loss.png")
-  ran = steps - start
+  rate = last_log["steps_per_s"] if last_log else 0.0
   summary.update({"final_loss": None if last_log is None else last_log["loss"],
-                  "seconds": round(time.perf_counter() - t0, 2),
-                  "steps_per_s": round(ran / max(time.perf_counter() - t0, 1e-9), 3),
-                  "samples_per_s": round(ran * batch / max(time.perf_counter() - t0, 1e-9), 2),
-                  "workdir": str(workdir)})
+                  "seconds": round(time.perf_counter() - t0, 2), "steps_per_s": round(rate, 3),
+                  "samples_per_s": round(rate * batch, 2), "workdir": str(workdir)})
   return summary
 
 

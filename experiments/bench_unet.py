@@ -1,0 +1,138 @@
+"""CARE U-Net against cubic interpolation on real FIB-SEM, at a fixed CPU training budget; and its speed.
+
+  python experiments/bench_unet.py [--quick] [--minutes=10] [--variant=cpu] [--out=results/bench_unet.json]
+
+Quality: sample2 (../shared/data/flyem_medulla_fibsem_10nm_iso_sample2.tif, 250^3, 10 nm isotropic) gets box
+sections at x3, x4 and x2.5 (`jobs.simulate`); each anisotropic volume is reconstructed by cubic interpolation
+and by the U-Net fitted on that volume alone (`jobs.reconstruct --method=unet`: self-supervised, lateral crops
+degraded on the device), trained for `--minutes` of wall time on this machine (the number of steps is set from
+a timed pilot run of the same step), then scored against the original (PSNR, SSIM, FSC resolution along Z/X).
+Speed: train samples/s and the achieved FLOP/s of the jitted train step (XLA's cost analysis) as a fraction of
+the `jnp.dot` peak measured in the same run (2048^2 float32 matmul), and inference voxels/s of `predict`.
+--quick: x4 only, one minute of training.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+from jax_iso import jobs
+from jax_iso.degrade import pairs
+from jax_iso.models import build_model
+from jax_iso.train import mesh as mesh_lib, optim, state as state_lib, step
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
+_QUICK = flags.DEFINE_bool("quick", False, "x4 only, one minute of training.")
+_MINUTES = flags.DEFINE_float("minutes", 10.0, "Training wall time per factor.")
+_VARIANT = flags.DEFINE_string("variant", None, "Variant of configs/unet.py (default: the one reconstruct uses).")
+_OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
+
+
+def dot_peak() -> float:
+  """FLOP/s of a 2048^2 float32 matmul (median of 10 after warm-up)."""
+  a = jnp.ones((2048, 2048), jnp.float32)
+  f = jax.jit(jnp.dot)
+  f(a, a).block_until_ready()
+  times = []
+  for _ in range(10):
+    t = time.perf_counter()
+    f(a, a).block_until_ready()
+    times.append(time.perf_counter() - t)
+  return 2 * 2048**3 / float(np.median(times))
+
+
+def step_speed(config, factor: float, repeats: int = 5) -> dict:
+  """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
+  cfg = config.to_dict()
+  cfg["pairs"]["factor"] = factor
+  model = build_model(cfg["model"])
+  pair_fn = pairs.make_batch_fn(cfg["pairs"])
+  batch, edge = cfg["data"]["batch_size"], cfg["data"]["crop"]
+  optimizer, schedule = optim.make_optimizer(cfg["optim"], 1000)
+  mesh = mesh_lib.make_mesh(cfg["mesh"])
+  repl, bsh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
+  sample = jax.ShapeDtypeStruct((batch, edge, edge), jnp.float32)
+  state = state_lib.create_state(model, optimizer, sample, jax.random.key(0), ema=False, sharding=repl)
+  fn = step.jit_train_step(step.make_train_step(model, pair_fn, optimizer, schedule, loss=cfg["loss"],
+                                                intensity=(0.0, 255.0)), jax.tree.map(lambda _: repl, state),
+                           bsh, repl)
+  crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, (batch, edge, edge), np.uint8), bsh)
+  flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()
+  flops = float((flops[0] if isinstance(flops, list) else flops).get("flops", 0.0))
+  state, m = fn(state, crops, jax.random.key(1))
+  jax.block_until_ready(m)
+  times = []
+  for i in range(repeats):
+    t = time.perf_counter()
+    state, m = fn(state, crops, jax.random.key(i))
+    jax.block_until_ready(m)
+    times.append(time.perf_counter() - t)
+  sec = float(np.median(times))
+  return {"seconds_per_step": sec, "samples_per_s": batch / sec, "flops_per_step": flops,
+          "flop_per_s": flops / sec}
+
+
+def main(argv):
+  del argv
+  os.environ.setdefault("JAX_ISO_PROGRESS", "0")
+  if not SAMPLE2.exists():
+    sys.exit(f"{SAMPLE2} is missing: this benchmark needs ../shared/data beside the project")
+  minutes = 1.0 if _QUICK.value else _MINUTES.value
+  factors = (4.0,) if _QUICK.value else (3.0, 4.0, 2.5)
+  variant = _VARIANT.value or jobs.methods.default_variant("unet")
+  config = jobs.methods.default_config("unet", variant)
+  peak = dot_peak()
+  speed = step_speed(config, 4.0)
+  rows = []
+  with tempfile.TemporaryDirectory() as tmp:
+    work = pathlib.Path(tmp)
+    for factor in factors:
+      aniso = work / f"x{factor:g}.tif"
+      jobs.simulate(SAMPLE2, aniso, factor=factor)
+      cubic = work / f"x{factor:g}_cubic.tif"
+      jobs.reconstruct(aniso, cubic, method="cubic")
+      steps = max(1, int(minutes * 60 / speed["seconds_per_step"]))
+      unet = work / f"x{factor:g}_unet.tif"
+      out = jobs.reconstruct(aniso, unet, method="unet", steps=steps, variant=variant, show_progress=False)
+      for name, path in (("cubic", cubic), ("unet", unet)):
+        r = jobs.evaluate(str(path), str(SAMPLE2), report_dir=str(work / f"report_{path.stem}"))
+        rows.append({"factor": factor, "method": name, "psnr": r["psnr"], "ssim_xz": r["ssim_xz"],
+                     "ssim_yz": r["ssim_yz"], "z_res_nm": r["resolution_nm"]["z"],
+                     "x_res_nm": r["resolution_nm"]["x"],
+                     **({"train_steps": steps, "train_seconds": out["fit"]["seconds"],
+                         "predict_seconds": out["predict_seconds"],
+                         "voxels_per_s": float(np.prod(out["output_shape"])) / out["predict_seconds"]}
+                        if name == "unet" else {})})
+  print(f"U-Net variant {variant!r}: {config.model.to_dict()}, batch {config.data.batch_size} x "
+        f"{config.data.crop}^2, {minutes:g} min of training per factor")
+  print(f"{'factor':>6} {'method':<6} {'PSNR dB':>8} {'gain':>6} {'SSIM xz':>8} {'SSIM yz':>8} {'Z res':>7} "
+        f"{'X res':>7}")
+  for r in rows:
+    base = next(b for b in rows if b["factor"] == r["factor"] and b["method"] == "cubic")
+    print(f"{r['factor']:>6g} {r['method']:<6} {r['psnr']:>8.2f} {r['psnr'] - base['psnr']:>+6.2f} "
+          f"{r['ssim_xz']:>8.4f} {r['ssim_yz']:>8.4f} {r['z_res_nm']:>7.1f} {r['x_res_nm']:>7.1f}")
+  unet_rows = [r for r in rows if r["method"] == "unet"]
+  print(f"train step: {speed['seconds_per_step']:.2f} s, {speed['samples_per_s']:.1f} samples/s, "
+        f"{speed['flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * speed['flop_per_s'] / peak:.0f} % of the jnp.dot "
+        f"peak ({peak / 1e9:.0f} GFLOP/s); inference {np.mean([r['voxels_per_s'] for r in unet_rows]):,.0f} "
+        "voxels/s")
+  if _OUT.value:
+    path = pathlib.Path(_OUT.value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"variant": variant, "minutes": minutes, "rows": rows, "speed": speed,
+                                "dot_peak_flop_per_s": peak, "quick": _QUICK.value}, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

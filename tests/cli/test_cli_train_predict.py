@@ -1,0 +1,92 @@
+"""`jax-iso train / export / predict` from the command line: a tiny run end to end, and their bad inputs."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jax_iso import io
+from jax_iso.cli.main import main
+from jax_iso.degrade import simulate_axial
+from jax_iso.samples import FIBSEM_10NM
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A 2-step tiny U-Net trained by `jax-iso train` on x4 sections of the real sample, and its exported bundle."""
+  root = tmp_path_factory.mktemp("cli_train")
+  vol = io.read_volume(FIBSEM_10NM)[0][:48, :48, :48].astype(np.float32) / 255
+  aniso = root / "aniso.tif"
+  io.write_volume(aniso, np.rint(np.asarray(simulate_axial(vol, 4.0, axis=0)) * 255).astype(np.uint8),
+                  (40.0, 10.0, 10.0))
+  x3 = root / "x3.tif"
+  io.write_volume(x3, io.read_volume(aniso)[0], (30.0, 10.0, 10.0))
+  workdir = root / "run"
+  code = main(["jax-iso", "train", "--config=unet:tiny", f"--workdir={workdir}", f"--config.data.path={aniso}",
+               "--config.train.steps=2"])
+  assert code == 0
+  bundle = root / "model.bundle"
+  assert main(["jax-iso", "export", f"--workdir={workdir}", f"--output={bundle}"]) == 0
+  return {"root": root, "aniso": aniso, "x3": x3, "workdir": workdir, "bundle": bundle}
+
+
+def test_train_export_predict_from_the_command_line(trained, tmp_path):
+  assert json.loads((trained["workdir"] / "config.json").read_text())["train"]["steps"] == 2
+  from_workdir, from_bundle = tmp_path / "w.tif", tmp_path / "b.tif"
+  assert main(["jax-iso", "predict", f"--workdir={trained['workdir']}", f"--input={trained['aniso']}",
+               f"--output={from_workdir}"]) == 0
+  assert main(["jax-iso", "predict", f"--model={trained['bundle']}", f"--input={trained['aniso']}",
+               f"--output={from_bundle}"]) == 0
+  a, spacing = io.read_volume(from_workdir)
+  b, _ = io.read_volume(from_bundle)
+  assert a.shape == (48, 48, 48) and a.dtype == np.uint8
+  np.testing.assert_allclose(spacing, (10.0, 10.0, 10.0))
+  np.testing.assert_array_equal(a, b)             # the bundle is the workdir's model, exactly
+
+
+def test_predict_other_fusions_differ_but_stay_close(trained, tmp_path):
+  mean, xz = tmp_path / "mean.tif", tmp_path / "xz.tif"
+  for out, fuse in ((mean, "mean"), (xz, "xz")):
+    assert main(["jax-iso", "predict", f"--model={trained['bundle']}", f"--input={trained['aniso']}",
+                 f"--output={out}", f"--fuse={fuse}"]) == 0
+  a, b = io.read_volume(mean)[0].astype(float), io.read_volume(xz)[0].astype(float)
+  assert 0 < np.abs(a - b).mean() < 10
+
+
+BAD = {  # name: (argv with {names} from the `trained` fixture, fragment of the one-line message)
+    "config typo": (["train", "--config=unet:tiny", "--workdir={root}/t1", "--config.data.path={aniso}",
+                     "--config.model.widht=4"], "did you mean 'width'"),
+    "config file missing": (["train", "--config=nope.py", "--workdir={root}/t2"], "nope.py does not exist"),
+    "config variant unknown": (["train", "--config=unet:huge", "--workdir={root}/t3"], "unknown variant"),
+    "config value wrong": (["train", "--config=unet:tiny", "--workdir={root}/t4", "--config.data.path={aniso}",
+                            "--config.model.kernel=4"], "model.kernel=4 must be an odd size"),
+    "config value of the wrong type": (["train", "--config=unet:tiny", "--workdir={root}/t5",
+                                        "--config.train.steps=many"], "steps"),
+    "train without data": (["train", "--config=unet:tiny", "--workdir={root}/t6"], "no training volume"),
+    "predict: no model": (["predict", "--input={aniso}", "--output={root}/o.tif"], "exactly one of"),
+    "predict: both model and workdir": (["predict", "--model={bundle}", "--workdir={workdir}",
+                                         "--input={aniso}", "--output={root}/o.tif"], "exactly one of"),
+    "predict: workdir not trained": (["predict", "--workdir={root}", "--input={aniso}", "--output={root}/o.tif"],
+                                     "no finished training"),
+    "predict: model missing": (["predict", "--model={root}/none.bundle", "--input={aniso}",
+                                "--output={root}/o.tif"], "does not exist"),
+    "predict: other anisotropy": (["predict", "--model={bundle}", "--input={x3}", "--output={root}/o.tif"],
+                                  "trained for anisotropy x4"),
+    "predict: fuse unknown": (["predict", "--model={bundle}", "--input={aniso}", "--output={root}/o.tif",
+                               "--fuse=median"], "fuse"),
+    "export: not a workdir": (["export", "--workdir={root}", "--output={root}/e.bundle"], "no finished training"),
+    "export: onto the workdir": (["export", "--workdir={workdir}", "--output={workdir}"], ""),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_train_predict_export_input(name, trained, capsys):
+  template, fragment = BAD[name]
+  argv = [a.format(**{k: str(v) for k, v in trained.items()}) for a in template]
+  before = sorted(os.listdir(trained["root"]))
+  code = main(["jax-iso"] + argv)
+  err = capsys.readouterr().err.strip()
+  assert code == 2, (name, err)
+  assert len(err.splitlines()) == 1 and err.startswith("jax-iso "), err
+  assert fragment in err, (fragment, err)
+  assert sorted(os.listdir(trained["root"])) == before   # nothing written, no temp left
