@@ -9,6 +9,7 @@ degraded on the device), trained for `--minutes` of wall time on this machine (t
 a timed pilot run of the same step), then scored against the original (PSNR, SSIM, FSC resolution along Z/X).
 Speed: train samples/s and the achieved FLOP/s of the jitted train step (XLA's cost analysis) as a fraction of
 the `jnp.dot` peak measured in the same run (2048^2 float32 matmul), and inference voxels/s of `predict`.
+At x4 the same model also predicts with the other fusions of the xz and yz planes (geometric mean, xz alone).
 --quick: x4 only, one minute of training.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from absl import app, flags
 
 from jax_iso import jobs
+from jax_iso.jobs.predict import predict
 from jax_iso.degrade import pairs
 from jax_iso.models import build_model
 from jax_iso.train import mesh as mesh_lib, optim, state as state_lib, step
@@ -103,8 +105,15 @@ def main(argv):
       jobs.reconstruct(aniso, cubic, method="cubic")
       steps = max(1, int(minutes * 60 / speed["seconds_per_step"]))
       unet = work / f"x{factor:g}_unet.tif"
-      out = jobs.reconstruct(aniso, unet, method="unet", steps=steps, variant=variant, show_progress=False)
-      for name, path in (("cubic", cubic), ("unet", unet)):
+      run_dir = work / f"run_x{factor:g}"
+      out = jobs.reconstruct(aniso, unet, method="unet", steps=steps, variant=variant, workdir=str(run_dir),
+                             show_progress=False)
+      outputs = [("cubic", cubic), ("unet", unet)]
+      if factor == 4.0:   # the other ways to fuse the xz and yz predictions, same model
+        for fuse in ("geometric", "xz"):
+          outputs.append((f"unet-{fuse}", work / f"x4_unet_{fuse}.tif"))
+          predict(str(run_dir), str(aniso), str(outputs[-1][1]), fuse=fuse)
+      for name, path in outputs:
         r = jobs.evaluate(str(path), str(SAMPLE2), report_dir=str(work / f"report_{path.stem}"))
         rows.append({"factor": factor, "method": name, "psnr": r["psnr"], "ssim_xz": r["ssim_xz"],
                      "ssim_yz": r["ssim_yz"], "z_res_nm": r["resolution_nm"]["z"],
@@ -113,13 +122,15 @@ def main(argv):
                          "predict_seconds": out["predict_seconds"],
                          "voxels_per_s": float(np.prod(out["output_shape"])) / out["predict_seconds"]}
                         if name == "unet" else {})})
+      print(f"x{factor:g} done: " + ", ".join(f"{r['method']} {r['psnr']:.2f} dB" for r in rows
+                                              if r["factor"] == factor), flush=True)
   print(f"U-Net variant {variant!r}: {config.model.to_dict()}, batch {config.data.batch_size} x "
         f"{config.data.crop}^2, {minutes:g} min of training per factor")
-  print(f"{'factor':>6} {'method':<6} {'PSNR dB':>8} {'gain':>6} {'SSIM xz':>8} {'SSIM yz':>8} {'Z res':>7} "
+  print(f"{'factor':>6} {'method':<14} {'PSNR dB':>8} {'gain':>6} {'SSIM xz':>8} {'SSIM yz':>8} {'Z res':>7} "
         f"{'X res':>7}")
   for r in rows:
     base = next(b for b in rows if b["factor"] == r["factor"] and b["method"] == "cubic")
-    print(f"{r['factor']:>6g} {r['method']:<6} {r['psnr']:>8.2f} {r['psnr'] - base['psnr']:>+6.2f} "
+    print(f"{r['factor']:>6g} {r['method']:<14} {r['psnr']:>8.2f} {r['psnr'] - base['psnr']:>+6.2f} "
           f"{r['ssim_xz']:>8.4f} {r['ssim_yz']:>8.4f} {r['z_res_nm']:>7.1f} {r['x_res_nm']:>7.1f}")
   unet_rows = [r for r in rows if r["method"] == "unet"]
   print(f"train step: {speed['seconds_per_step']:.2f} s, {speed['samples_per_s']:.1f} samples/s, "

@@ -110,15 +110,16 @@ def main(argv: list[str]) -> int:
     return EXIT_USAGE
   mod = _module(name)
   fv = flags.FlagValues()
-  mod.define_flags(fv)
-  if any(a in ("-h", "--help", "--helpfull", "-help") for a in args[1:]):
-    print(subcommand_help(name, fv))
-    return 0
   debug = os.environ.get("JAX_ISO_DEBUG") == "1"
   try:
-    argv_flags = _config_files(args[1:])
+    argv_flags = [f"jax-iso {name}"] + _config_files(args[1:])
+    # A config-file flag registers its --config.FIELD overrides from the argv it is given (not sys.argv).
+    mod.define_flags(fv, **({"argv": argv_flags} if getattr(mod, "NEEDS_ARGV", False) else {}))
+    if any(a in ("-h", "--help", "--helpfull", "-help") for a in args[1:]):
+      print(subcommand_help(name, fv))
+      return 0
     try:
-      rest = fv([f"jax-iso {name}"] + argv_flags)
+      rest = fv(argv_flags)
     except (AttributeError, KeyError) as err:   # ml_collections: --config.FIELD that does not exist
       raise UserError(_unknown_field(err, argv_flags)) from None
     if len(rest) > 1:

@@ -7,12 +7,13 @@ from ml_collections import config_flags
 USAGE = "jax-iso train --config=configs/unet.py --workdir=W --config.data.path=VOL [--config.FIELD=VALUE ...]"
 REQUIRED = ("config", "workdir")
 SUMMARY = "train a model on a volume (resumes from the workdir's checkpoints)"
+NEEDS_ARGV = True
 
 
-def define_flags(fv: flags.FlagValues) -> None:
+def define_flags(fv: flags.FlagValues, argv: list[str] | None = None) -> None:
   config_flags.DEFINE_config_file("config", None, "Method config file, e.g. configs/unet.py (configs/unet.py:tiny "
                                   "for a quick check); override fields with --config.FIELD=VALUE.",
-                                  flag_values=fv, lock_config=True)
+                                  flag_values=fv, lock_config=True, sys_argv=argv)
   flags.DEFINE_string("workdir", None, "Folder for checkpoints, metrics.jsonl, loss.png; rerun to resume.",
                       flag_values=fv)
   flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first (multi-host TPU/GPU; also "

@@ -81,7 +81,7 @@ def _fit_and_predict(input: str, output: str, *, method: str, factor, spacing, c
   finally:
     if not keep:
       shutil.rmtree(run_dir, ignore_errors=True)
-  result.update(fit={k: fit.get(k) for k in ("steps", "seconds", "samples_per_s", "eval_psnr",
+  result.update(fit={k: fit.get(k) for k in ("steps", "resumed_from", "seconds", "samples_per_s", "eval_psnr",
                                              "eval_psnr_input")}, workdir=str(run_dir) if keep else None,
                 variant=variant)
   return result

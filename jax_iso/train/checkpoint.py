@@ -12,11 +12,19 @@ import orbax.checkpoint as ocp
 from jax_iso.train.state import TrainState
 
 
+DIRNAME = "checkpoints"
+
+
+def exists(workdir: str | pathlib.Path) -> bool:
+  """Whether `workdir` has a checkpoints folder (opening a `Checkpointer` creates one)."""
+  return (pathlib.Path(workdir) / DIRNAME).is_dir()
+
+
 class Checkpointer:
   """`save(step, state, data_state)`, `restore(abstract_state) -> (state, data_state)`, keep-N."""
 
   def __init__(self, workdir: str | pathlib.Path, *, keep: int = 3):
-    self.directory = pathlib.Path(workdir).absolute() / "checkpoints"
+    self.directory = pathlib.Path(workdir).absolute() / DIRNAME
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
+from jax_iso.train import section_noise
 from jax_iso.train.step import LOSSES
 
 FUSIONS = ("mean", "geometric", "xz", "yz")
@@ -32,6 +33,7 @@ def check(config: Mapping, multiple: int) -> None:
   if config["pairs"]["kind"] not in pairs.PAIR_MAKERS:
     raise UserError(f"pairs.kind={config['pairs']['kind']!r} is unknown; choose one of "
                     f"{', '.join(pairs.PAIR_MAKERS)}")
+  section_noise.check(config.get("section_noise", "off"))
   infer = config["infer"]
   if infer["fuse"] not in FUSIONS:
     raise UserError(f"infer.fuse={infer['fuse']!r} is unknown; choose one of {', '.join(FUSIONS)}")

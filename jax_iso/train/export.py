@@ -49,10 +49,12 @@ def _sample(config: dict, model: nn.Module) -> jax.ShapeDtypeStruct:
 
 def _load_workdir(workdir: pathlib.Path) -> LoadedModel:
   config_path = workdir / CONFIG_FILE
-  ckpt = checkpoint.Checkpointer(workdir)
-  step = ckpt.latest_step() if config_path.exists() else None
+  # Only open the checkpoints of a workdir (opening creates the folder: a failed load must write nothing).
+  ckpt = checkpoint.Checkpointer(workdir) if config_path.exists() and checkpoint.exists(workdir) else None
+  step = ckpt.latest_step() if ckpt is not None else None
   if step is None:
-    ckpt.close()
+    if ckpt is not None:
+      ckpt.close()
     raise UserError(f"{workdir} holds no finished training (no {CONFIG_FILE} or no checkpoint); train first with "
                     "`jax-iso train --workdir=...` or pass --model=BUNDLE")
   config = json.loads(config_path.read_text())

@@ -22,7 +22,8 @@ from jax_iso import data, progress
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
 from jax_iso.models import build_model
-from jax_iso.train import checkpoint, config_checks, curves, mesh as mesh_lib, optim, state as state_lib, step
+from jax_iso.train import checkpoint, config_checks, curves, mesh as mesh_lib, optim, section_noise
+from jax_iso.train import state as state_lib, step
 from jax_iso.train.inputs import Inputs, open_inputs
 
 CONFIG_FILE = "config.json"
@@ -48,9 +49,11 @@ def run_config(config: Mapping, inputs: Inputs) -> dict:
   """The config as JSON with what the data resolved (factor, intensity): what export and predict rebuild."""
   out = json.loads(config.to_json_best_effort()) if hasattr(config, "to_json_best_effort") else dict(config)
   out["pairs"]["factor"] = inputs.factor
+  out["pairs"], noise = section_noise.resolve(out.get("section_noise", "off"), out["pairs"], inputs.factor,
+                                              inputs.volumes, inputs.intensity)
   out["resolved"] = {"factor": inputs.factor, "spacing_nm": None if inputs.spacing is None else list(inputs.spacing),
                      "intensity": {"lo": inputs.intensity.lo, "hi": inputs.intensity.hi,
-                                   "dtype": inputs.intensity.dtype.name}}
+                                   "dtype": inputs.intensity.dtype.name}, "section_noise": noise}
   return out
 
 

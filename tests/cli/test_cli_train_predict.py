@@ -31,7 +31,11 @@ def trained(tmp_path_factory):
 
 
 def test_train_export_predict_from_the_command_line(trained, tmp_path):
-  assert json.loads((trained["workdir"] / "config.json").read_text())["train"]["steps"] == 2
+  saved = json.loads((trained["workdir"] / "config.json").read_text())
+  assert saved["train"]["steps"] == 2
+  noise = saved["resolved"]["section_noise"]
+  assert noise["mode"] == "match" and 0 < noise["added_sigma"] < noise["volume_sigma"] < 0.1
+  assert saved["pairs"]["acquisition"]["order"] == ["gaussian_noise"]
   from_workdir, from_bundle = tmp_path / "w.tif", tmp_path / "b.tif"
   assert main(["jax-iso", "predict", f"--workdir={trained['workdir']}", f"--input={trained['aniso']}",
                f"--output={from_workdir}"]) == 0
@@ -62,6 +66,8 @@ BAD = {  # name: (argv with {names} from the `trained` fixture, fragment of the 
                             "--config.model.kernel=4"], "model.kernel=4 must be an odd size"),
     "config value of the wrong type": (["train", "--config=unet:tiny", "--workdir={root}/t5",
                                         "--config.train.steps=many"], "steps"),
+    "section noise unknown": (["train", "--config=unet:tiny", "--workdir={root}/t7", "--config.data.path={aniso}",
+                               "--config.section_noise=loud"], "section_noise='loud'"),
     "train without data": (["train", "--config=unet:tiny", "--workdir={root}/t6"], "no training volume"),
     "predict: no model": (["predict", "--input={aniso}", "--output={root}/o.tif"], "exactly one of"),
     "predict: both model and workdir": (["predict", "--model={bundle}", "--workdir={workdir}",

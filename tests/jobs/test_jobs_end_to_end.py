@@ -129,9 +129,23 @@ def test_reference_free_evaluation_sees_real_sstem_anisotropy(sstem_aniso, tmp_p
 
 
 def test_demo_runs_and_ranks_methods(tmp_path):
-  out = jobs.demo(str(tmp_path / "demo"))
-  assert set(out["results"]) == {"linear", "cubic"} and out["best"] == "cubic"
-  assert out["gain_db"] > 0.3
+  out = jobs.demo(str(tmp_path / "demo"), methods=("linear", "cubic"))
+  assert set(out["results"]) == {"linear", "cubic"} and out["best"] == "cubic" and out["baseline"] == "cubic"
+  assert out["gain_db"] == 0.0
+  assert out["results"]["cubic"]["psnr"] - out["results"]["linear"]["psnr"] > 0.3
   assert "cubic" in out["table"] and "PSNR" in out["table"]
   for report in out["reports"].values():
     assert (pathlib.Path(report) / "orthoslices.png").exists()
+
+
+def test_demo_fits_the_learned_method_and_rerun_resumes(tmp_path):
+  kw = {"methods": ("cubic", "unet"), "steps": 2, "variant": "tiny", "show_progress": False}
+  out = jobs.demo(str(tmp_path / "demo"), **kw)
+  run = out["runs"]["unet"]
+  assert run["fit"]["steps"] == 2 and run["variant"] == "tiny" and run["output_shape"] == [160, 160, 160]
+  assert pathlib.Path(run["workdir"], "loss.png").exists()
+  assert (pathlib.Path(out["reports"]["unet"]) / "fsc.png").exists()
+  psnr = {m: r["psnr"] for m, r in out["results"].items()}
+  assert 20 < psnr["unet"] < 45 and out["gain_db"] == max(psnr.values()) - psnr["cubic"]
+  again = jobs.demo(str(tmp_path / "demo"), **kw)           # the finished run is reused, not retrained
+  assert again["results"]["unet"]["psnr"] == psnr["unet"]
