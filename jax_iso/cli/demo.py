@@ -3,7 +3,7 @@ on the sections alone), score every result against the original."""
 from absl import flags
 
 from jax_iso import jobs
-from jax_iso.jobs import demo as demo_job
+from jax_iso.jobs.demo import DEMO_STEPS, METHODS as DEMO_METHODS
 
 USAGE = "jax-iso demo [--out_dir=demo_output] [--factor=4] [--methods=linear,cubic,unet] [--steps=N]"
 REQUIRED = ()
@@ -15,8 +15,8 @@ def define_flags(fv: flags.FlagValues) -> None:
                       flag_values=fv)
   flags.DEFINE_float("factor", 4.0, "Anisotropy to simulate (Z section thickness in 10 nm slices).",
                      flag_values=fv)
-  flags.DEFINE_list("methods", list(demo_job.METHODS), "Reconstruction methods to compare.", flag_values=fv)
-  flags.DEFINE_integer("steps", demo_job.DEMO_STEPS, "Training steps of each learned method (rerunning the demo "
+  flags.DEFINE_list("methods", list(DEMO_METHODS), "Reconstruction methods to compare.", flag_values=fv)
+  flags.DEFINE_integer("steps", DEMO_STEPS, "Training steps of each learned method (rerunning the demo "
                        "resumes from its run_<method>_x<factor>/ folder).", flag_values=fv)
 
 

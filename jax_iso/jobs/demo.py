@@ -16,7 +16,7 @@ from jax_iso.jobs.simulate import simulate
 
 BASELINE = "cubic"
 METHODS = ("linear", "cubic", "unet")
-DEMO_STEPS = 300   # training steps of each learned method: ~5 min on 2 CPU cores with the "cpu" variant
+DEMO_STEPS = 600   # training steps of each learned method: ~4 min on 2 CPU cores with the "cpu" variant
 
 
 def demo(out_dir: str = "demo_output", *, factor: float = 4.0, methods=METHODS, steps: int | None = DEMO_STEPS,

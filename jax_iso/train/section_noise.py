@@ -22,7 +22,8 @@ from jax_iso.errors import UserError
 from jax_iso.metrics.noise_level import noise_sigma
 
 MODES = ("match", "off")
-PLANES = 8   # xy planes per volume the estimate reads
+PLANES = 8     # xy planes per volume the estimate reads
+EDGE = 1024    # ... each cropped to at most EDGE x EDGE around its centre
 
 
 def check(value) -> str | float:
@@ -41,11 +42,14 @@ def check(value) -> str | float:
 
 
 def volume_sigma(volumes, intensity, planes: int = PLANES) -> float:
-  """Median over volumes of the noise sigma of up to `planes` evenly spaced xy sections, on [0, 1]."""
+  """Median over volumes of the noise sigma of up to `planes` evenly spaced xy sections (central EDGE^2 crops),
+  on [0, 1]."""
   found = []
   for v in volumes:
     zs = np.unique(np.linspace(0, v.shape[0] - 1, planes).round().astype(int))
-    found.append(noise_sigma(np.stack([intensity.to_unit(np.asarray(v[int(z)])) for z in zs])))
+    y0, x0 = max(0, (v.shape[1] - EDGE) // 2), max(0, (v.shape[2] - EDGE) // 2)
+    crops = [v[int(z), y0:y0 + EDGE, x0:x0 + EDGE] for z in zs]
+    found.append(noise_sigma(np.stack([intensity.to_unit(np.asarray(c)) for c in crops])))
   return float(np.median(found))
 
 

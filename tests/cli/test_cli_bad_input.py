@@ -100,6 +100,8 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
                                 "same volume on the same grid"),
     "evaluate: pred is the anisotropic input": (["evaluate", "--pred={aniso}", "--ref={iso}",
                                                  "--report_dir={tmp}/rep"], "same volume on the same grid"),
+    "demo: unknown method": (["demo", "--out_dir={tmp}/demo", "--methods=cubic,magic"], "choose among"),
+    "demo: no steps": (["demo", "--out_dir={tmp}/demo", "--steps=0"], "--steps=0 must be >= 1"),
     "evaluate: report dir is a file": (["evaluate", "--pred={iso}", "--report_dir={afile}"], "is a file"),
 }
 

@@ -20,7 +20,8 @@ def test_help_lists_every_subcommand(capsys):
 
 
 def test_subcommand_help_lists_its_flags(capsys):
-  for name, flag in [("simulate", "--profile"), ("reconstruct", "--method"), ("evaluate", "--report_dir")]:
+  for name, flag in [("simulate", "--profile"), ("reconstruct", "--method"), ("evaluate", "--report_dir"),
+                     ("train", "--workdir"), ("predict", "--fuse"), ("export", "--output"), ("demo", "--methods")]:
     assert main(["jax-iso", name, "--help"]) == 0
     text = capsys.readouterr().out
     assert text.startswith(f"usage: jax-iso {name}") and flag in text

@@ -1,6 +1,7 @@
 """`jax-iso train / export / predict` from the command line: a tiny run end to end, and their bad inputs."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -27,7 +28,11 @@ def trained(tmp_path_factory):
   assert code == 0
   bundle = root / "model.bundle"
   assert main(["jax-iso", "export", f"--workdir={workdir}", f"--output={bundle}"]) == 0
-  return {"root": root, "aniso": aniso, "x3": x3, "workdir": workdir, "bundle": bundle}
+  old = root / "old.bundle"                      # a bundle of a format this version does not read
+  shutil.copytree(bundle, old)
+  meta = json.loads((old / "bundle.json").read_text())
+  (old / "bundle.json").write_text(json.dumps(meta | {"format_version": 0}))
+  return {"root": root, "aniso": aniso, "x3": x3, "workdir": workdir, "bundle": bundle, "old": old}
 
 
 def test_train_export_predict_from_the_command_line(trained, tmp_path):
@@ -78,6 +83,8 @@ BAD = {  # name: (argv with {names} from the `trained` fixture, fragment of the 
                                 "--output={root}/o.tif"], "does not exist"),
     "predict: other anisotropy": (["predict", "--model={bundle}", "--input={x3}", "--output={root}/o.tif"],
                                   "trained for anisotropy x4"),
+    "predict: bundle of another format": (["predict", "--model={old}", "--input={aniso}", "--output={root}/o.tif"],
+                                          "bundle of format 0"),
     "predict: fuse unknown": (["predict", "--model={bundle}", "--input={aniso}", "--output={root}/o.tif",
                                "--fuse=median"], "fuse"),
     "export: not a workdir": (["export", "--workdir={root}", "--output={root}/e.bundle"], "no finished training"),
