@@ -186,9 +186,9 @@ class VolumeSink(abc.ABC):
   def _create(self) -> None:
     """Creates a new, empty temp."""
 
+  @abc.abstractmethod
   def _reopen(self) -> None:
     """Opens an existing temp for writing; raises when it does not hold a volume of this shape and dtype."""
-    raise NotImplementedError
 
   @abc.abstractmethod
   def _write(self, index: list[indexing.AxisIndex], block: np.ndarray) -> None:
