@@ -12,6 +12,7 @@ inputs would be cleaner than the volume's sections, and the model would take the
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import numbers
@@ -29,10 +30,8 @@ EDGE = 1024    # ... each cropped to at most EDGE x EDGE around its centre
 def check(value) -> str | float:
   """The mode ("match", "off") or the sigma of `value` (a number, also given as text on the command line)."""
   if isinstance(value, str) and value not in MODES:
-    try:
+    with contextlib.suppress(ValueError):   # text that is not a number is refused below
       value = float(value)
-    except ValueError:
-      pass
   ok = value in MODES or (isinstance(value, numbers.Real) and not isinstance(value, bool)
                           and math.isfinite(value) and 0 <= value < 1)
   if not ok:
