@@ -60,7 +60,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.infer = ml_collections.ConfigDict(
       {"tile": 256, "overlap": 32, "margin": 48, "batch_size": 16, "fuse": "mean", "method": "cubic"})
 
-  if arg == "cpu":      # sized for a laptop CPU (README: experiments/unet_ablation.py chose it at 5 min)
+  if arg == "cpu":      # sized for a laptop CPU (README: experiments/ablation.py chose it at 5 min)
     config.model.width, config.model.kernel = 16, 3
     config.data.batch_size, config.optim.lr = 8, 1e-3
     config.train.update({"steps": 1500, "eval_every": 250, "checkpoint_every": 250})   # ~10 min on 2 cores

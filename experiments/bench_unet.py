@@ -19,18 +19,13 @@ import os
 import pathlib
 import sys
 import tempfile
-import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
 from jax_iso import jobs
 from jax_iso.jobs.predict import predict
-from jax_iso.degrade import pairs
-from jax_iso.models import build_model
-from jax_iso.train import mesh as mesh_lib, optim, state as state_lib, step
+from speed import dot_peak, step_speed  # experiments/speed.py
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
@@ -38,50 +33,6 @@ _QUICK = flags.DEFINE_bool("quick", False, "x4 only, one minute of training.")
 _MINUTES = flags.DEFINE_float("minutes", 10.0, "Training wall time per factor.")
 _VARIANT = flags.DEFINE_string("variant", None, "Variant of configs/unet.py (default: the one reconstruct uses).")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
-
-
-def dot_peak() -> float:
-  """FLOP/s of a 2048^2 float32 matmul (median of 10 after warm-up)."""
-  a = jnp.ones((2048, 2048), jnp.float32)
-  f = jax.jit(jnp.dot)
-  f(a, a).block_until_ready()
-  times = []
-  for _ in range(10):
-    t = time.perf_counter()
-    f(a, a).block_until_ready()
-    times.append(time.perf_counter() - t)
-  return 2 * 2048**3 / float(np.median(times))
-
-
-def step_speed(config, factor: float, repeats: int = 5) -> dict:
-  """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
-  cfg = config.to_dict()
-  cfg["pairs"]["factor"] = factor
-  model = build_model(cfg["model"])
-  pair_fn = pairs.make_batch_fn(cfg["pairs"])
-  batch, edge = cfg["data"]["batch_size"], cfg["data"]["crop"]
-  optimizer, schedule = optim.make_optimizer(cfg["optim"], 1000)
-  mesh = mesh_lib.make_mesh(cfg["mesh"])
-  repl, bsh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
-  sample = jax.ShapeDtypeStruct((batch, edge, edge), jnp.float32)
-  state = state_lib.create_state(model, optimizer, sample, jax.random.key(0), ema=False, sharding=repl)
-  fn = step.jit_train_step(step.make_train_step(model, pair_fn, optimizer, schedule, loss=cfg["loss"],
-                                                intensity=(0.0, 255.0)), jax.tree.map(lambda _: repl, state),
-                           bsh, repl)
-  crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, (batch, edge, edge), np.uint8), bsh)
-  flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()
-  flops = float((flops[0] if isinstance(flops, list) else flops).get("flops", 0.0))
-  state, m = fn(state, crops, jax.random.key(1))
-  jax.block_until_ready(m)
-  times = []
-  for i in range(repeats):
-    t = time.perf_counter()
-    state, m = fn(state, crops, jax.random.key(i))
-    jax.block_until_ready(m)
-    times.append(time.perf_counter() - t)
-  sec = float(np.median(times))
-  return {"seconds_per_step": sec, "samples_per_s": batch / sec, "flops_per_step": flops,
-          "flop_per_s": flops / sec}
 
 
 def main(argv):

@@ -5,8 +5,8 @@ from jax_iso import jobs
 from jax_iso.cli import common
 from jax_iso.jobs.methods import METHODS
 
-USAGE = ("jax-iso reconstruct --input=ANISO --output=OUT --method=cubic|linear|unet [--factor=F | --spacing=Z,Y,X] "
-         "[--workdir=W --steps=N]")
+USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(METHODS)} [--factor=F | "
+         "--spacing=Z,Y,X] [--workdir=W --steps=N]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 

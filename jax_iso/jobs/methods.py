@@ -8,7 +8,7 @@ import ml_collections
 from jax_iso import infer
 
 INTERPOLATION = tuple(infer.INTERPOLATION_METHODS)
-LEARNED = {"unet": "configs.unet"}   # method -> its config module (the files in configs/)
+LEARNED = {"unet": "configs.unet", "a2i": "configs.a2i_3dem"}   # method -> its config module (configs/)
 METHODS = INTERPOLATION + tuple(LEARNED)
 
 

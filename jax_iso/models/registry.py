@@ -7,9 +7,10 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from jax_iso.errors import UserError
+from jax_iso.models.a2i import A2I
 from jax_iso.models.unet import UNet
 
-MODELS: dict[str, type[nn.Module]] = {"unet": UNet}
+MODELS: dict[str, type[nn.Module]] = {"unet": UNet, "a2i": A2I}
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
@@ -29,6 +30,7 @@ def build_model(cfg: Mapping) -> nn.Module:
       if cfg[key] not in DTYPES:
         raise UserError(f"model.{key}={cfg[key]!r} must be one of {', '.join(DTYPES)}")
       cfg[key] = DTYPES[cfg[key]]
+  cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}   # JSON lists -> hashable tuples
   model = cls(**cfg)
   problems = model.problems() if hasattr(model, "problems") else []
   if problems:

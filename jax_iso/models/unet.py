@@ -65,7 +65,8 @@ class UNet(nn.Module):
     return reach
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:  # [B, H, W]
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:  # [B, H, W]
+    del train  # no dropout or normalisation statistics: training and inference compute the same
     if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:
       raise ValueError(f"UNet(depth={self.depth}) needs H and W divisible by {self.multiple}, got {x.shape}")
     inp = x

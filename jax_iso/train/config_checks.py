@@ -34,6 +34,7 @@ def check(config: Mapping, multiple: int) -> None:
     raise UserError(f"pairs.kind={config['pairs']['kind']!r} is unknown; choose one of "
                     f"{', '.join(pairs.PAIR_MAKERS)}")
   section_noise.check(config.get("section_noise", "off"))
+  _check_pdl(config.get("pdl"))
   infer = config["infer"]
   if infer["fuse"] not in FUSIONS:
     raise UserError(f"infer.fuse={infer['fuse']!r} is unknown; choose one of {', '.join(FUSIONS)}")
@@ -43,3 +44,15 @@ def check(config: Mapping, multiple: int) -> None:
   if int(infer["overlap"]) < 0 or int(infer["margin"]) < 0 or 2 * int(infer["overlap"]) >= int(infer["tile"]):
     raise UserError(f"infer.overlap={infer['overlap']} and infer.margin={infer['margin']} must be >= 0 with "
                     f"2 * overlap < tile ({infer['tile']})")
+
+
+def _check_pdl(pdl) -> None:
+  """The optional projected-distribution-loss section: weight >= 0, odd patch, projections >= 0."""
+  if pdl is None:
+    return
+  if float(pdl["weight"]) < 0:
+    raise UserError(f"pdl.weight={pdl['weight']} must be >= 0 (0 turns the projected distribution loss off)")
+  if int(pdl["patch"]) < 1 or int(pdl["patch"]) % 2 == 0:
+    raise UserError(f"pdl.patch={pdl['patch']} must be an odd neighbourhood size >= 1 (1: pixel values only)")
+  if int(pdl["projections"]) < 0:
+    raise UserError(f"pdl.projections={pdl['projections']} must be >= 0")

@@ -63,7 +63,7 @@ def _check_resume(workdir: pathlib.Path, resolved: dict) -> None:
   if not path.exists():
     return
   saved = json.loads(path.read_text())
-  for section in ("model", "pairs", "loss", "resolved"):
+  for section in ("model", "pairs", "loss", "pdl", "resolved"):
     if saved.get(section) != resolved.get(section):
       raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new --workdir "
                       "(or delete it to start over)")
@@ -127,7 +127,7 @@ def _train(config, workdir: pathlib.Path, model, inputs: Inputs, show_progress: 
 
   train_step = step.jit_train_step(
       step.make_train_step(model, pair_fn, optimizer, schedule, loss=config["loss"], intensity=intensity,
-                           ema=ema),
+                           ema=ema, pdl=config.get("pdl")),
       jax.tree.map(lambda _: repl, abstract), batch_sh, repl)
   eval_step = step.make_eval_step(model, pair_fn, intensity=intensity)
   metrics_path = workdir / METRICS_FILE

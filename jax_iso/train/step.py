@@ -1,14 +1,19 @@
 """The pure train step: training pairs are made from the clean crops on the device, inside the step.
 
-    step = make_train_step(model, pair_fn, optimizer, schedule, loss="mae", intensity=(0, 255), ema=0.0)
+    step = make_train_step(model, pair_fn, optimizer, schedule, loss="mae", intensity=(0, 255), ema=0.0,
+                           pdl={"weight": 0.01, "patch": 3, "projections": 8})   # pdl: optional
     state, metrics = step(state, crops, key)   # crops: [B, ...] in the volume's dtype
 
+The loss is the pixel loss (`loss`: mae or mse), plus `pdl.weight` x the projected distribution loss
+(`train/pdl.py`) when a `pdl` section is given with a weight > 0. The model runs with `train=True` (stochastic
+depth, if it has any, draws from the 'dropout' rng).
 Randomness: the step's key is `fold_in(key, state.step)`, and every example gets its own key from it, so the
-result does not depend on how the batch is sharded and a resumed run repeats an uninterrupted one.
+result does not depend on how the batch is sharded and a resumed run repeats an uninterrupted one. The pairs use
+that key itself, dropout `fold_in(., 1)`, PDL's directions `fold_in(., 2)`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +21,7 @@ import optax
 from flax import linen as nn
 from jax.sharding import NamedSharding
 
+from jax_iso.train.pdl import pdl as projected_distribution_loss
 from jax_iso.train.state import TrainState
 
 LOSSES = ("mae", "mse")
@@ -36,17 +42,24 @@ def per_example_loss(pred: jax.Array, target: jax.Array, loss: str) -> jax.Array
 
 def make_train_step(model: nn.Module, pair_fn: Callable, optimizer: optax.GradientTransformation,
                     schedule: optax.Schedule, *, loss: str, intensity: tuple[float, float],
-                    ema: float = 0.0) -> Callable:
+                    ema: float = 0.0, pdl: Mapping | None = None) -> Callable:
   """`train_step(state, crops, key) -> (state, metrics)`: pairs, forward, loss, update (and EMA)."""
   if loss not in LOSSES:
     raise ValueError(f"loss={loss!r} must be one of {LOSSES}")
+  pdl_weight = float(pdl["weight"]) if pdl else 0.0
 
   def train_step(state: TrainState, crops: jax.Array, key: jax.Array):
     step_key = jax.random.fold_in(key, state.step)
     inputs, targets, _ = pair_fn(step_key, to_unit(crops, intensity))
 
     def loss_fn(params):
-      return per_example_loss(model.apply(params, inputs), targets, loss).mean()
+      pred = model.apply(params, inputs, train=True, rngs={"dropout": jax.random.fold_in(step_key, 1)})
+      value = per_example_loss(pred, targets, loss)
+      if pdl_weight > 0:
+        value = value + pdl_weight * projected_distribution_loss(
+            pred, targets, jax.random.fold_in(step_key, 2), patch=int(pdl["patch"]),
+            projections=int(pdl["projections"]))
+      return value.mean()
 
     value, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)

@@ -1,5 +1,4 @@
 """Held-out sections: train crops never read them; eval crops always cover them."""
-import numpy as np
 import pytest
 
 from jax_iso import data

@@ -149,3 +149,15 @@ def test_demo_fits_the_learned_method_and_rerun_resumes(tmp_path):
   assert 20 < psnr["unet"] < 45 and out["gain_db"] == max(psnr.values()) - psnr["cubic"]
   again = jobs.demo(str(tmp_path / "demo"), **kw)           # the finished run is reused, not retrained
   assert again["results"]["unet"]["psnr"] == psnr["unet"]
+
+
+def test_reconstruct_with_a2i_fits_on_the_input_and_writes_the_isotropic_grid(tmp_path):
+  aniso = tmp_path / "x4.tif"
+  jobs.simulate(str(FIBSEM_10NM), str(aniso), factor=4.0)
+  out = jobs.reconstruct(str(aniso), str(tmp_path / "iso.tif"), method="a2i", steps=2, variant="tiny",
+                         workdir=str(tmp_path / "run"), show_progress=False)
+  assert out["method"] == "a2i" and out["fit"]["steps"] == 2 and out["output_shape"] == [160, 160, 160]
+  saved = json.loads((tmp_path / "run" / "config.json").read_text())
+  assert saved["model"]["name"] == "a2i" and saved["pdl"]["weight"] == 0.01
+  psnr = jobs.evaluate(str(tmp_path / "iso.tif"), str(FIBSEM_10NM))["psnr"]
+  assert 25 < psnr < 45

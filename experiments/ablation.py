@@ -1,14 +1,14 @@
-"""One U-Net config change at a fixed CPU training budget, scored against cubic on real FIB-SEM at x4.
+"""One config change of a learned method at a fixed CPU training budget, scored against cubic on real FIB-SEM.
 
-  python experiments/unet_ablation.py --name=lr1e3 --set=optim.lr=0.001 [--minutes=5] [--variant=cpu]
-      [--out=results/ablation/lr1e3.json] [--quick]
+  python experiments/ablation.py --method=unet --name=lr1e3 --set=optim.lr=0.001 [--minutes=5] [--factor=4]
+      [--variant=cpu] [--out=results/ablation/lr1e3.json] [--quick]
 
-sample2 (`../shared/data/flyem_medulla_fibsem_10nm_iso_sample2.tif`, 250^3, 10 nm) gets x4 box sections
-(`jobs.simulate`); the U-Net config `configs/unet.py:VARIANT` with the `--set` overrides is trained on them
-(self-supervised) for `--minutes` of wall time (steps from a timed 4-step pilot of the same config), then
-predicts the volume, which is scored against the original, as is cubic interpolation. Prints one row: steps,
-train and predict seconds, PSNR, gain over cubic, Z resolution, held-out pair PSNR of model and input.
---quick: one minute of training.
+sample2 (`../shared/data/flyem_medulla_fibsem_10nm_iso_sample2.tif`, 250^3, 10 nm) gets box sections of
+`--factor` (`jobs.simulate`); the method's config (`configs/<method>.py:VARIANT`) with the `--set` overrides is
+trained on them (self-supervised) for `--minutes` of wall time (steps from a timed 4-step pilot of the same
+config), then predicts the volume, which is scored against the original, as is cubic interpolation. Prints one
+row: steps, train and predict seconds, PSNR, gain over cubic, Z resolution, held-out pair PSNR of model and
+input. --quick: one minute of training.
 """
 from __future__ import annotations
 
@@ -20,23 +20,25 @@ import tempfile
 
 from absl import app, flags
 
-from configs import unet
 from jax_iso import jobs
+from jax_iso.jobs.methods import LEARNED, default_config
 from jax_iso.jobs.predict import predict
 from jax_iso.train import train_and_evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
+_METHOD = flags.DEFINE_enum("method", "unet", list(LEARNED), "Learned method.")
+_FACTOR = flags.DEFINE_float("factor", 4.0, "Anisotropy simulated from sample2.")
 _NAME = flags.DEFINE_string("name", "baseline", "Row name.")
 _SET = flags.DEFINE_multi_string("set", [], "Config override FIELD=VALUE (JSON value, e.g. optim.lr=0.001).")
-_VARIANT = flags.DEFINE_string("variant", "cpu", "Variant of configs/unet.py.")
+_VARIANT = flags.DEFINE_string("variant", "cpu", "Variant of the method's config.")
 _MINUTES = flags.DEFINE_float("minutes", 5.0, "Training wall time.")
 _QUICK = flags.DEFINE_bool("quick", False, "One minute of training.")
 _OUT = flags.DEFINE_string("out", None, "Write the row to this JSON file.")
 
 
 def configured(overrides: list[str]):
-  cfg = unet.get_config(_VARIANT.value or None)
+  cfg = default_config(_METHOD.value, _VARIANT.value or None)
   for item in overrides:
     field, _, text = item.partition("=")
     try:
@@ -62,8 +64,8 @@ def main(argv):
   minutes = 1.0 if _QUICK.value else _MINUTES.value
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
-    aniso, cubic = work / "x4.tif", work / "cubic.tif"
-    jobs.simulate(SAMPLE2, aniso, factor=4.0)
+    aniso, cubic = work / "aniso.tif", work / "cubic.tif"
+    jobs.simulate(SAMPLE2, aniso, factor=_FACTOR.value)
     jobs.reconstruct(aniso, cubic, method="cubic")
     cfg = configured(_SET.value)
     cfg.data.path = str(aniso)
@@ -74,11 +76,12 @@ def main(argv):
     fit = train_and_evaluate(cfg, work / "run", show_progress=False)
     pred = predict(str(work / "run"), str(aniso), str(work / "pred.tif"))
     scores = {name: jobs.evaluate(str(path), str(SAMPLE2), report_dir=str(work / f"report_{name}"))
-              for name, path in (("unet", work / "pred.tif"), ("cubic", cubic))}
-  row = {"name": _NAME.value, "set": _SET.value, "variant": _VARIANT.value, "minutes": minutes, "steps": steps,
-         "train_s": fit["seconds"], "predict_s": pred["seconds"], "psnr": scores["unet"]["psnr"],
-         "cubic_psnr": scores["cubic"]["psnr"], "gain_db": scores["unet"]["psnr"] - scores["cubic"]["psnr"],
-         "z_res_nm": scores["unet"]["resolution_nm"]["z"], "cubic_z_res_nm": scores["cubic"]["resolution_nm"]["z"],
+              for name, path in (("model", work / "pred.tif"), ("cubic", cubic))}
+  row = {"method": _METHOD.value, "factor": _FACTOR.value, "name": _NAME.value, "set": _SET.value,
+         "variant": _VARIANT.value, "minutes": minutes, "steps": steps,
+         "train_s": fit["seconds"], "predict_s": pred["seconds"], "psnr": scores["model"]["psnr"],
+         "cubic_psnr": scores["cubic"]["psnr"], "gain_db": scores["model"]["psnr"] - scores["cubic"]["psnr"],
+         "z_res_nm": scores["model"]["resolution_nm"]["z"], "cubic_z_res_nm": scores["cubic"]["resolution_nm"]["z"],
          "eval_psnr": fit.get("eval_psnr"), "eval_psnr_input": fit.get("eval_psnr_input")}
   print(f"{'name':<12} {'steps':>5} {'train s':>7} {'PSNR':>6} {'cubic':>6} {'gain':>6} {'Z res':>6} "
         f"{'pairs':>6} {'input':>6}")

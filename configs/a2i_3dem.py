@@ -1,0 +1,90 @@
+"""A2I-3DEM (Khateri et al.): a U-shaped window transformer trained self-supervised on the user's own volume.
+
+Lateral (xy) crops of the volume are cut into sections along Y at a random phase, given the noise the volume's
+real sections carry (`section_noise`), and interpolated back (cubic); the network (`jax_iso/models/a2i.py`:
+conv stem, K-level encoder/decoder of W-MSA + GLEN blocks, conv head, global residual) learns to restore them
+with L1 + 0.01 x the projected distribution loss (`jax_iso/train/pdl.py`), then reconstructs every xz and yz
+plane of the Z-interpolated volume (fused by the mean).
+
+Train on your volume (spacing from its metadata, or --config.data.spacing / --config.data.factor):
+  jax-iso train --config=configs/a2i_3dem.py --workdir=runs/a2i --config.data.path=stack.tif
+Fit and reconstruct in one command (the `cpu` variant when JAX runs on the CPU):
+  jax-iso reconstruct --input=stack.tif --output=iso.tif --method=a2i
+
+Variants (`configs/a2i_3dem.py:VARIANT`):
+- default: Uformer-B's sizes (width 32; depths 1,2,8,8,2,8,8,2,1; heads 1,2,4,8,16,16,8,4,2; window 8), for a
+  GPU/TPU (bfloat16 compute there: --config.model.dtype=bfloat16).
+- `paper`: the default network trained as the paper does: the imaging degradations on (blur along X, intensity
+  jitter, illumination, shot and scan-line noise) and Adam at 1e-4.
+- `cpu`: width 16, two levels of one block each (0.13 M parameters), batch 4: sized for 2 CPU cores.
+- `tiny`: tests.
+Expected (2-core CPU, sample2): see the README results table (experiments/bench_a2i.py).
+"""
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+from jax_iso.degrade import config as degrade_config
+
+VARIANTS = ("cpu", "paper", "tiny")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.method = "a2i"
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.path = ""                                   # volume(s) to train on; several: comma-separated
+  config.data.spacing = config_dict.placeholder(str)      # "Z,Y,X" nm, overrides the file's voxel size
+  config.data.factor = config_dict.placeholder(float)     # anisotropy; default: from the voxel size
+  config.data.channel = config_dict.placeholder(int)
+  config.data.timepoint = config_dict.placeholder(int)
+  config.data.normalize = "dtype"                         # or "percentile"
+  config.data.crop = 128                                  # lateral crop edge; a multiple of window * 2**K
+  config.data.batch_size = 16
+  config.data.holdout = 0.1
+  config.data.eval_crops = 32
+
+  config.pairs = degrade_config.axial_pair(4.0)           # factor set from the data at run time
+  # A2I's "noise, artifacts, distortions" are degrade.config.acquisition(); off unless `paper`: measured on
+  # real FIB-SEM, training on them teaches the network to smooth (README results, experiments/ablation.py).
+  config.pairs.acquisition.order = ()
+  config.section_noise = "match"
+
+  config.model = ml_collections.ConfigDict(
+      {"name": "a2i", "width": 32, "depths": (1, 2, 8, 8, 2, 8, 8, 2, 1), "heads": (1, 2, 4, 8, 16, 16, 8, 4, 2),
+       "window": 8, "shift": True, "ffn_ratio": 2.0, "gated": True, "drop_path": 0.1, "resample": "conv",
+       "residual": True, "dtype": "float32", "param_dtype": "float32"})
+  config.loss = "mae"
+  config.pdl = ml_collections.ConfigDict({"weight": 0.01, "patch": 3, "projections": 8})
+  config.optim = ml_collections.ConfigDict(
+      {"name": "adam", "lr": 2e-4, "schedule": "cosine", "warmup_steps": 200, "end_fraction": 0.05,
+       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.train = ml_collections.ConfigDict(
+      {"steps": 20000, "log_every": 20, "eval_every": 1000, "checkpoint_every": 1000, "keep": 3, "ema": 0.0})
+  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.infer = ml_collections.ConfigDict(
+      {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 8, "fuse": "mean", "method": "cubic"})
+
+  if arg == "cpu":
+    config.model.update({"width": 16, "depths": (1, 1, 1, 1, 1), "heads": (1, 2, 4, 2, 1), "drop_path": 0.0})
+    config.data.batch_size = 4
+    config.optim.update({"lr": 1e-3, "warmup_steps": 50})
+    config.train.update({"steps": 1500, "log_every": 10, "eval_every": 250, "checkpoint_every": 250})
+  elif arg == "paper":
+    config.pairs.acquisition.order = tuple(degrade_config.acquisition().order)
+    config.section_noise = "off"
+    config.optim.lr = 1e-4
+  elif arg == "tiny":
+    config.model.update({"width": 8, "depths": (1, 1, 1), "heads": (1, 2, 1), "window": 4, "drop_path": 0.1})
+    config.data.crop, config.data.batch_size, config.data.eval_crops = 32, 4, 4
+    config.optim.warmup_steps = 2
+    config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2})
+    config.infer.update({"tile": 64, "overlap": 8, "margin": 16, "batch_size": 8})
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of configs/a2i_3dem.py; use configs/a2i_3dem.py or "
+                     f"configs/a2i_3dem.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
+  config.lock()
+  return config
