@@ -15,9 +15,8 @@ Expected (2-core CPU, sample2 at x3 / x4 / x2.5): see the README results table.
 from __future__ import annotations
 
 import ml_collections
-from ml_collections import config_dict
 
-from jax_iso.degrade import config as degrade_config
+from configs import common
 
 
 VARIANTS = ("cpu", "tiny")
@@ -28,23 +27,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.method = "unet"
   config.seed = 0
 
-  config.data = ml_collections.ConfigDict()
-  config.data.path = ""                                   # volume(s) to train on; several: comma-separated
-  config.data.spacing = config_dict.placeholder(str)      # "Z,Y,X" nm, overrides the file's voxel size
-  config.data.factor = config_dict.placeholder(float)     # anisotropy; default: from the voxel size
-  config.data.channel = config_dict.placeholder(int)
-  config.data.timepoint = config_dict.placeholder(int)
-  config.data.normalize = "dtype"                         # or "percentile"
-  config.data.crop = 128                                  # lateral crop edge (px); a multiple of 2**depth
-  config.data.batch_size = 16
-  config.data.holdout = 0.1                               # fraction of sections kept for evaluation
-  config.data.eval_crops = 32
-
-  config.pairs = degrade_config.axial_pair(4.0)           # factor set from the data at run time
-  # The sections' own noise, restored on the synthetic sections (jax_iso/train/section_noise.py); the imaging
-  # degradations of degrade.config.acquisition() stay available but are off: trained on them, the model
-  # smooths what it should sharpen (-1.7 dB against cubic on sample2 x4, README results).
-  config.pairs.acquisition.order = ()
+  config.data = common.data()
+  config.pairs = common.axial_pairs()
   config.section_noise = "match"
 
   config.model = ml_collections.ConfigDict(

@@ -15,18 +15,16 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import sys
 import tempfile
 
 from absl import app, flags
 
+from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
 from jax_iso import jobs
 from jax_iso.jobs.methods import LEARNED, default_config
 from jax_iso.jobs.predict import predict
 from jax_iso.train import train_and_evaluate
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
 _METHOD = flags.DEFINE_enum("method", "unet", list(LEARNED), "Learned method.")
 _FACTOR = flags.DEFINE_float("factor", 4.0, "Anisotropy simulated from sample2.")
 _NAME = flags.DEFINE_string("name", "baseline", "Row name.")
@@ -59,8 +57,7 @@ def configured(overrides: list[str]):
 def main(argv):
   del argv
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
-  if not SAMPLE2.exists():
-    sys.exit(f"{SAMPLE2} is missing: this benchmark needs ../shared/data beside the project")
+  require_sample2()
   minutes = 1.0 if _QUICK.value else _MINUTES.value
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
@@ -87,11 +84,7 @@ def main(argv):
         f"{'pairs':>6} {'input':>6}")
   print(f"{row['name']:<12} {steps:>5} {row['train_s']:>7.0f} {row['psnr']:>6.2f} {row['cubic_psnr']:>6.2f} "
         f"{row['gain_db']:>+6.2f} {row['z_res_nm']:>6.1f} {row['eval_psnr']:>6.2f} {row['eval_psnr_input']:>6.2f}")
-  if _OUT.value:
-    path = pathlib.Path(_OUT.value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(row, indent=1))
-    print(f"wrote {path}")
+  write_json(_OUT.value, row)
 
 
 if __name__ == "__main__":

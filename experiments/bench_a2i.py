@@ -17,10 +17,8 @@ depths 2 x 9, heads 1..16, window 8, LeFF x4) at batch 4 of 128^2 against the Py
 """
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import sys
 import tempfile
 
 import numpy as np
@@ -28,10 +26,9 @@ from absl import app, flags
 
 from jax_iso import jobs
 from jax_iso.jobs.methods import default_config, default_variant
+from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
 from speed import dot_peak, step_speed  # experiments/speed.py
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
 UFORMER_T_PX_PER_S = 73_000   # ../shared/PEERS.md: PyTorch Uformer-T, train, batch 4, 128^2, this CPU
 UFORMER_T = {"width": 16, "depths": (2,) * 9, "heads": (1, 2, 4, 8, 16, 16, 8, 4, 2), "window": 8,
              "ffn_ratio": 4.0, "gated": False, "drop_path": 0.0}
@@ -72,8 +69,7 @@ def _scores(r: dict) -> dict:
 def main(argv):
   del argv
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
-  if not SAMPLE2.exists():
-    sys.exit(f"{SAMPLE2} is missing: this benchmark needs ../shared/data beside the project")
+  require_sample2()
   minutes = 1.0 if _QUICK.value else _MINUTES.value
   factors = (3.0,) if _QUICK.value else tuple(float(f) for f in _FACTORS.value)
   peak = dot_peak()
@@ -115,12 +111,8 @@ def main(argv):
     learned = [r for r in rows if r["method"] == m]
     print(f"inference {m}: {np.mean([r['planes_per_s'] for r in learned]):.1f} planes/s, "
           f"{np.mean([r['voxels_per_s'] for r in learned]):,.0f} voxels/s")
-  if _OUT.value:
-    path = pathlib.Path(_OUT.value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"minutes": minutes, "factors": factors, "rows": rows, "speed": speeds,
-                                "dot_peak_flop_per_s": peak, "quick": _QUICK.value}, indent=1))
-    print(f"wrote {path}")
+  write_json(_OUT.value, {"minutes": minutes, "factors": factors, "rows": rows, "speed": speeds,
+              "dot_peak_flop_per_s": peak, "quick": _QUICK.value})
 
 
 if __name__ == "__main__":

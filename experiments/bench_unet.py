@@ -14,10 +14,8 @@ At x4 the same model also predicts with the other fusions of the xz and yz plane
 """
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import sys
 import tempfile
 
 import numpy as np
@@ -25,10 +23,9 @@ from absl import app, flags
 
 from jax_iso import jobs
 from jax_iso.jobs.predict import predict
+from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
 from speed import dot_peak, step_speed  # experiments/speed.py
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
 _QUICK = flags.DEFINE_bool("quick", False, "x4 only, one minute of training.")
 _MINUTES = flags.DEFINE_float("minutes", 10.0, "Training wall time per factor.")
 _VARIANT = flags.DEFINE_string("variant", None, "Variant of configs/unet.py (default: the one reconstruct uses).")
@@ -38,8 +35,7 @@ _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
 def main(argv):
   del argv
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
-  if not SAMPLE2.exists():
-    sys.exit(f"{SAMPLE2} is missing: this benchmark needs ../shared/data beside the project")
+  require_sample2()
   minutes = 1.0 if _QUICK.value else _MINUTES.value
   factors = (4.0,) if _QUICK.value else (3.0, 4.0, 2.5)
   variant = _VARIANT.value or jobs.methods.default_variant("unet")
@@ -88,12 +84,8 @@ def main(argv):
         f"{speed['flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * speed['flop_per_s'] / peak:.0f} % of the jnp.dot "
         f"peak ({peak / 1e9:.0f} GFLOP/s); inference {np.mean([r['voxels_per_s'] for r in unet_rows]):,.0f} "
         "voxels/s")
-  if _OUT.value:
-    path = pathlib.Path(_OUT.value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"variant": variant, "minutes": minutes, "rows": rows, "speed": speed,
-                                "dot_peak_flop_per_s": peak, "quick": _QUICK.value}, indent=1))
-    print(f"wrote {path}")
+  write_json(_OUT.value, {"variant": variant, "minutes": minutes, "rows": rows, "speed": speed,
+              "dot_peak_flop_per_s": peak, "quick": _QUICK.value})
 
 
 if __name__ == "__main__":
