@@ -67,10 +67,8 @@ class A2I(nn.Module):
       out.append(f"depths={list(self.depths)} must be an odd number (2K+1) of block counts >= 0")
     if len(self.heads) != len(self.depths):
       out.append(f"heads={list(self.heads)} must have one entry per stage ({len(self.depths)})")
-    elif any(h < 1 or (self.width * 2 ** min(i, len(self.depths) - 1 - i)) % h
-             for i, h in enumerate(self.heads)):
-      out.append(f"heads={list(self.heads)} must divide each stage's channels "
-                 f"({[self.width * 2 ** min(i, len(self.depths) - 1 - i) for i in range(len(self.depths))]})")
+    elif any(h < 1 or c % h for h, c in zip(self.heads, self.stage_widths)):
+      out.append(f"heads={list(self.heads)} must divide each stage's channels ({self.stage_widths})")
     if self.width < 1:
       out.append(f"width={self.width} must be >= 1")
     if self.window < 1:
@@ -82,6 +80,12 @@ class A2I(nn.Module):
     if self.resample not in RESAMPLERS:
       out.append(f"resample={self.resample!r} must be one of {', '.join(RESAMPLERS)}")
     return out
+
+  @property
+  def stage_widths(self) -> list[int]:
+    """Channels of each stage: width * 2**level, the bottleneck deepest, the decoder mirroring the encoder."""
+    last = len(self.depths) - 1
+    return [self.width * 2 ** min(i, last - i) for i in range(len(self.depths))]
 
   @property
   def multiple(self) -> int:
