@@ -52,8 +52,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict(
       {"name": "adam", "lr": 2e-4, "schedule": "cosine", "warmup_steps": 200, "end_fraction": 0.05,
        "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
-  config.train = ml_collections.ConfigDict(
-      {"steps": 20000, "log_every": 20, "eval_every": 1000, "checkpoint_every": 1000, "keep": 3, "ema": 0.0})
+  config.train = common.train(steps=20000, log_every=20, eval_every=1000, checkpoint_every=1000)
   config.mesh = ml_collections.ConfigDict({"data": -1})
   config.infer = ml_collections.ConfigDict(
       {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 8, "fuse": "mean", "method": "cubic"})

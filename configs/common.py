@@ -1,4 +1,5 @@
-"""Config sections every self-supervised method shares: the training data and the axial training pairs."""
+"""Config sections every self-supervised method shares: the training data, the training schedule and the axial
+training pairs."""
 from __future__ import annotations
 
 import ml_collections
@@ -32,3 +33,13 @@ def axial_pairs() -> ml_collections.ConfigDict:
   pairs = degrade_config.axial_pair(4.0)                # factor set from the data at run time
   pairs.acquisition.order = ()
   return pairs
+
+
+def train(*, steps: int, log_every: int, eval_every: int, checkpoint_every: int) -> ml_collections.ConfigDict:
+  """`config.train`: the schedule of steps, logs, held-out evaluations and checkpoints, and what is trained."""
+  return ml_collections.ConfigDict({
+      "steps": steps, "log_every": log_every, "eval_every": eval_every, "checkpoint_every": checkpoint_every,
+      "keep": 3,                 # checkpoints kept
+      "ema": 0.0,                # decay of the parameters' moving average (0: off); predictions use it when on
+      "frozen": (),              # regular expressions of parameter paths that get no update, e.g. "params/interp/.*"
+      "init_from": ""})          # a workdir or bundle whose matching parameters start the run (an earlier stage)

@@ -38,8 +38,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optim = ml_collections.ConfigDict(
       {"name": "adam", "lr": 4e-4, "schedule": "cosine", "warmup_steps": 50, "end_fraction": 0.05,
        "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
-  config.train = ml_collections.ConfigDict(
-      {"steps": 600, "log_every": 10, "eval_every": 100, "checkpoint_every": 100, "keep": 3, "ema": 0.0})
+  config.train = common.train(steps=600, log_every=10, eval_every=100, checkpoint_every=100)
   config.mesh = ml_collections.ConfigDict({"data": -1})
   config.infer = ml_collections.ConfigDict(
       {"tile": 256, "overlap": 32, "margin": 48, "batch_size": 16, "fuse": "mean", "method": "cubic"})

@@ -20,12 +20,9 @@ import tempfile
 from absl import app, flags
 
 from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
-from jax_iso import jobs
-from jax_iso.jobs.methods import LEARNED, default_config
-from jax_iso.jobs.predict import predict
-from jax_iso.train import train_and_evaluate
+from jax_iso import jobs, methods
 
-_METHOD = flags.DEFINE_enum("method", "unet", list(LEARNED), "Learned method.")
+_METHOD = flags.DEFINE_enum("method", "unet", list(methods.names(learned=True)), "Learned method.")
 _FACTOR = flags.DEFINE_float("factor", 4.0, "Anisotropy simulated from sample2.")
 _NAME = flags.DEFINE_string("name", "baseline", "Row name.")
 _SET = flags.DEFINE_multi_string("set", [], "Config override FIELD=VALUE (JSON value, e.g. optim.lr=0.001).")
@@ -36,7 +33,7 @@ _OUT = flags.DEFINE_string("out", None, "Write the row to this JSON file.")
 
 
 def configured(overrides: list[str]):
-  cfg = default_config(_METHOD.value, _VARIANT.value or None)
+  cfg = methods.get(_METHOD.value).default_config(_VARIANT.value or None)
   for item in overrides:
     field, _, text = item.partition("=")
     try:
@@ -67,11 +64,11 @@ def main(argv):
     cfg = configured(_SET.value)
     cfg.data.path = str(aniso)
     cfg.train.update({"steps": 4, "eval_every": 4, "checkpoint_every": 4, "log_every": 1})
-    pilot = train_and_evaluate(cfg, work / "pilot", show_progress=False)
+    pilot = jobs.train(cfg, work / "pilot", show_progress=False)
     steps = max(10, int(minutes * 60 * pilot["steps_per_s"]))
     cfg.train.update({"steps": steps, "eval_every": max(1, steps // 5), "checkpoint_every": steps})
-    fit = train_and_evaluate(cfg, work / "run", show_progress=False)
-    pred = predict(str(work / "run"), str(aniso), str(work / "pred.tif"))
+    fit = jobs.train(cfg, work / "run", show_progress=False)
+    pred = jobs.predict(str(work / "run"), str(aniso), str(work / "pred.tif"))
     scores = {name: jobs.evaluate(str(path), str(SAMPLE2), report_dir=str(work / f"report_{name}"))
               for name, path in (("model", work / "pred.tif"), ("cubic", cubic))}
   row = {"method": _METHOD.value, "factor": _FACTOR.value, "name": _NAME.value, "set": _SET.value,

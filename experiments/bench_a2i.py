@@ -24,8 +24,9 @@ import tempfile
 import numpy as np
 from absl import app, flags
 
-from jax_iso import jobs
-from jax_iso.jobs.methods import default_config, default_variant
+import jax
+
+from jax_iso import jobs, methods
 from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
 from speed import dot_peak, step_speed  # experiments/speed.py
 
@@ -39,9 +40,14 @@ _METHODS = flags.DEFINE_list("methods", ["unet", "a2i"], "Learned methods to com
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
 
 
+def _variant(method: str) -> str | None:
+  """The config variant `jax-iso reconstruct` trains on this backend."""
+  return methods.get(method).default_variant(jax.default_backend())
+
+
 def uformer_t_speed() -> dict:
   """A2I at Uformer-T's size, batch 4 of 128^2 (PEERS.md's case), with the plain L1 loss."""
-  config = default_config("a2i", "cpu")
+  config = methods.get("a2i").default_config("cpu")
   config.model.update(UFORMER_T)
   config.data.update({"batch_size": 4, "crop": 128})
   config.pdl.weight = 0.0
@@ -51,7 +57,7 @@ def uformer_t_speed() -> dict:
 
 def fit_and_score(method: str, aniso: pathlib.Path, work: pathlib.Path, steps: int, factor: float) -> dict:
   out_path = work / f"x{factor:g}_{method}.tif"
-  out = jobs.reconstruct(aniso, out_path, method=method, steps=steps, variant=default_variant(method),
+  out = jobs.reconstruct(aniso, out_path, method=method, steps=steps, variant=_variant(method),
                          workdir=str(work / f"run_{method}_x{factor:g}"), show_progress=False)
   score = jobs.evaluate(str(out_path), str(SAMPLE2), report_dir=str(work / f"report_{method}_x{factor:g}"))
   planes = out["output_shape"][1] + out["output_shape"][2]     # xz planes (one per Y) + yz planes (one per X)
@@ -73,7 +79,7 @@ def main(argv):
   minutes = 1.0 if _QUICK.value else _MINUTES.value
   factors = (3.0,) if _QUICK.value else tuple(float(f) for f in _FACTORS.value)
   peak = dot_peak()
-  speeds = {m: step_speed(default_config(m, default_variant(m)), 3.0) for m in _METHODS.value}
+  speeds = {m: step_speed(methods.get(m).default_config(_variant(m)), 3.0) for m in _METHODS.value}
   if "a2i" in _METHODS.value:
     speeds["a2i@uformer-t"] = uformer_t_speed()
   rows = []
@@ -91,7 +97,7 @@ def main(argv):
       print(f"x{factor:g} done: " + ", ".join(f"{r['method']} {r['psnr']:.2f} dB" for r in rows
                                               if r["factor"] == factor), flush=True)
   print(f"{minutes:g} min of training per method and factor; variants: "
-        + ", ".join(f"{m} {default_variant(m)!r}" for m in _METHODS.value))
+        + ", ".join(f"{m} {_variant(m)!r}" for m in _METHODS.value))
   print(f"{'factor':>6} {'method':<6} {'steps':>6} {'PSNR dB':>8} {'gain':>6} {'SSIM xz':>8} {'SSIM yz':>8} "
         f"{'Z res':>7} {'X res':>7}")
   for r in rows:

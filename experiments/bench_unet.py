@@ -18,10 +18,11 @@ import os
 import pathlib
 import tempfile
 
+import jax
 import numpy as np
 from absl import app, flags
 
-from jax_iso import jobs
+from jax_iso import jobs, methods
 from jax_iso.jobs.predict import predict
 from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
 from speed import dot_peak, step_speed  # experiments/speed.py
@@ -38,8 +39,8 @@ def main(argv):
   require_sample2()
   minutes = 1.0 if _QUICK.value else _MINUTES.value
   factors = (4.0,) if _QUICK.value else (3.0, 4.0, 2.5)
-  variant = _VARIANT.value or jobs.methods.default_variant("unet")
-  config = jobs.methods.default_config("unet", variant)
+  variant = _VARIANT.value or methods.get("unet").default_variant(jax.default_backend())
+  config = methods.get("unet").default_config(variant)
   peak = dot_peak()
   speed = step_speed(config, 4.0)
   rows = []

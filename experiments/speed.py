@@ -11,9 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax_iso import mesh as mesh_lib, methods, runconfig
 from jax_iso.degrade import pairs
 from jax_iso.models import build_model
-from jax_iso.train import mesh as mesh_lib, optim, state as state_lib, step
+from jax_iso.train import objectives, optim, state as state_lib, step
 
 
 def dot_peak() -> float:
@@ -31,8 +32,7 @@ def dot_peak() -> float:
 
 def step_speed(config, factor: float, repeats: int = 5) -> dict:
   """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
-  cfg = config.to_dict()
-  cfg["pairs"]["factor"] = factor
+  cfg = runconfig.replace(config, pairs={"factor": factor})
   model = build_model(cfg["model"])
   pair_fn = pairs.make_batch_fn(cfg["pairs"])
   batch, edge = cfg["data"]["batch_size"], cfg["data"]["crop"]
@@ -41,8 +41,9 @@ def step_speed(config, factor: float, repeats: int = 5) -> dict:
   repl, bsh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
   sample = jax.ShapeDtypeStruct((batch, edge, edge), jnp.float32)
   state = state_lib.create_state(model, optimizer, sample, jax.random.key(0), ema=False, sharding=repl)
-  fn = step.jit_train_step(step.make_train_step(model, pair_fn, optimizer, schedule, loss=cfg["loss"],
-                                                intensity=(0.0, 255.0), pdl=cfg.get("pdl")),
+  objective = objectives.make(methods.get(cfg["method"]).loss, cfg)
+  fn = step.jit_train_step(step.make_train_step(model, pair_fn, objective, optimizer, schedule,
+                                                intensity=(0.0, 255.0)),
                            jax.tree.map(lambda _: repl, state), bsh, repl)
   crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, (batch, edge, edge), np.uint8), bsh)
   flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()

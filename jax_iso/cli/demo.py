@@ -22,7 +22,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 def main(fv: flags.FlagValues) -> int:
   from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
-  from jax_iso.jobs.methods import METHODS  # pylint: disable=g-import-not-at-top
+  from jax_iso.methods import METHODS  # pylint: disable=g-import-not-at-top
   unknown = [m for m in fv.methods if m not in METHODS]
   if unknown or not fv.methods:
     raise UserError(f"--methods={','.join(fv.methods)}: choose among {', '.join(METHODS)}")

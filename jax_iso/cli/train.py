@@ -22,10 +22,10 @@ def define_flags(fv: flags.FlagValues, argv: list[str] | None = None) -> None:
 
 def main(fv: flags.FlagValues) -> int:
   import jax  # pylint: disable=g-import-not-at-top
-  from jax_iso.train import train_and_evaluate  # pylint: disable=g-import-not-at-top
+  from jax_iso import jobs  # pylint: disable=g-import-not-at-top
   if fv.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"):
     jax.distributed.initialize()
-  out = train_and_evaluate(fv.config, fv.workdir)
+  out = jobs.train(fv.config, fv.workdir)
   psnr = (f"; held-out PSNR {out['eval_psnr']:.2f} dB (interpolated input {out['eval_psnr_input']:.2f} dB)"
           if "eval_psnr" in out else "")
   print(f"trained {out['steps']} steps (from step {out['resumed_from']}) in {out['seconds']:.0f} s, "

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 from jax_iso.degrade import axial, checks, grid
 from jax_iso.degrade import fold as fold_lib
 from jax_iso.degrade import precipitates as precipitates_lib
-from jax_iso.degrade.pipeline import Pipeline, _hashable
+from jax_iso import runconfig
+from jax_iso.degrade.pipeline import Pipeline
 from jax_iso.degrade.resample import resample
 
 SECTION_KINDS = ("fold", "precipitates", "missing")
@@ -161,17 +162,13 @@ def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Arr
   """A pair maker `(key, x) -> (input, target, aux)` from a config (`jax_iso.degrade.config`): `cfg.kind` names
   the maker, `cfg.acquisition` (or `cfg.pipeline` for "noise") is a pipeline config, the rest are its keyword
   parameters."""
-  cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)      # ConfigDict -> nested dicts
-  params = {k: _hashable(v) if not isinstance(v, Mapping) else v for k, v in cfg.items()}
+  params = runconfig.to_dict(cfg)                                      # any config form -> nested dicts
   kind = params.pop("kind", None)
   if kind not in PAIR_MAKERS:
     raise ValueError(f"pair kind {kind!r} is unknown; choose one of {', '.join(PAIR_MAKERS)}")
   for name in ("acquisition", "pipeline"):
     if isinstance(params.get(name), Mapping):
       params[name] = Pipeline.from_config(params[name])
-  for name in ("fold", "precipitates"):
-    if isinstance(params.get(name), Mapping):
-      params[name] = {k: _hashable(v) for k, v in dict(params[name]).items()}
   return functools.partial(PAIR_MAKERS[kind], **params)
 
 
@@ -218,8 +215,7 @@ def section_pairs(key: jax.Array, triplets: jax.Array, *, kinds: tuple[str, ...]
 
 def make_batch_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:
   """The batch version of `make_pair_fn(cfg)`: `(key, x [B, ...]) -> (inputs, targets, aux)`."""
-  cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
-  if cfg.get("kind") == "section":
+  if runconfig.freeze(cfg)["kind"] == "section":
     maker = make_pair_fn(cfg)                     # validates and converts the parameters
     params = dict(maker.keywords)
     return functools.partial(section_pairs, **params)

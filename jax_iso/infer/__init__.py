@@ -1,8 +1,9 @@
 """Whole-volume reconstruction: interpolation baselines and 2D models over planes, streamed in slabs.
 
-The resampling math lives in `jax_iso.degrade.resample`, shared with the training-pair makers. A 2D model runs
-over tiled planes (`predict_planes`) of both axial orientations, fused and written slab by slab, resumable after
-a kill (`reconstruct_planes`, `fingerprint`).
+The resampling math lives in `jax_iso.degrade.resample`, shared with the training-pair makers. A method
+reconstructs through its inference strategy (`strategies`: "interpolate", "planes"). A 2D model runs over tiled
+planes (`predict_planes`, `Tiling`) of both axial orientations, fused and written slab by slab, resumable after
+a kill (`reconstruct_planes`, `Resume`, `fingerprint`).
 """
 from jax_iso.degrade.resample import METHODS as INTERPOLATION_METHODS
 from jax_iso.degrade.resample import interp_weights, keys_cubic
@@ -10,6 +11,7 @@ from jax_iso.degrade.resample import resample as resample_z
 from jax_iso.infer.volume import interpolate_volume
 from jax_iso.infer.apply import make_apply_fn
 from jax_iso.infer.budget import plan_slab
-from jax_iso.infer.planes import FUSES, fuse_predictions, reconstruct_planes
+from jax_iso.infer.planes import FUSES, Memory, Resume, fuse_predictions, reconstruct_planes
 from jax_iso.infer.resume import fingerprint
-from jax_iso.infer.tiles import plan_tiles, predict_planes
+from jax_iso.infer.tiles import Tiling, plan_tiles, predict_planes
+from jax_iso.infer import strategies

@@ -1,12 +1,16 @@
 """Whole-volume reconstruction with a 2D model: XZ and YZ planes through the model, fused, streamed, resumable.
 
+    reconstruct_planes(src, sink, apply_fn, Tiling(tile=256, overlap=32, margin=32, batch_size=8, multiple=4),
+                       factor=4.0, intensity=intensity, fuse="mean", resume=Resume(fingerprint=...))
+
 The sections are resampled onto the fine grid (cubic by default), every XZ plane (y = const, plane [Zf, X]) and
 every YZ plane (x = const, plane [Zf, Y]) goes through the model in tiles (`tiles.predict_planes`), and the two
 predictions are fused voxel-wise. Memory stays bounded (`budget.plan_slab`) in two passes:
 
-  1. YZ planes in X slabs -> a temporary zarr store of floats in the work folder (`scratch`);
-  2. XZ planes in Y slabs, fused with the same rows read back from the store -> the output, in Y slabs (whole
-     contiguous runs of a TIFF page, whole chunks of an OME-Zarr).
+  1. `store_pass`: YZ planes in X slabs -> a temporary zarr store of floats in the work folder (`scratch`);
+  2. `output_pass`: XZ planes in Y slabs, fused with the same rows read back from the store -> the output, in Y
+     slabs (whole contiguous runs of a TIFF page, whole chunks of an OME-Zarr).
+With one orientation (`fuse="xz"` or `"yz"`) the output pass alone runs, with nothing to fuse.
 
 Resuming: with a resumable output (`io.create_volume(..., resume_dir=True)`: `.NAME.work` beside it) or an
 explicit `work_dir`, and a `fingerprint` of the model, every finished slab is recorded in `manifest.json` beside the
@@ -15,8 +19,10 @@ continues at the first unfinished slab; anything different starts over (and says
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,8 +34,9 @@ from jax_iso.degrade import grid
 from jax_iso.degrade.resample import METHODS
 from jax_iso.degrade.resample import resample as resample_z
 from jax_iso.errors import UserError
-from jax_iso.infer import budget, resume, scratch
-from jax_iso.infer.tiles import device_batch, plan_tiles, predict_planes
+from jax_iso.infer import budget, scratch
+from jax_iso.infer import resume as resume_lib
+from jax_iso.infer.tiles import Tiling, device_batch, predict_planes
 from jax_iso.infer.workdir import StoreSpec, WorkFolder
 from jax_iso.io.slabs import slab_bounds
 
@@ -70,7 +77,7 @@ class _Planes:
   """Predictions for slabs of one orientation's planes, in volume layout (Zf, S, X) or (Zf, Y, S)."""
 
   def __init__(self, orient: str, src, *, factor: float, method: str, intensity, apply_fn: Callable,
-               tiling: dict, batch: int):
+               tiling: Tiling, batch: int):
     self.orient, self.src, self.apply_fn, self.tiling, self.batch = orient, src, apply_fn, tiling, batch
     perm = _TO_PLANES[orient]
     self._prepare = jax.jit(
@@ -80,7 +87,7 @@ class _Planes:
     key = [slice(None)] * 3
     key[_AXIS[self.orient]] = slice(start, stop)
     planes = np.asarray(self._prepare(np.asarray(self.src[tuple(key)])))      # [S, Zf, L] float32
-    out = predict_planes(self.apply_fn, planes, batch_size=self.batch, exact_batch=True, **self.tiling)
+    out = predict_planes(self.apply_fn, planes, batch_size=self.batch, exact_batch=True, **self.tiling.geometry)
     return out.transpose(_FROM_PLANES[self.orient])
 
 
@@ -93,94 +100,152 @@ def _put(target, orient: str, start: int, stop: int, block: np.ndarray) -> None:
     target[tuple(key)] = block
 
 
-def _slab_sizes(slabs, used, counts, n_sections, plane_shapes, tiling, batch_size, budget_bytes,
-                src_itemsize) -> dict[str, int]:
-  sizes = {}
+@dataclasses.dataclass(frozen=True)
+class Resume:
+  """What lets a killed reconstruction continue (`workdir.WorkFolder`)."""
+  work_dir: str | None = None      # the temporary store and the manifest; default: the sink's `resume_dir`, else
+                                   # a hidden throwaway folder beside the output
+  fingerprint: str | None = None   # identifies the model (`resume.fingerprint(params, config)`); None: no resume
+
+
+@dataclasses.dataclass(frozen=True)
+class Memory:
+  """Host memory of a reconstruction (`budget.plan_slab`)."""
+  budget_bytes: int = budget.DEFAULT_BUDGET_BYTES
+  slabs: int | dict | None = None  # planes per slab (int, or {"xz": n, "yz": n}); None: from the budget
+  temp_dtype: Any = None           # of the temporary store; None: float16 for uint8 outputs, else float32
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+  """Everything decided before the first slab: orientations, passes, slab sizes, the temporary store."""
+  shape: tuple[int, int, int]      # sections (Z, Y, X)
+  n_out: int                       # fine slices
+  used: tuple[str, ...]            # orientations predicted
+  passes: tuple[str, ...]          # one per orientation; of two, the first fills the store
+  sizes: dict[str, int]            # planes per slab, per orientation
+  store: StoreSpec | None          # the temporary store of the first of two passes
+
+  @property
+  def counts(self) -> dict[str, int]:
+    return {"xz": self.shape[1], "yz": self.shape[2]}
+
+  def plane_shape(self, orient: str) -> tuple[int, int]:
+    return (self.n_out, self.shape[2]) if orient == "xz" else (self.n_out, self.shape[1])
+
+  def slabs(self, orient: str) -> list[tuple[int, int]]:
+    return slab_bounds(self.counts[orient], self.sizes[orient])
+
+
+def _plan(src, sink, tiling: Tiling, *, factor: float, fuse: str, orientations, memory: Memory) -> _Plan:
+  used = used_orientations(fuse, orientations)
+  n_z, n_y, n_x = (int(n) for n in src.shape)
+  n_out = grid.fine_count(n_z, factor)
+  if tuple(sink.shape) != (n_out, n_y, n_x):
+    raise ValueError(f"sink shape {tuple(sink.shape)} != {(n_out, n_y, n_x)}")
+  plan = _Plan((n_z, n_y, n_x), n_out, used, ("yz", "xz") if len(used) == 2 else used, {}, None)
   for o in used:
-    given = slabs.get(o) if isinstance(slabs, dict) else slabs
+    given = memory.slabs.get(o) if isinstance(memory.slabs, dict) else memory.slabs
     if given is None:
-      given = budget.plan_slab(counts[o], n_sections, plane_shapes[o], batch_size=batch_size,
-                               budget_bytes=budget_bytes, src_itemsize=src_itemsize, **tiling)
-    sizes[o] = int(min(max(1, given), counts[o]))
-  return sizes
+      given = budget.plan_slab(plan.counts[o], n_z, plan.plane_shape(o), batch_size=tiling.batch_size,
+                               budget_bytes=memory.budget_bytes, src_itemsize=np.dtype(src.dtype).itemsize,
+                               **tiling.geometry)
+    plan.sizes[o] = int(min(max(1, given), plan.counts[o]))
+  if len(plan.passes) == 2:
+    cx = min(budget.CHUNK, n_x) if plan.sizes["yz"] >= budget.CHUNK else plan.sizes["yz"]  # whole chunks
+    store = StoreSpec((n_out, n_y, n_x), scratch.scratch_dtype(sink.dtype, memory.temp_dtype),
+                      (min(budget.CHUNK, n_out), min(budget.CHUNK, n_y), cx))
+    plan = dataclasses.replace(plan, store=store)
+  return plan
 
 
-def reconstruct_planes(src, sink, *, factor: float, apply_fn: Callable, intensity, tile, overlap: int,
-                       margin: int, batch_size: int, multiple: int, fuse: str = "mean",
-                       orientations: Sequence[str] = ORIENTATIONS, method: str = "cubic",
-                       work_dir: str | None = None, progress: bool = True,
-                       budget_bytes: int = budget.DEFAULT_BUDGET_BYTES, slabs: int | dict | None = None,
-                       fingerprint: str | None = None, temp_dtype=None) -> dict:
+def reconstruct_planes(src, sink, apply_fn: Callable, tiling: Tiling, *, factor: float, intensity,
+                       fuse: str = "mean", orientations: Sequence[str] = ORIENTATIONS, method: str = "cubic",
+                       resume: Resume = Resume(), memory: Memory = Memory(), progress: bool = True) -> dict:
   """Writes the reconstruction of `src` (Z sections, Y, X) into `sink` (round(Z*s), Y, X) in the sink's dtype.
 
   Args:
     src: the sections, a `VolumeSource` or an array (lazy `src[z, y, x]` boxes).
     sink: a `VolumeSink` (resumable when made with `resume_dir`) or an array of the output shape; not committed.
-    factor: anisotropy s (sections -> round(Z*s) fine slices, output slice j = fine slice j).
     apply_fn: the model, [B, th, tw] float32 in [0, 1] -> [B, th, tw] (B a multiple of the device count).
+    tiling: how planes are cut into tiles for the model (`tiles.Tiling`).
+    factor: anisotropy s (sections -> round(Z*s) fine slices, output slice j = fine slice j).
     intensity: an `io.Intensity`, source values <-> [0, 1] <-> the sink's dtype.
-    tile, overlap, margin, batch_size, multiple: the tiling (`tiles.predict_planes`).
     fuse: "mean", "geometric", or "xz" / "yz" (that orientation only).
     orientations: the planes to predict ("xz": y = const, "yz": x = const).
     method: the Z resampling before the model ("cubic" or "linear").
-    work_dir: where the temporary store and the manifest live; default the sink's `resume_dir`, else a hidden
-      temporary folder beside the output (removed at the end).
-    progress: show a progress bar per pass.
-    budget_bytes: host memory for a slab (`budget.plan_slab`); `slabs` (int, or {"xz": n, "yz": n}) overrides.
-    fingerprint: identifies the model (`resume.fingerprint(params, config)`); without it nothing is resumed.
-    temp_dtype: of the temporary store; default float16 for uint8 outputs, else float32.
+    resume: the work folder and the model's fingerprint (`Resume`); by default nothing is resumed unless the
+      sink has a `resume_dir` and a fingerprint is given.
+    memory: the host-memory budget, slab sizes and temporary store dtype (`Memory`).
+    progress: show progress per pass.
 
   Returns:
     A summary: orientations, slab sizes, slabs run and skipped per pass, seconds, output voxels per second.
   """
-  used = used_orientations(fuse, orientations)
   if method not in METHODS:
     raise UserError(f"unknown resampling method={method!r}; choose one of {', '.join(METHODS)}")
-  n_z, n_y, n_x = (int(n) for n in src.shape)
-  n_out = grid.fine_count(n_z, factor)
-  if tuple(sink.shape) != (n_out, n_y, n_x):
-    raise ValueError(f"sink shape {tuple(sink.shape)} != {(n_out, n_y, n_x)}")
   start_time = time.perf_counter()
-  tiling = dict(tile=tile, overlap=overlap, margin=margin, multiple=multiple)
-  plane_shapes = {"xz": (n_out, n_x), "yz": (n_out, n_y)}
-  counts = {"xz": n_y, "yz": n_x}
-  sizes = _slab_sizes(slabs, used, counts, n_z, plane_shapes, tiling, batch_size, budget_bytes,
-                      np.dtype(src.dtype).itemsize)
-  passes = ("yz", "xz") if len(used) == 2 else used            # the first of two fills the store
-  store = None
-  if len(passes) == 2:
-    cx = min(budget.CHUNK, n_x) if sizes["yz"] >= budget.CHUNK else sizes["yz"]   # X slabs write whole chunks
-    store = StoreSpec((n_out, n_y, n_x), scratch.scratch_dtype(sink.dtype, temp_dtype),
-                      (min(budget.CHUNK, n_out), min(budget.CHUNK, n_y), cx))
-  key = {"factor": factor, "method": method, "fuse": fuse, "orientations": list(used), **tiling,
+  plan = _plan(src, sink, tiling, factor=factor, fuse=fuse, orientations=orientations, memory=memory)
+  n_z, n_y, n_x = plan.shape
+  key = {"factor": factor, "method": method, "fuse": fuse, "orientations": list(plan.used), **tiling.geometry,
          "intensity": [intensity.lo, intensity.hi, np.dtype(intensity.dtype).name],
-         "temp_dtype": None if store is None else store.dtype.name, "slabs": sizes,
-         "shape": [n_z, n_y, n_x], "output": [n_out, n_y, n_x, np.dtype(sink.dtype).name]}
-  run = {o: 0 for o in passes}
-  with WorkFolder(src, sink, work_dir, key, passes, fingerprint=fingerprint, store=store) as work:
-    total = sum(len(slab_bounds(counts[o], sizes[o])) for o in passes)
-    skipped = {o: len(work.done[o]) for o in passes}
+         "temp_dtype": None if plan.store is None else plan.store.dtype.name, "slabs": plan.sizes,
+         "shape": [n_z, n_y, n_x], "output": [plan.n_out, n_y, n_x, np.dtype(sink.dtype).name]}
+
+  def planes(orient: str) -> _Planes:
+    batch = device_batch(tiling.batch_size, tiling.plan(plan.plane_shape(orient)).per_plane * plan.sizes[orient])
+    return _Planes(orient, src, factor=factor, method=method, intensity=intensity, apply_fn=apply_fn,
+                   tiling=tiling, batch=batch)
+
+  with WorkFolder(src, sink, resume.work_dir, key, plan.passes, fingerprint=resume.fingerprint,
+                  store=plan.store) as work:
+    skipped = {o: len(work.done[o]) for o in plan.passes}
     if sum(skipped.values()):
-      resume.note(f"resuming {work.name}: {sum(skipped.values())} of {total} slabs were finished before")
-    for o in passes:
-      batch = device_batch(batch_size, plan_tiles(plane_shapes[o], **tiling).per_plane * sizes[o])
-      predict = _Planes(o, src, factor=factor, method=method, intensity=intensity, apply_fn=apply_fn,
-                        tiling=tiling, batch=batch)
-      final = o == passes[-1]
-      todo = [b for b in slab_bounds(counts[o], sizes[o]) if b[0] not in work.done[o]]
-      label = f"{o} planes" + (f" + {fuse}" if final and store is not None else "")
-      for s0, s1 in (bars.track(todo, label) if progress else todo):
-        pred = predict(s0, s1)
-        if not final:
-          _put(work.store, o, s0, s1, pred.astype(store.dtype))
-        else:
-          if store is not None:                                     # fuse with the first pass's rows
-            pred = fuse_predictions(pred, np.asarray(work.store[:, s0:s1, :].read().result(), np.float32), fuse)
-          _put(sink, o, s0, s1, intensity.from_unit(pred))
-          if hasattr(sink, "flush"):
-            sink.flush()
-        work.mark(o, s0)
-        run[o] += 1
+      total = sum(len(plan.slabs(o)) for o in plan.passes)
+      resume_lib.note(f"resuming {work.name}: {sum(skipped.values())} of {total} slabs were finished before")
+    run = {}
+    if plan.store is not None:
+      first, last = plan.passes
+      run[first] = store_pass(plan, work, planes(first), progress=progress)
+      run[last] = output_pass(plan, work, planes(last), sink, intensity, fuse=fuse, progress=progress)
+    else:
+      (only,) = plan.passes
+      run[only] = output_pass(plan, work, planes(only), sink, intensity, fuse=None, progress=progress)
   seconds = time.perf_counter() - start_time
-  return {"orientations": list(used), "fuse": fuse, "slabs": sizes, "slabs_run": run, "slabs_skipped": skipped,
-          "seconds": round(seconds, 3), "voxels_per_s": round(n_out * n_y * n_x / max(seconds, 1e-9), 1)}
+  return {"orientations": list(plan.used), "fuse": fuse, "slabs": plan.sizes, "slabs_run": run,
+          "slabs_skipped": skipped, "seconds": round(seconds, 3),
+          "voxels_per_s": round(plan.n_out * n_y * n_x / max(seconds, 1e-9), 1)}
+
+
+def _todo(plan: _Plan, work: WorkFolder, orient: str, label: str, progress: bool) -> list[tuple[int, int]]:
+  todo = [b for b in plan.slabs(orient) if b[0] not in work.done[orient]]
+  return bars.track(todo, label) if progress else todo
+
+
+def store_pass(plan: _Plan, work: WorkFolder, predict: _Planes, *, progress: bool) -> int:
+  """The first of two passes: every plane of one orientation through the model, slab by slab, into the
+  temporary store. Returns the number of slabs run."""
+  o, run = predict.orient, 0
+  for s0, s1 in _todo(plan, work, o, f"{o} planes", progress):
+    _put(work.store, o, s0, s1, predict(s0, s1).astype(plan.store.dtype))
+    work.mark(o, s0)
+    run += 1
+  return run
+
+
+def output_pass(plan: _Plan, work: WorkFolder, predict: _Planes, sink, intensity, *, fuse: str | None,
+                progress: bool) -> int:
+  """The pass that writes the output: every plane of one orientation through the model, slab by slab, fused
+  (`fuse`) with the same voxels of the temporary store when there is one, in the sink's dtype. Returns the
+  number of slabs run."""
+  o, run = predict.orient, 0
+  for s0, s1 in _todo(plan, work, o, f"{o} planes" + (f" + {fuse}" if fuse else ""), progress):
+    pred = predict(s0, s1)
+    if fuse:
+      pred = fuse_predictions(pred, np.asarray(work.store[:, s0:s1, :].read().result(), np.float32), fuse)
+    _put(sink, o, s0, s1, intensity.from_unit(pred))
+    if hasattr(sink, "flush"):
+      sink.flush()
+    work.mark(o, s0)
+    run += 1
+  return run

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -110,6 +110,32 @@ def plan_tiles(plane_shape: Sequence[int], *, tile, overlap: int, margin: int, m
   th, tw = (tile, tile) if np.ndim(tile) == 0 else tile
   kw = dict(overlap=overlap, margin=margin, multiple=multiple)
   return TilePlan(axis_tiles(plane_shape[0], tile=th, **kw), axis_tiles(plane_shape[1], tile=tw, **kw))
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+  """How planes go through a 2D model: tiles of `tile` px (an int or (th, tw)) overlapping by `overlap`, fed
+  with `margin` px of context on each side, all multiples of the model's `multiple`, `batch_size` tiles a call."""
+  tile: int | tuple[int, int]
+  overlap: int
+  margin: int
+  batch_size: int
+  multiple: int = 1
+
+  @classmethod
+  def from_config(cls, infer: Mapping, multiple: int = 1) -> Tiling:
+    """From a config's `infer` section (tile, overlap, margin, batch_size) and the model's size multiple."""
+    tile = infer["tile"]
+    tile = int(tile) if np.ndim(tile) == 0 else tuple(int(t) for t in tile)
+    return cls(tile, int(infer["overlap"]), int(infer["margin"]), int(infer["batch_size"]), int(multiple))
+
+  @property
+  def geometry(self) -> dict:
+    """tile, overlap, margin and multiple as keyword arguments (`plan_tiles`, `predict_planes`, `budget`)."""
+    return {"tile": self.tile, "overlap": self.overlap, "margin": self.margin, "multiple": self.multiple}
+
+  def plan(self, plane_shape: Sequence[int]) -> TilePlan:
+    return plan_tiles(plane_shape, **self.geometry)
 
 
 def device_batch(batch_size: int, n_tiles: int | None = None) -> int:

@@ -2,8 +2,12 @@
 
 Each job validates its inputs (raising `UserError` before anything is written), streams the volume through the
 library (io -> degrade / infer -> io) and returns a JSON-able summary. The CLI only parses flags and calls one.
+Methods come from the registry (`jax_iso.methods`); `apply.py` holds the volume-and-grid setup and the run of a
+method's inference strategy that reconstruct and predict share.
 """
 from jax_iso.jobs.demo import demo
 from jax_iso.jobs.evaluate import evaluate
+from jax_iso.jobs.predict import predict
 from jax_iso.jobs.reconstruct import reconstruct
 from jax_iso.jobs.simulate import simulate
+from jax_iso.jobs.train import train

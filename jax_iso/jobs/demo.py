@@ -1,21 +1,21 @@
 """`jax-iso demo` / `make demo`: the main job on the real EM sample shipped in the package.
 
 Simulates x4 anisotropy (40 nm sections) from the 10 nm isotropic FIB-SEM sample, reconstructs it with the
-interpolation baselines and with a U-Net fitted on the simulated sections alone (self-supervised: the isotropic
-original is used only to score), and writes a report per method.
+registry's demo methods (the interpolation baselines and a U-Net fitted on the simulated sections alone:
+self-supervised, the isotropic original is used only to score), and writes a report per method.
 """
 from __future__ import annotations
 
 import pathlib
 
+from jax_iso import methods as registry
 from jax_iso import metrics, samples
 from jax_iso.jobs.evaluate import evaluate
-from jax_iso.jobs.methods import LEARNED
 from jax_iso.jobs.reconstruct import reconstruct
 from jax_iso.jobs.simulate import simulate
 
 BASELINE = "cubic"
-METHODS = ("linear", "cubic", "unet")
+METHODS = tuple(m.name for m in registry.METHODS.values() if m.in_demo)
 DEMO_STEPS = 600   # training steps of each learned method: ~4 min on 2 CPU cores with the "cpu" variant
 
 
@@ -34,7 +34,7 @@ def demo(out_dir: str = "demo_output", *, factor: float = 4.0, methods=METHODS, 
   for method in methods:
     recon = str(out / f"reconstruction_{method}.tif")
     learned = {"steps": steps, "variant": variant, "workdir": str(out / f"run_{method}_x{factor:g}"),
-               "show_progress": show_progress} if method in LEARNED else {}
+               "show_progress": show_progress} if registry.get(method).learned else {}
     runs[method] = reconstruct(aniso, recon, method=method, factor=factor, **learned)
     results[method] = evaluate(recon, sample, report_dir=str(out / f"report_{method}"))
     reports[method] = results[method]["report_dir"]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 import jax.numpy as jnp
 from flax import linen as nn
 
+from jax_iso import runconfig
 from jax_iso.errors import UserError
 from jax_iso.models.a2i import A2I
 from jax_iso.models.unet import UNet
@@ -15,8 +16,9 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float
 
 
 def build_model(cfg: Mapping) -> nn.Module:
-  """`cfg` = {'name': 'unet', 'depth': 2, ..., 'dtype': 'float32'}; UserError names a wrong entry."""
-  cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
+  """`cfg` = {'name': 'unet', 'depth': 2, ..., 'dtype': 'float32'} (any config form); UserError names a wrong
+  entry."""
+  cfg = runconfig.to_dict(cfg)
   name = cfg.pop("name", None)
   if name not in MODELS:
     raise UserError(f"model.name={name!r} is unknown; choose one of {', '.join(MODELS)}")
@@ -30,7 +32,6 @@ def build_model(cfg: Mapping) -> nn.Module:
       if cfg[key] not in DTYPES:
         raise UserError(f"model.{key}={cfg[key]!r} must be one of {', '.join(DTYPES)}")
       cfg[key] = DTYPES[cfg[key]]
-  cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}   # JSON lists -> hashable tuples
   model = cls(**cfg)
   problems = model.problems() if hasattr(model, "problems") else []
   if problems:

@@ -1,14 +1,34 @@
-"""Checks of a training config's values, each failing with one line that names the field and the fix."""
+"""Checks of a training config's values, each failing with one line that names the field and the fix.
+
+The objective checks its own sections (`objectives.py`), the inference strategy the `infer` section
+(`jax_iso.infer.strategies`, checked by `jobs.train` before training starts).
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from jax_iso import methods
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
 from jax_iso.train import section_noise
-from jax_iso.train.step import LOSSES
 
-FUSIONS = ("mean", "geometric", "xz", "yz")
+
+def method_of(config: Mapping) -> methods.Method:
+  """The registry entry of `config.method`, which must be a learned method whose pieces the config uses."""
+  name = config.get("method")
+  if name is None:
+    raise UserError(f"the config names no method; set config.method to one of {', '.join(methods.names(learned=True))}")
+  method = methods.get(name)
+  if not method.learned:
+    raise UserError(f"method={name!r} learns nothing (it is an interpolation); choose one of "
+                    f"{', '.join(methods.names(learned=True))}")
+  if config["model"]["name"] != method.model:
+    raise UserError(f"model.name={config['model']['name']!r} is not the network of method {name} "
+                    f"({method.model!r}); remove the override or set --config.method")
+  if config["pairs"]["kind"] != method.pairs:
+    raise UserError(f"pairs.kind={config['pairs']['kind']!r} is not the pair maker of method {name} "
+                    f"({method.pairs!r}); remove the override or set --config.method")
+  return method
 
 
 def check(config: Mapping, multiple: int) -> None:
@@ -28,31 +48,11 @@ def check(config: Mapping, multiple: int) -> None:
       raise UserError(f"train.{name}={train[name]} must be >= 1")
   if not 0.0 <= float(train["ema"]) < 1.0:
     raise UserError(f"train.ema={train['ema']} must be in [0, 1) (0 turns the moving average off)")
-  if config["loss"] not in LOSSES:
-    raise UserError(f"loss={config['loss']!r} is unknown; choose one of {', '.join(LOSSES)}")
+  frozen = train.get("frozen", ())
+  if isinstance(frozen, str) or not all(isinstance(p, str) for p in frozen):
+    raise UserError(f"train.frozen={frozen!r} must be a tuple of parameter path patterns, e.g. "
+                    "--config.train.frozen=\"('params/Conv_0/.*',)\"")
   if config["pairs"]["kind"] not in pairs.PAIR_MAKERS:
     raise UserError(f"pairs.kind={config['pairs']['kind']!r} is unknown; choose one of "
                     f"{', '.join(pairs.PAIR_MAKERS)}")
   section_noise.check(config.get("section_noise", "off"))
-  _check_pdl(config.get("pdl"))
-  infer = config["infer"]
-  if infer["fuse"] not in FUSIONS:
-    raise UserError(f"infer.fuse={infer['fuse']!r} is unknown; choose one of {', '.join(FUSIONS)}")
-  for name in ("tile", "batch_size"):
-    if int(infer[name]) < 1:
-      raise UserError(f"infer.{name}={infer[name]} must be >= 1")
-  if int(infer["overlap"]) < 0 or int(infer["margin"]) < 0 or 2 * int(infer["overlap"]) >= int(infer["tile"]):
-    raise UserError(f"infer.overlap={infer['overlap']} and infer.margin={infer['margin']} must be >= 0 with "
-                    f"2 * overlap < tile ({infer['tile']})")
-
-
-def _check_pdl(pdl) -> None:
-  """The optional projected-distribution-loss section: weight >= 0, odd patch, projections >= 0."""
-  if pdl is None:
-    return
-  if float(pdl["weight"]) < 0:
-    raise UserError(f"pdl.weight={pdl['weight']} must be >= 0 (0 turns the projected distribution loss off)")
-  if int(pdl["patch"]) < 1 or int(pdl["patch"]) % 2 == 0:
-    raise UserError(f"pdl.patch={pdl['patch']} must be an odd neighbourhood size >= 1 (1: pixel values only)")
-  if int(pdl["projections"]) < 0:
-    raise UserError(f"pdl.projections={pdl['projections']} must be >= 0")

@@ -24,6 +24,17 @@ class Inputs:
       v.close()
 
 
+def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
+  """(crop kind, crop size) the pair maker of `config.pairs` needs (`jax_iso.data` crop kinds)."""
+  kind, edge = config["pairs"]["kind"], int(config["data"]["crop"])
+  if kind in ("axial", "noise"):
+    return "lateral", (edge, edge)
+  if kind == "clip":
+    return "clip", (int(config["data"].get("frames", 16)), edge, edge)
+  context = int(config["pairs"].get("context", 0))
+  return "clip", (3, edge + 2 * context, edge + 2 * context)
+
+
 def paths_of(cfg: Mapping) -> list[str]:
   paths = [p.strip() for p in str(cfg.get("path") or "").split(",") if p.strip()]
   if not paths:

@@ -1,178 +1,130 @@
 """`train_and_evaluate(config, workdir)`: the self-supervised training loop shared by every method.
 
-Crops of the user's volume come from a grain pipeline on the host (cheap); training pairs are made on the device
-inside the jitted, sharded train step; held-out crops are scored periodically (PSNR of the network's output and
-of its interpolated input against the clean crop); metrics go to `metrics.jsonl` and `loss.png`; orbax
-checkpoints (state + data iterator) every `train.checkpoint_every` steps; a run on an existing workdir resumes
-from its latest checkpoint. A NaN/Inf loss stops the run with a clear message, keeping the last good checkpoint.
+The pieces come from `setup` (setup.py). The loop dispatches the jitted steps on device-prefetched batches
+without waiting for their results (at most `AHEAD` steps ahead of the device, which bounds the batches in
+flight); the metrics stay on the device and are fetched together at log, evaluation and checkpoint steps. A NaN
+or Inf loss is found there, named with its step, before a checkpoint could save it, and stops the run, keeping
+the last good checkpoint. At log steps the metrics go to `metrics.jsonl` and to the progress display (which
+counts finished steps); held-out crops are scored every `train.eval_every` steps (PSNR of the network's output
+and of its interpolated input against the clean crop); checkpoints are saved every `train.checkpoint_every`
+steps; `loss.png` is drawn at the end. A run on a workdir with checkpoints resumes from the latest one.
 """
 from __future__ import annotations
 
-import json
+import collections
 import math
 import pathlib
 import time
-from collections.abc import Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jax_iso import data, progress
-from jax_iso.degrade import pairs
+from jax_iso import progress
 from jax_iso.errors import UserError
-from jax_iso.models import build_model
-from jax_iso.train import checkpoint, config_checks, curves, mesh as mesh_lib, optim, section_noise
-from jax_iso.train import state as state_lib, step
-from jax_iso.train.inputs import Inputs, open_inputs
+from jax_iso.train import curves
+from jax_iso.train.setup import Run, setup
 
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
+
+AHEAD = 2   # train steps the host may dispatch beyond the last one finished on the device
 
 
 class TrainingDiverged(UserError):
   """The loss became NaN or Inf."""
 
 
-def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
-  """(crop kind, crop size) the pair maker of `config.pairs` needs."""
-  kind, edge = config["pairs"]["kind"], int(config["data"]["crop"])
-  if kind == "axial" or kind == "noise":
-    return "lateral", (edge, edge)
-  if kind == "clip":
-    return "clip", (int(config["data"].get("frames", 16)), edge, edge)
-  context = int(config["pairs"].get("context", 0))
-  return "clip", (3, edge + 2 * context, edge + 2 * context)
-
-
-def run_config(config: Mapping, inputs: Inputs) -> dict:
-  """The config as JSON with what the data resolved (factor, intensity): what export and predict rebuild."""
-  out = json.loads(config.to_json_best_effort()) if hasattr(config, "to_json_best_effort") else dict(config)
-  out["pairs"]["factor"] = inputs.factor
-  out["pairs"], noise = section_noise.resolve(out.get("section_noise", "off"), out["pairs"], inputs.factor,
-                                              inputs.volumes, inputs.intensity)
-  out["resolved"] = {"factor": inputs.factor, "spacing_nm": None if inputs.spacing is None else list(inputs.spacing),
-                     "intensity": {"lo": inputs.intensity.lo, "hi": inputs.intensity.hi,
-                                   "dtype": inputs.intensity.dtype.name}, "section_noise": noise}
-  return out
-
-
-def _check_resume(workdir: pathlib.Path, resolved: dict) -> None:
-  """A workdir holds one run: a different model, pairs or data on restart is a mistake, not a resume."""
-  path = workdir / CONFIG_FILE
-  if not path.exists():
-    return
-  saved = json.loads(path.read_text())
-  for section in ("model", "pairs", "loss", "pdl", "resolved"):
-    if saved.get(section) != resolved.get(section):
-      raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new --workdir "
-                      "(or delete it to start over)")
-
-
-def _write_metrics(path: pathlib.Path, record: dict) -> None:
-  if jax.process_index() == 0:
-    with path.open("a") as f:
-      f.write(json.dumps(record) + "\n")
-
-
-def train_and_evaluate(config: Mapping, workdir: str | pathlib.Path, *, show_progress: bool = True) -> dict:
+def train_and_evaluate(config, workdir: str | pathlib.Path, *, show_progress: bool = True) -> dict:
   """Trains `config` on `config.data.path`, writing checkpoints and metrics into `workdir`; returns a summary."""
-  workdir = pathlib.Path(workdir)
-  model = build_model(config["model"])
-  config_checks.check(config, getattr(model, "multiple", 1))
-  inputs = open_inputs(config["data"])
-  try:
-    return _train(config, workdir, model, inputs, show_progress)
-  finally:
-    inputs.close()
+  with setup(config, workdir) as run:
+    return _loop(run, show_progress)
 
 
-def _train(config, workdir: pathlib.Path, model, inputs: Inputs, show_progress: bool) -> dict:
-  resolved = run_config(config, inputs)
-  workdir.mkdir(parents=True, exist_ok=True)
-  _check_resume(workdir, resolved)
-  if jax.process_index() == 0:
-    (workdir / CONFIG_FILE).write_text(json.dumps(resolved, indent=1))
-
-  steps, batch = int(config["train"]["steps"]), int(config["data"]["batch_size"])
-  mesh = mesh_lib.make_mesh(config["mesh"])
-  mesh_lib.check_batch(batch, mesh)
-  repl, batch_sh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
-  kind, size = crop_spec(config)
-  pair_fn = pairs.make_batch_fn(resolved["pairs"])
-  intensity = (inputs.intensity.lo, inputs.intensity.hi)
-  optimizer, schedule = optim.make_optimizer(config["optim"], steps)
-  ema = float(config["train"]["ema"])
-
-  key = jax.random.key(int(config["seed"]))
-  init_key, step_key, eval_key = jax.random.split(key, 3)
-  sample_inputs = jax.eval_shape(lambda k, x: pair_fn(k, x)[0], jax.random.key(0),
-                                 jax.ShapeDtypeStruct((batch,) + size, jnp.float32))
-  abstract = state_lib.abstract_state(model, optimizer, sample_inputs, ema=ema > 0, sharding=repl)
-  ckpt = checkpoint.Checkpointer(workdir, keep=int(config["train"]["keep"]))
-  holdout = float(config["data"]["holdout"])
-  train_ds = data.crop_dataset(inputs.volumes, kind=kind, size=size, batch_size=batch // jax.process_count(),
-                               seed=int(config["seed"]), split="train", holdout=holdout,
-                               shard=(jax.process_index(), jax.process_count()))
-  iterator = iter(train_ds)
-  start = ckpt.latest_step()
-  if start is None:
-    state = state_lib.create_state(model, optimizer, sample_inputs, init_key, ema=ema > 0, sharding=repl)
-    start = 0
-  else:
-    state, data_state = ckpt.restore(abstract)
-    iterator.set_state(data_state)
-  eval_crops = data.eval_crops(inputs.volumes, kind=kind, size=size, count=int(config["data"]["eval_crops"]),
-                               seed=int(config["seed"]), holdout=holdout)
-
-  train_step = step.jit_train_step(
-      step.make_train_step(model, pair_fn, optimizer, schedule, loss=config["loss"], intensity=intensity,
-                           ema=ema, pdl=config.get("pdl")),
-      jax.tree.map(lambda _: repl, abstract), batch_sh, repl)
-  eval_step = step.make_eval_step(model, pair_fn, intensity=intensity)
-  metrics_path = workdir / METRICS_FILE
-  every = {k: int(config["train"][k]) for k in ("log_every", "eval_every", "checkpoint_every")}
-  summary = {"resumed_from": start, "steps": steps}
-  t0, last_log = time.perf_counter(), None
-  steady = None   # (time, step) after the first step: rates exclude compilation
-  with progress.Bar("train", steps, completed=start) if show_progress else _NoBar() as bar:
-    for i in range(start, steps):
-      crops = mesh_lib.global_batch(next(iterator), batch_sh)
-      state, metrics = train_step(state, crops, step_key)
-      metrics = jax.device_get(metrics)
-      loss = float(metrics["loss"])
-      if not math.isfinite(loss):
-        ckpt.close()
-        last = ckpt.latest_step()
-        kept = (f"the last good checkpoint (step {last}) is kept in {workdir}/checkpoints" if last is not None
-                else "no checkpoint had been written")
-        raise TrainingDiverged(f"the loss became {loss} at step {i + 1}; {kept}; lower --config.optim.lr (now "
-                               f"{config['optim']['lr']}) and rerun with a new --workdir")
-      now = time.perf_counter()
-      steady = steady or (now, i + 1)
-      rate = (i + 1 - steady[1]) / (now - steady[0]) if i + 1 > steady[1] else 1.0 / (now - t0)
-      bar.update(1, loss=loss, **{"steps/s": rate})
-      n = i + 1
-      if n % every["log_every"] == 0 or n == steps:
-        last_log = {"step": n, "loss": loss, "grad_norm": float(metrics["grad_norm"]),
-                    "lr": float(metrics["lr"]), "steps_per_s": rate, "samples_per_s": rate * batch}
-        _write_metrics(metrics_path, last_log)
-      if n % every["eval_every"] == 0 or n == steps:
-        scores = jax.device_get(eval_step(state.eval_params, eval_crops, eval_key))
+def _loop(run: Run, show_progress: bool) -> dict:
+  train = run.config.train
+  steps, batch = int(train.steps), int(run.config.data.batch_size)
+  every = [int(train[k]) for k in ("log_every", "eval_every", "checkpoint_every")]
+  summary = {"resumed_from": run.start, "steps": steps}
+  clock = _Clock()
+  pending, last_log = [], None       # metrics of the steps since the last fetch (on the device); the last log
+  inflight, done = collections.deque(), run.start    # steps dispatched but not known finished; steps finished
+  with progress.Bar("train", steps, completed=run.start) if show_progress else _NoBar() as bar:
+    for n in range(run.start + 1, steps + 1):
+      run.state, metrics = run.train_step(run.state, next(run.batches), run.step_key)
+      pending.append(metrics)
+      inflight.append((n, metrics["loss"]))
+      if n == run.start + 1:
+        clock.first_step_done(metrics, n)
+      if len(inflight) > AHEAD:          # the host stays at most AHEAD steps ahead of the device
+        finished, loss = inflight.popleft()
+        loss.block_until_ready()
+        bar.update(finished - done)
+        done = finished
+      log, evaluate, save = (n % k == 0 or n == steps for k in every)
+      if not (log or evaluate or save):
+        continue
+      fetched = _fetch(run, pending, n)
+      pending = []
+      inflight.clear()
+      rate = clock.rate(n)
+      bar.update(n - done, loss=fetched["loss"], **{"steps/s": rate})
+      done = n
+      if log:
+        last_log = {"step": n, "loss": fetched["loss"], "grad_norm": fetched["grad_norm"], "lr": fetched["lr"],
+                    "steps_per_s": rate, "samples_per_s": rate * batch}
+        run.writer.write(last_log)
+      if evaluate:
+        scores = jax.device_get(run.eval_step(run.state.eval_params, run.eval_batch, run.eval_key))
         record = {"step": n, "eval_psnr": float(np.mean(scores["psnr"])),
                   "eval_psnr_input": float(np.mean(scores["psnr_input"]))}
-        _write_metrics(metrics_path, record)
+        run.writer.write(record)
         summary.update(record)
-      if n % every["checkpoint_every"] == 0 or n == steps:
-        ckpt.save(n, state, iterator.get_state())
-  ckpt.close()
-  if jax.process_index() == 0:
-    curves.plot(metrics_path, workdir / "loss.png")
+      if save:
+        run.checkpoints.save(n, run.state, run.batches.get_state())
+  run.checkpoints.wait()
+  run.writer.plot()
+  if "eval_psnr" not in summary:     # nothing left to train: the finished run's last evaluation
+    evals = curves.read_metrics(run.writer.path)[1]
+    summary.update({k: evals[-1][k] for k in ("eval_psnr", "eval_psnr_input")} if evals else {})
   rate = last_log["steps_per_s"] if last_log else 0.0
   summary.update({"final_loss": None if last_log is None else last_log["loss"],
-                  "seconds": round(time.perf_counter() - t0, 2), "steps_per_s": round(rate, 3),
-                  "samples_per_s": round(rate * batch, 2), "workdir": str(workdir)})
+                  "seconds": round(clock.elapsed(), 2), "steps_per_s": round(rate, 3),
+                  "samples_per_s": round(rate * batch, 2), "workdir": str(run.workdir)})
   return summary
+
+
+def _fetch(run: Run, pending: list, n: int) -> dict:
+  """The last step's metrics as floats; TrainingDiverged at the first step among `pending` with a non-finite
+  loss (they are the metrics of steps n - len(pending) + 1 ... n)."""
+  values = jax.device_get(pending)
+  for i, metrics in enumerate(values):
+    loss = float(metrics["loss"])
+    if not math.isfinite(loss):
+      run.checkpoints.wait()
+      last = run.checkpoints.latest_step()
+      kept = (f"the last good checkpoint (step {last}) is kept in {run.workdir}/checkpoints" if last is not None
+              else "no checkpoint had been written")
+      raise TrainingDiverged(f"the loss became {loss} at step {n - len(values) + 1 + i}; {kept}; lower "
+                             f"--config.optim.lr (now {run.config.optim.lr}) and rerun with a new --workdir")
+  return {k: float(v) for k, v in values[-1].items()}
+
+
+class _Clock:
+  """Steps per second after the first step of this process (which includes compilation)."""
+
+  def __init__(self):
+    self.t0 = time.perf_counter()
+    self.first = None   # (time, step) when the first step had finished
+
+  def first_step_done(self, metrics, n: int) -> None:
+    jax.block_until_ready(metrics)
+    self.first = (time.perf_counter(), n)
+
+  def rate(self, n: int) -> float:
+    now = time.perf_counter()
+    t, first = self.first
+    return (n - first) / (now - t) if n > first else 1.0 / (now - self.t0)
+
+  def elapsed(self) -> float:
+    return time.perf_counter() - self.t0
 
 
 class _NoBar:

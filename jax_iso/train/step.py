@@ -1,19 +1,17 @@
 """The pure train step: training pairs are made from the clean crops on the device, inside the step.
 
-    step = make_train_step(model, pair_fn, optimizer, schedule, loss="mae", intensity=(0, 255), ema=0.0,
-                           pdl={"weight": 0.01, "patch": 3, "projections": 8})   # pdl: optional
+    step = make_train_step(model, pair_fn, objective, optimizer, schedule, intensity=(0, 255), ema=0.0)
     state, metrics = step(state, crops, key)   # crops: [B, ...] in the volume's dtype
 
-The loss is the pixel loss (`loss`: mae or mse), plus `pdl.weight` x the projected distribution loss
-(`train/pdl.py`) when a `pdl` section is given with a weight > 0. The model runs with `train=True` (stochastic
-depth, if it has any, draws from the 'dropout' rng).
-Randomness: the step's key is `fold_in(key, state.step)`, and every example gets its own key from it, so the
-result does not depend on how the batch is sharded and a resumed run repeats an uninterrupted one. The pairs use
-that key itself, dropout `fold_in(., 1)`, PDL's directions `fold_in(., 2)`.
+The objective (`train/objectives.py`, the method's `loss`) gives each example's loss; the step averages them,
+updates the parameters with the optimizer (frozen modules get no update, `optim.py`) and, with `ema` > 0, the
+moving average of the parameters. Randomness: the step's key is `fold_in(key, state.step)`, and every example
+gets its own key from it, so the result does not depend on how the batch is sharded and a resumed run repeats an
+uninterrupted one. The pairs use that key itself; the objective derives its own from it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -21,10 +19,8 @@ import optax
 from flax import linen as nn
 from jax.sharding import NamedSharding
 
-from jax_iso.train.pdl import pdl as projected_distribution_loss
+from jax_iso.train.objectives import per_example_loss
 from jax_iso.train.state import TrainState
-
-LOSSES = ("mae", "mse")
 
 
 def to_unit(crops: jax.Array, intensity: tuple[float, float]) -> jax.Array:
@@ -33,33 +29,16 @@ def to_unit(crops: jax.Array, intensity: tuple[float, float]) -> jax.Array:
   return (crops.astype(jnp.float32) - lo) * (1.0 / (hi - lo))
 
 
-def per_example_loss(pred: jax.Array, target: jax.Array, loss: str) -> jax.Array:
-  """[B] loss of each example (mean over its pixels); the caller reduces."""
-  err = pred.astype(jnp.float32) - target.astype(jnp.float32)
-  err = jnp.abs(err) if loss == "mae" else err * err
-  return err.reshape(err.shape[0], -1).mean(axis=1)
-
-
-def make_train_step(model: nn.Module, pair_fn: Callable, optimizer: optax.GradientTransformation,
-                    schedule: optax.Schedule, *, loss: str, intensity: tuple[float, float],
-                    ema: float = 0.0, pdl: Mapping | None = None) -> Callable:
+def make_train_step(model: nn.Module, pair_fn: Callable, objective, optimizer: optax.GradientTransformation,
+                    schedule: optax.Schedule, *, intensity: tuple[float, float], ema: float = 0.0) -> Callable:
   """`train_step(state, crops, key) -> (state, metrics)`: pairs, forward, loss, update (and EMA)."""
-  if loss not in LOSSES:
-    raise ValueError(f"loss={loss!r} must be one of {LOSSES}")
-  pdl_weight = float(pdl["weight"]) if pdl else 0.0
 
   def train_step(state: TrainState, crops: jax.Array, key: jax.Array):
     step_key = jax.random.fold_in(key, state.step)
     inputs, targets, _ = pair_fn(step_key, to_unit(crops, intensity))
 
     def loss_fn(params):
-      pred = model.apply(params, inputs, train=True, rngs={"dropout": jax.random.fold_in(step_key, 1)})
-      value = per_example_loss(pred, targets, loss)
-      if pdl_weight > 0:
-        value = value + pdl_weight * projected_distribution_loss(
-            pred, targets, jax.random.fold_in(step_key, 2), patch=int(pdl["patch"]),
-            projections=int(pdl["projections"]))
-      return value.mean()
+      return objective.loss(model, params, inputs, targets, step_key).mean()
 
     value, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -86,12 +65,13 @@ def psnr(pred: jax.Array, target: jax.Array) -> jax.Array:
   return -10.0 * jnp.log10(jnp.maximum(mse, 1e-10))
 
 
-def make_eval_step(model: nn.Module, pair_fn: Callable, *, intensity: tuple[float, float]) -> Callable:
-  """`eval_step(params, crops, key) -> {'psnr': [B], 'psnr_input': [B]}` on held-out crops: the network's
-  output and its (interpolated) input against the clean crop."""
+def make_eval_step(model: nn.Module, pair_fn: Callable, objective, *, intensity: tuple[float, float]) -> Callable:
+  """`eval_step(params, crops, key) -> {'psnr': [B], 'psnr_input': [B]}` on held-out crops: the objective's
+  prediction and the network's (interpolated) input against the clean crop."""
 
   def eval_step(params, crops, key):
     inputs, targets, _ = pair_fn(key, to_unit(crops, intensity))
-    return {"psnr": psnr(model.apply(params, inputs), targets), "psnr_input": psnr(inputs, targets)}
+    pred = objective.predict(model, params, inputs, jax.random.fold_in(key, 1))
+    return {"psnr": psnr(pred, targets), "psnr_input": psnr(inputs, targets)}
 
   return jax.jit(eval_step)

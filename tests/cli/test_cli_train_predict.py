@@ -8,18 +8,14 @@ import pytest
 
 from jax_iso import io
 from jax_iso.cli.main import main
-from jax_iso.degrade import simulate_axial
-from jax_iso.samples import FIBSEM_10NM
+from shared_data import write_sample_sections
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   """A 2-step tiny U-Net trained by `jax-iso train` on x4 sections of the real sample, and its exported bundle."""
   root = tmp_path_factory.mktemp("cli_train")
-  vol = io.read_volume(FIBSEM_10NM)[0][:48, :48, :48].astype(np.float32) / 255
-  aniso = root / "aniso.tif"
-  io.write_volume(aniso, np.rint(np.asarray(simulate_axial(vol, 4.0, axis=0)) * 255).astype(np.uint8),
-                  (40.0, 10.0, 10.0))
+  aniso = write_sample_sections(root / "aniso.tif", 48, depth=48)
   x3 = root / "x3.tif"
   io.write_volume(x3, io.read_volume(aniso)[0], (30.0, 10.0, 10.0))
   workdir = root / "run"

@@ -31,8 +31,9 @@ def run(src_path, out_path, *, log_path=None, delay=0.0, fingerprint="model-1", 
     with io.create_volume(out_path, shape, src.dtype, (10.0, 10.0, 10.0), description={"job": "test"},
                           resume_dir=True) as sink:
       summary = infer.reconstruct_planes(
-          src, sink, factor=4.0, apply_fn=apply_fn, intensity=io.intensity_of(src), tile=32, overlap=8,
-          margin=8, batch_size=4, multiple=4, slabs=8, fingerprint=fingerprint, progress=False)
+          src, sink, apply_fn, infer.Tiling(tile=32, overlap=8, margin=8, batch_size=4, multiple=4), factor=4.0,
+          intensity=io.intensity_of(src), resume=infer.Resume(fingerprint=fingerprint), memory=infer.Memory(slabs=8),
+          progress=False)
   return summary, calls
 
 

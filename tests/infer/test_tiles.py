@@ -36,7 +36,9 @@ def test_smooth_pixelwise_model_is_reproduced(shape):
   planes = _planes(shape, seed=1)
   fn = jax.jit(lambda x: jnp.tanh(3.0 * x - 1.0) * jnp.exp(-x))
   out = infer.predict_planes(fn, planes, tile=32, overlap=16, margin=4, batch_size=4, multiple=4)
-  np.testing.assert_allclose(out, np.tanh(3.0 * planes - 1.0) * np.exp(-planes), atol=1e-6)
+  # float32: XLA's tanh and exp approximations are within a few ulp of numpy's (values <= 1: ~5e-7 for the
+  # product), plus the blend's few roundings; a tile out of place would differ by ~0.1
+  np.testing.assert_allclose(out, np.tanh(3.0 * planes - 1.0) * np.exp(-planes), atol=2e-6)
 
 
 @pytest.fixture(scope="module")
@@ -179,4 +181,7 @@ def test_sharded_model_on_four_devices_gives_the_same_planes():
   out = subprocess.run([sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True, timeout=300,
                        check=False)
   assert out.returncode == 0, out.stderr
-  assert float(out.stdout.split()[-1]) < 1e-5
+  # float32: per-device batches are another compilation of the ~10 convolutions (sums of <= 9 * 16 products of
+  # order-1 values, reordered: ~1e-6 relative each, compounding to ~1e-5); a tile sent to the wrong place or a
+  # padded example leaking into a real one would change outputs by > 1e-2 (the model moves values by that much)
+  assert float(out.stdout.split()[-1]) < 1e-4

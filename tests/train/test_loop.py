@@ -10,10 +10,11 @@ import jax
 import numpy as np
 import pytest
 
+from jax_iso import jobs
 from jax_iso.errors import UserError
-from jax_iso.train import step as step_lib
+from jax_iso.models.loader import load_model
+from jax_iso.train import objectives
 from jax_iso.train import train_and_evaluate
-from jax_iso.train.export import load_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -69,13 +70,13 @@ def test_killed_and_restarted_run_equals_an_uninterrupted_one(aniso_path, tmp_pa
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path,
                                                                                    monkeypatch):
   tiny_config.train.steps = 6
-  real = step_lib.per_example_loss
+  real = objectives.per_example_loss
 
   def poisoned(pred, target, loss):   # a NaN loss once _after[0] is set (read when the step is traced)
     return real(pred, target, loss) + (float("nan") if _after[0] else 0.0)
 
   _after = [0.0]
-  monkeypatch.setattr(step_lib, "per_example_loss", poisoned)
+  monkeypatch.setattr(objectives, "per_example_loss", poisoned)
   tiny_config.train.steps = 2
   train_and_evaluate(tiny_config, tmp_path, show_progress=False)          # 2 good steps, checkpoint at 2
   _after[0] = 1.0
@@ -98,5 +99,5 @@ def test_wrong_config_values_are_user_errors(tiny_config, tmp_path, field, value
   section, name = field.split(".")
   setattr(tiny_config[section], name, value)
   with pytest.raises(UserError) as err:
-    train_and_evaluate(tiny_config, tmp_path, show_progress=False)
+    jobs.train(tiny_config, tmp_path, show_progress=False)     # the infer section is checked before training
   assert match in str(err.value) and "\n" not in str(err.value)

@@ -1,4 +1,8 @@
-"""The device mesh from the config: one data-parallel axis; batches sharded over it, parameters replicated.
+"""The device mesh and shardings, one helper for training and inference: one data-parallel axis; batches
+sharded over it, parameters replicated.
+
+    mesh = make_mesh({"data": -1})             # all devices (the config's `mesh` section; None: all)
+    x = global_batch(local_batch, batch_sharding(mesh))
 
 Multi-host (TPU pods, GPU clusters): call `jax.distributed.initialize()` first (the `jax-iso train` command does
 when `--distributed` is given or JAX_COORDINATOR_ADDRESS is set); every process then feeds its own share of
@@ -18,10 +22,10 @@ from jax_iso.errors import UserError
 DATA = "data"
 
 
-def make_mesh(cfg: Mapping) -> Mesh:
-  """A 1-D mesh over `cfg['data']` devices (-1: all of them)."""
+def make_mesh(cfg: Mapping | None = None) -> Mesh:
+  """A 1-D mesh over `cfg['data']` devices (-1 or no config: all of them)."""
   n = jax.device_count()
-  size = int(cfg.get("data", -1))
+  size = int((cfg or {}).get("data", -1))
   size = n if size == -1 else size
   if size < 1 or size > n or n % size:
     raise UserError(f"mesh.data={size} does not fit the {n} available devices; use -1 (all) or a divisor of {n}")

@@ -1,0 +1,90 @@
+"""A method applied to an anisotropic volume file: the sections opened, the factor and the fine grid resolved
+and checked, the output written through the method's inference strategy.
+
+    with open_sections("stack.tif", factor=None, spacing=None) as sections:   # the volume-and-grid setup
+      sections.factor, sections.out_shape, sections.out_spacing
+    summary = apply_method(methods.get("cubic"), "stack.tif", "iso.tif", options={"method": "cubic"})
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from jax_iso import io, methods, runconfig
+from jax_iso.degrade import grid
+from jax_iso.errors import UserError
+from jax_iso.infer import strategies
+from jax_iso.io.factor import resolve_factor
+from jax_iso.models.loader import LoadedModel
+
+
+@dataclasses.dataclass(frozen=True)
+class Sections:
+  """An anisotropic input on the section grid (README "Conventions")."""
+  src: io.VolumeSource                    # (Z, Y, X) sections
+  factor: float                           # anisotropy s
+  spacing: tuple | None                   # (z, y, x) nm of the sections, or None
+  intensity: io.Intensity                 # stored values <-> [0, 1]
+
+  @property
+  def out_shape(self) -> tuple[int, int, int]:
+    """(round(Z*s), Y, X): the fine slices the sections reconstruct to."""
+    n_z, n_y, n_x = (int(n) for n in self.src.shape)
+    return grid.fine_count(n_z, self.factor), n_y, n_x
+
+  @property
+  def out_spacing(self) -> tuple[float, float, float] | None:
+    return None if self.spacing is None else (self.spacing[0] / self.factor, self.spacing[1], self.spacing[2])
+
+
+@contextlib.contextmanager
+def open_sections(path: str, *, factor: float | None = None, spacing: tuple[float, float, float] | None = None,
+                  channel: int | None = None, timepoint: int | None = None,
+                  normalize: str = "dtype") -> Iterator[Sections]:
+  """Opens `path` as sections: factor from --factor, --spacing or the file's voxel size (they must agree), at
+  least 2 sections, finite values; closed on exit."""
+  with io.open_volume(path, channel=channel, timepoint=timepoint) as src:
+    factor, spacing = resolve_factor(factor, spacing, src.spacing, src.spacing_origin)
+    if src.shape[0] < 2:
+      raise UserError(f"{path} has {src.shape[0]} section; reconstruction needs at least 2 along Z")
+    if src.dtype == np.float32:
+      io.check_finite(src)
+    yield Sections(src, factor, spacing, io.intensity_of(src, mode=normalize))
+
+
+def apply_method(method: methods.Method, input: str, output: str, *, options: Mapping,
+                 model: LoadedModel | None = None, factor: float | None = None,
+                 spacing: tuple[float, float, float] | None = None, channel: int | None = None,
+                 timepoint: int | None = None, job: str = "reconstruct", description: Mapping | None = None,
+                 show_progress: bool = True) -> dict:
+  """Reconstructs `input` onto round(N*s) slices into `output` with `method`'s inference strategy (`options`:
+  its settings; `model`: the trained model of a learned method, which must match the input's anisotropy). The
+  output's metadata names the `job`, the method, the factor, the source and `description`."""
+  strategy = strategies.get(method.strategy)
+  options = runconfig.freeze(options)
+  strategy.check(options)
+  io.check_output_path(output, inputs=[input])
+  normalize = model.config.data.get("normalize", "dtype") if model is not None else "dtype"
+  start = time.perf_counter()
+  with open_sections(input, factor=factor, spacing=spacing, channel=channel, timepoint=timepoint,
+                     normalize=normalize) as sections:
+    if model is not None:
+      trained = float(model.config.resolved.factor)
+      if abs(sections.factor - trained) > 0.01 * trained:
+        raise UserError(f"the model in {model.source} was trained for anisotropy x{trained:g} but {input} is "
+                        f"x{sections.factor:g}; train on this volume (jax-iso reconstruct --method=... fits one) "
+                        "or pass the right --factor/--spacing")
+    description = {"job": job, "method": method.name, "factor": sections.factor, "source": str(input),
+                   **(description or {})}
+    with io.create_volume(output, sections.out_shape, sections.src.dtype, sections.out_spacing,
+                          description=description, resume_dir=True if strategy.resumable else None) as sink:
+      summary = strategy.run(sections.src, sink, strategies.Job(sections.factor, sections.intensity, options, model,
+                                                                show_progress))
+  return {"input": str(input), "output": str(output), "method": method.name, "factor": sections.factor,
+          "input_shape": list(sections.src.shape), "output_shape": list(sections.out_shape),
+          "spacing_nm": None if sections.out_spacing is None else list(sections.out_spacing),
+          "seconds": round(time.perf_counter() - start, 2), "strategy": summary}

@@ -1,0 +1,75 @@
+"""A run's config in one form: frozen, converted once where it enters the library.
+
+A config arrives as an `ml_collections.ConfigDict` (a config file, `configs/<method>.py`), a plain dict (Python
+callers) or JSON read back from a workdir's `config.json` or a bundle. `freeze` turns any of them into one
+`ml_collections.FrozenConfigDict` (immutable, hashable, lists as tuples), and only that form travels on: the
+engine never asks which form it was given. `to_json` is its JSON form (what `config.json` and bundles hold, and
+what two configs are compared by).
+
+    config = freeze(get_config("cpu"))      # at the entry: train_and_evaluate, load_model, build_model, ...
+    config.data.crop                          # attribute or item access, read-only
+    config = replace(config, pairs={"factor": 4.0})   # a changed copy (the pairs section merged)
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import ml_collections
+
+Frozen = ml_collections.FrozenConfigDict
+
+
+def freeze(config: Any) -> Frozen:
+  """`config` (ConfigDict, FrozenConfigDict, dict, or JSON-loaded dict) as a FrozenConfigDict; a frozen one is
+  returned as it is."""
+  if isinstance(config, Frozen):
+    return config
+  if isinstance(config, ml_collections.ConfigDict):
+    return Frozen(config)
+  if isinstance(config, Mapping):
+    return Frozen(_plain(config))
+  raise TypeError(f"a config must be a ConfigDict or a mapping, got {type(config).__name__}")
+
+
+def to_json(config: Any) -> dict:
+  """The JSON form of a config (tuples as lists, None as null): nested plain dicts."""
+  return json.loads(freeze(config).to_json_best_effort())
+
+
+def to_dict(config: Any) -> dict:
+  """Nested plain dicts of a config, sequences kept as tuples (hashable keyword arguments)."""
+  return _tuples(freeze(config).to_dict())
+
+
+def replace(config: Any, **sections) -> Frozen:
+  """A frozen copy of `config` with top-level `sections` set; a mapping merges into a mapping section (one
+  level: its keys replace the section's)."""
+  out = to_json(config)
+  for name, value in sections.items():
+    if isinstance(value, (Mapping, ml_collections.ConfigDict)):
+      value = to_json(value)
+      if isinstance(out.get(name), dict):
+        value = {**out[name], **value}
+    out[name] = value
+  return freeze(out)
+
+
+def _plain(value):
+  """Mappings -> dicts, sequences -> tuples (FrozenConfigDict refuses dicts inside sequences)."""
+  if isinstance(value, ml_collections.ConfigDict):
+    return _plain(value.to_dict())
+  if isinstance(value, Mapping):
+    return {str(k): _plain(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return tuple(_plain(v) for v in value)
+  return value
+
+
+def _tuples(value):
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return tuple(_tuples(v) for v in value)
+  return value

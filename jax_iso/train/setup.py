@@ -1,0 +1,180 @@
+"""`setup(config, workdir)`: every piece of a training run, built before its first step.
+
+    with setup(config, workdir) as run:      # a `Run`; closing it waits for checkpoints, closes the volumes
+      state, metrics = run.train_step(run.state, next(run.batches), run.step_key)
+
+In order: the config is frozen (`runconfig.freeze`, the one form passed on) and checked; its method's pieces
+are looked up in the registry (`jax_iso.methods`): the model, the pair maker, the objective; the training volumes
+are opened and the config resolved from them (`resolve.py`: factor, section noise, intensity window; printed
+on stderr and written to `config.json`); then the mesh, the optimizer (with frozen modules), the train state
+(fresh, initialised from an earlier run with `train.init_from`, or restored from the workdir's latest checkpoint
+with the data iterator's state), the jitted train and eval steps, the device-prefetched batches, the held-out
+crops, the checkpointer and the metrics writer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import sys
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+
+from jax_iso import data, mesh as mesh_lib, runconfig
+from jax_iso.degrade import pairs
+from jax_iso.errors import UserError
+from jax_iso.models import build_model, loader
+from jax_iso.train import checkpoint, config_checks, objectives, optim, resolve, state as state_lib, step
+from jax_iso.train.inputs import Inputs, crop_spec, open_inputs
+from jax_iso.train.prefetch import DevicePrefetch
+from jax_iso.train.writer import MetricsWriter
+
+PREFETCH = 2   # batches on their way to the device ahead of the step
+RESUME_SECTIONS = ("model", "pairs", "loss", "pdl", "resolved")   # a workdir's run may not change these
+
+
+@dataclasses.dataclass
+class Run:
+  """The pieces of a training run (`setup`)."""
+  config: runconfig.Frozen      # resolved: what config.json holds
+  workdir: pathlib.Path
+  model: nn.Module
+  state: state_lib.TrainState   # fresh, or restored from the latest checkpoint
+  start: int                    # the step `state` is at
+  train_step: Callable          # jitted (state, batch, key) -> (state, metrics); donates the state
+  eval_step: Callable           # jitted (params, crops, key) -> {'psnr': [B], 'psnr_input': [B]}
+  batches: DevicePrefetch       # training batches on the device; get_state() for checkpoints
+  eval_batch: jax.Array         # the fixed held-out crops
+  step_key: jax.Array           # the train step folds the step number into it
+  eval_key: jax.Array
+  checkpoints: checkpoint.Checkpointer
+  writer: MetricsWriter
+  inputs: Inputs
+
+  def close(self) -> None:
+    try:
+      self.checkpoints.close()
+    finally:
+      self.inputs.close()
+
+  def __enter__(self) -> Run:
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
+
+
+def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
+  """Builds the pieces of a run of `config` in `workdir` (resuming it when it holds checkpoints); `log` prints
+  the resolved config on stderr."""
+  config = runconfig.freeze(config)
+  method = config_checks.method_of(config)
+  model = build_model(config.model)
+  config_checks.check(config, getattr(model, "multiple", 1))
+  objective = objectives.make(method.loss, config)
+  inputs = open_inputs(config.data)
+  try:
+    config = resolve.resolve(config, inputs)
+    if log:
+      print(f"train {config.method}: {resolve.describe(config)}", file=sys.stderr, flush=True)
+    return _build(config, pathlib.Path(workdir), model, objective, inputs)
+  except BaseException:
+    inputs.close()
+    raise
+
+
+def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, objective, inputs: Inputs) -> Run:
+  workdir.mkdir(parents=True, exist_ok=True)
+  check_resume(workdir, config)
+  if jax.process_index() == 0:
+    (workdir / loader.CONFIG_FILE).write_text(json.dumps(runconfig.to_json(config), indent=1))
+
+  steps, batch = int(config.train.steps), int(config.data.batch_size)
+  mesh = mesh_lib.make_mesh(config.mesh)
+  mesh_lib.check_batch(batch, mesh)
+  repl, batch_sh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
+  pair_fn = pairs.make_batch_fn(config.pairs)
+  intensity = (inputs.intensity.lo, inputs.intensity.hi)
+  ema = float(config.train.ema)
+  sample = jax.ShapeDtypeStruct((batch,) + tuple(config.resolved.input_shape), jnp.float32)
+  optimizer, schedule = optim.make_optimizer(config.optim, steps)
+  optimizer = optim.freeze(optimizer, tuple(config.train.get("frozen", ())),
+                           jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(sample.shape, sample.dtype)))
+  init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
+  abstract = state_lib.abstract_state(model, optimizer, sample, ema=ema > 0, sharding=repl)
+
+  kind, size = crop_spec(config)
+  holdout, seed = float(config.data.holdout), int(config.seed)
+  iterator = iter(data.crop_dataset(inputs.volumes, kind=kind, size=size, batch_size=batch // jax.process_count(),
+                                    seed=seed, split="train", holdout=holdout,
+                                    shard=(jax.process_index(), jax.process_count())))
+  checkpoints = checkpoint.Checkpointer(workdir, keep=int(config.train.keep))
+  try:
+    start = checkpoints.latest_step()
+    if start is None:
+      state = state_lib.create_state(model, optimizer, sample, init_key, ema=ema > 0, sharding=repl)
+      if config.train.get("init_from"):
+        state = init_from(state, config.train.init_from, repl)
+      start = 0
+    else:
+      state, data_state = checkpoints.restore(abstract)
+      iterator.set_state(data_state)
+    eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size,
+                                             count=int(config.data.eval_crops), seed=seed, holdout=holdout))
+    train_step = step.jit_train_step(
+        step.make_train_step(model, pair_fn, objective, optimizer, schedule, intensity=intensity, ema=ema),
+        jax.tree.map(lambda _: repl, abstract), batch_sh, repl)
+    return Run(config=config, workdir=workdir, model=model, state=state, start=int(start), train_step=train_step,
+               eval_step=step.make_eval_step(model, pair_fn, objective, intensity=intensity),
+               batches=DevicePrefetch(iterator, lambda b: mesh_lib.global_batch(b, batch_sh), PREFETCH),
+               eval_batch=eval_batch, step_key=step_key, eval_key=eval_key, checkpoints=checkpoints,
+               writer=MetricsWriter(workdir), inputs=inputs)
+  except BaseException:
+    checkpoints.close()
+    raise
+
+
+def check_resume(workdir: pathlib.Path, config: runconfig.Frozen) -> None:
+  """A workdir holds one run: a different model, pairs, loss, data or frozen modules on restart is a mistake,
+  not a resume. (Of `resolved`, what the saved run resolved is compared: a newer jax_iso may resolve more.)"""
+  path = workdir / loader.CONFIG_FILE
+  if not path.exists():
+    return
+  saved, new = json.loads(path.read_text()), runconfig.to_json(config)
+  saved_resolved = saved.get("resolved") or {}
+  saved["resolved"] = saved_resolved
+  new["resolved"] = {k: v for k, v in (new.get("resolved") or {}).items() if k in saved_resolved}
+  for section in RESUME_SECTIONS:
+    if saved.get(section) != new.get(section):
+      raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new --workdir "
+                      "(or delete it to start over)")
+  if list(saved["train"].get("frozen", [])) != list(new["train"].get("frozen", [])):
+    raise UserError(f"workdir {workdir} holds a run with other frozen modules (train.frozen); pass a new "
+                    "--workdir (or delete it to start over)")
+
+
+def init_from(state: state_lib.TrainState, source: str, sharding) -> state_lib.TrainState:
+  """`state` with the parameters of an earlier run or bundle (`train.init_from`) wherever their path and shape
+  match (e.g. a stage trained before); the rest keep their fresh values."""
+  loaded = loader.load_model(source)
+  given = {optim.param_path(p): v for p, v in jax.tree_util.tree_flatten_with_path(loaded.params)[0]}
+  taken = []
+
+  def take(path, fresh):
+    name = optim.param_path(path)
+    old = given.get(name)
+    if old is None or tuple(old.shape) != tuple(fresh.shape):
+      return fresh
+    taken.append(name)
+    return jax.device_put(np.asarray(old, dtype=fresh.dtype), sharding)
+
+  params = jax.tree_util.tree_map_with_path(take, state.params)
+  if not taken:
+    raise UserError(f"train.init_from={source}: none of its parameters has the path and shape of one of this "
+                    "model; initialise from a run of a model that shares modules with this one")
+  print(f"train: {len(taken)} of {len(given)} parameter arrays initialised from {source}", file=sys.stderr)
+  return state.replace(params=params, ema_params=None if state.ema_params is None else params)

@@ -1,0 +1,84 @@
+"""The method registry: every entry's pieces exist and agree with its config, and a new method plugs in by
+registering its pieces, without editing cli, jobs, train or infer."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from jax_iso import io, jobs, methods
+from jax_iso.cli.main import main
+from jax_iso.degrade import pairs
+from jax_iso.errors import UserError
+from jax_iso.infer import strategies
+from jax_iso.models import MODELS
+from jax_iso.train import objectives
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_every_entry_names_pieces_that_are_registered(name):
+  method = methods.get(name)
+  assert method.name == name and method.summary
+  assert method.strategy in strategies.STRATEGIES
+  if not method.learned:
+    assert method.model is method.pairs is method.loss is None
+    with pytest.raises(UserError, match="learns nothing"):
+      method.default_config()
+    return
+  assert method.model in MODELS and method.pairs in pairs.PAIR_MAKERS and method.loss in objectives.OBJECTIVES
+  for variant in (None,) + method.variants():
+    config = method.default_config(variant)
+    assert config.method == name, variant
+    assert config.model.name == method.model and config.pairs.kind == method.pairs, variant
+    strategies.get(method.strategy).check(config.infer)          # its inference settings are valid
+    objectives.make(method.loss, config)                          # and its loss settings
+
+
+def test_lookups_and_variants():
+  assert methods.names(learned=False) == ("linear", "cubic")
+  assert set(methods.names(learned=True)) == {"unet", "a2i"}
+  assert methods.get("unet").default_variant("cpu") == "cpu"
+  assert methods.get("unet").default_variant("gpu") is None
+  assert methods.get("cubic").default_variant("cpu") is None
+  with pytest.raises(UserError, match="unknown method 'magic'; choose one of linear, cubic, unet, a2i"):
+    methods.get("magic")
+
+
+def test_reconstruct_help_lists_every_method(capsys):
+  assert main(["jax-iso", "reconstruct", "--help"]) == 0
+  text = capsys.readouterr().out
+  for method in methods.METHODS.values():
+    assert f"{method.name} ({method.summary})" in text
+
+
+def _flat_run(src, sink, job):
+  """A test strategy: every output slice is the mean of the sections, scaled by options.gain."""
+  mean = job.intensity.to_unit(np.asarray(src[:])).mean(axis=0) * float(job.options["gain"])
+  sink[:] = job.intensity.from_unit(np.broadcast_to(mean, sink.shape))
+  return {"gain": float(job.options["gain"])}
+
+
+def _flat_check(options):
+  if float(options["gain"]) <= 0:
+    raise UserError(f"gain={options['gain']} must be > 0")
+
+
+def test_a_new_method_is_one_registration(monkeypatch, tmp_path, capsys):
+  """A method with a new strategy: registering both makes `jax-iso reconstruct --method=flat` run it."""
+  monkeypatch.setitem(strategies.STRATEGIES, "flat", strategies.Strategy("flat", _flat_run, _flat_check, False))
+  monkeypatch.setitem(methods.METHODS, "flat", methods.Method("flat", "mean of the sections", strategy="flat",
+                                                              options=(("gain", 0.5),)))
+  base = 4 * np.random.default_rng(0).integers(0, 63, (1, 10, 12))             # half the mean is an integer
+  sections = (base + 4 * (np.arange(6)[:, None, None] % 2)).astype(np.uint8)
+  io.write_volume(tmp_path / "in.tif", sections, (40.0, 10.0, 10.0))
+  assert main(["jax-iso", "reconstruct", f"--input={tmp_path / 'in.tif'}", f"--output={tmp_path / 'out.tif'}",
+               "--method=flat"]) == 0
+  got, spacing = io.read_volume(tmp_path / "out.tif")
+  assert got.shape == (24, 10, 12) and spacing == (10.0, 10.0, 10.0)
+  want = (base[0] + 2) // 2
+  np.testing.assert_array_equal(got, np.broadcast_to(want, got.shape))
+  assert "(flat, x4)" in capsys.readouterr().out
+  # the strategy checks its options before anything is written
+  monkeypatch.setitem(methods.METHODS, "flat", dataclasses.replace(methods.get("flat"), options=(("gain", 0),)))
+  with pytest.raises(UserError, match="gain=0 must be > 0"):
+    jobs.reconstruct(str(tmp_path / "in.tif"), str(tmp_path / "bad.tif"), method="flat")
+  assert not (tmp_path / "bad.tif").exists()
