@@ -144,19 +144,20 @@ def _plan(src, sink, tiling: Tiling, *, factor: float, fuse: str, orientations, 
   if tuple(sink.shape) != (n_out, n_y, n_x):
     raise ValueError(f"sink shape {tuple(sink.shape)} != {(n_out, n_y, n_x)}")
   plan = _Plan((n_z, n_y, n_x), n_out, used, ("yz", "xz") if len(used) == 2 else used, {}, None)
+  sizes = {}
   for o in used:
     given = memory.slabs.get(o) if isinstance(memory.slabs, dict) else memory.slabs
     if given is None:
       given = budget.plan_slab(plan.counts[o], n_z, plan.plane_shape(o), batch_size=tiling.batch_size,
                                budget_bytes=memory.budget_bytes, src_itemsize=np.dtype(src.dtype).itemsize,
                                **tiling.geometry)
-    plan.sizes[o] = int(min(max(1, given), plan.counts[o]))
+    sizes[o] = int(min(max(1, given), plan.counts[o]))
+  store = None
   if len(plan.passes) == 2:
-    cx = min(budget.CHUNK, n_x) if plan.sizes["yz"] >= budget.CHUNK else plan.sizes["yz"]  # whole chunks
+    cx = min(budget.CHUNK, n_x) if sizes["yz"] >= budget.CHUNK else sizes["yz"]   # X slabs write whole chunks
     store = StoreSpec((n_out, n_y, n_x), scratch.scratch_dtype(sink.dtype, memory.temp_dtype),
                       (min(budget.CHUNK, n_out), min(budget.CHUNK, n_y), cx))
-    plan = dataclasses.replace(plan, store=store)
-  return plan
+  return dataclasses.replace(plan, sizes=sizes, store=store)
 
 
 def reconstruct_planes(src, sink, apply_fn: Callable, tiling: Tiling, *, factor: float, intensity,

@@ -3,4 +3,4 @@
     summary = train_and_evaluate(config, workdir)     # or, piece by piece: with setup(config, workdir) as run: ...
 """
 from jax_iso.train.loop import TrainingDiverged, train_and_evaluate
-from jax_iso.train.setup import Run, setup
+from jax_iso.train.run import Run, setup

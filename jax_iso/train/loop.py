@@ -1,6 +1,6 @@
 """`train_and_evaluate(config, workdir)`: the self-supervised training loop shared by every method.
 
-The pieces come from `setup` (setup.py). The loop dispatches the jitted steps on device-prefetched batches
+The pieces come from `setup` (run.py). The loop dispatches the jitted steps on device-prefetched batches
 without waiting for their results (at most `AHEAD` steps ahead of the device, which bounds the batches in
 flight); the metrics stay on the device and are fetched together at log, evaluation and checkpoint steps. A NaN
 or Inf loss is found there, named with its step, before a checkpoint could save it, and stops the run, keeping
@@ -22,7 +22,7 @@ import numpy as np
 from jax_iso import progress
 from jax_iso.errors import UserError
 from jax_iso.train import curves
-from jax_iso.train.setup import Run, setup
+from jax_iso.train.run import Run, setup
 
 
 AHEAD = 2   # train steps the host may dispatch beyond the last one finished on the device

@@ -103,7 +103,7 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, ob
   sample = jax.ShapeDtypeStruct((batch,) + tuple(config.resolved.input_shape), jnp.float32)
   optimizer, schedule = optim.make_optimizer(config.optim, steps)
   optimizer = optim.freeze(optimizer, tuple(config.train.get("frozen", ())),
-                           jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(sample.shape, sample.dtype)))
+                           jax.eval_shape(model.init, jax.random.key(0), sample))
   init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
   abstract = state_lib.abstract_state(model, optimizer, sample, ema=ema > 0, sharding=repl)
 
