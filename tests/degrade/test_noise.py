@@ -38,6 +38,12 @@ def _image(shape=(2, 16, 24), seed=0):
   return np.random.default_rng(seed).random(shape).astype(np.float32)
 
 
+# float32, two compilations of an op (eager / jit / vmap fuse and contract multiply-adds differently); the worst is
+# the shot noise x + sqrt(x / d + r^2) n: the dose d = exp(u) (u <= 5.3, ulp 4.8e-7) may move by 7e-7 relative, the
+# normal draw n (|n| <= 4.5) by a few ulp of its erfinv polynomial, on a noise term <= 1: <= ~1.1e-6.
+COMPILED_ATOL = 5e-6
+
+
 @pytest.mark.parametrize("name", OPS)
 def test_eager_matches_jit(name):
   op, params = OPS[name]
@@ -45,10 +51,10 @@ def test_eager_matches_jit(name):
   y, aux = op(key, x, **params)
   yj, auxj = jax.jit(functools.partial(op, **params))(key, x)
   assert y.shape == x.shape and y.dtype == x.dtype
-  np.testing.assert_allclose(y, yj, atol=1e-6)
+  np.testing.assert_allclose(y, yj, atol=COMPILED_ATOL)
   assert aux.keys() == auxj.keys()
-  for k in aux:
-    np.testing.assert_allclose(aux[k], auxj[k], rtol=1e-6)
+  for k in aux:                             # u * (hi - lo) + lo (1 ulp), the dose exp of that: <= 7e-7 relative
+    np.testing.assert_allclose(aux[k], auxj[k], rtol=2e-6)
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -72,7 +78,7 @@ def test_vmap_over_keys_draws_per_example(name):
   for k, v in aux.items():
     assert v.shape == (4,) and len(np.unique(np.asarray(v))) == 4, k
   y0, _ = op(keys[0], x[0], **params)
-  np.testing.assert_allclose(y[0], y0, atol=1e-6)
+  np.testing.assert_allclose(y[0], y0, atol=COMPILED_ATOL)              # vmap and a single call: two compilations
 
 
 @pytest.mark.parametrize("name", OPS)

@@ -16,7 +16,10 @@ def test_acquisition_pipeline_runs_eager_and_jitted_alike(images):
   pipe = pipeline.Pipeline.from_config(config.acquisition())
   eager, aux = pipe(jax.random.key(1), images)
   jitted, _ = jax.jit(pipe)(jax.random.key(1), images)
-  np.testing.assert_allclose(eager, jitted, atol=1e-5)
+  # float32, two compilations (FMA, fusion, summation order) of what key 1 applies: the blur (2 x 13 multiply-adds
+  # with exp-made, normalised taps, <= 5e-6), gamma (pow, a few ulp), contrast about a 1024-pixel mean (0.15 x
+  # ~sqrt(1024) ulp) and shot noise (<= 1.1e-6): <= ~7e-6
+  np.testing.assert_allclose(eager, jitted, atol=2e-5)
   assert eager.shape == images.shape and set(aux) == set(config.acquisition().order)
   assert float(eager.min()) >= 0.0 and float(eager.max()) <= 1.0          # clipped like a stored image
 

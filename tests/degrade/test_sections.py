@@ -32,7 +32,9 @@ def test_missing_eager_equals_jit():
     key = jax.random.key(seed)
     eager, aux_e = op(key, x)
     jitted, aux_j = jax.jit(op)(key, x)
-    np.testing.assert_allclose(eager, jitted, atol=1e-6)
+    # float32, two compilations: a 'mean' fill averages 6 x 7 values <= 1, which may be summed in another order
+    # (<= 2 x 41 x 6e-8 = 4.9e-6); 'interpolate' is one multiply-add (1.2e-7); the rest are copies
+    np.testing.assert_allclose(eager, jitted, atol=1e-5)
     np.testing.assert_array_equal(aux_e["mask"], aux_j["mask"])
     assert int(aux_e["fill"]) == int(aux_j["fill"])
 
@@ -96,7 +98,8 @@ def test_missing_mean_and_interpolate_fills_against_numpy():
             want = (1 - t) * x[below[-1]] + t * x[above[0]]
           else:
             want = x[below[-1]] if below.size else x[above[0]]
-        np.testing.assert_allclose(y[z], want, atol=1e-6)
+        # float32 against float64: a mean of 4 x 5 values <= 1 rounds 20 times (<= 1.2e-6); interpolation twice
+        np.testing.assert_allclose(y[z], want, atol=2e-6)
 
 
 def test_missing_all_sections_lost_falls_back_to_blank():
@@ -130,8 +133,11 @@ def test_missing_vmap_and_keys():
   y, aux = jax.vmap(op)(_keys(8), x)
   masks = np.asarray(aux["mask"])
   assert masks.shape == (8, 12) and len({m.tobytes() for m in masks}) > 1   # per-example draws
-  y0, _ = op(_keys(8)[3], x[3])
-  np.testing.assert_array_equal(y[3], y0)
+  y0, aux0 = op(_keys(8)[3], x[3])
+  intact = np.asarray(aux0["mask"]) == 0
+  np.testing.assert_array_equal(np.asarray(y[3])[intact], np.asarray(y0)[intact])   # copied bitwise
+  # a 'mean' fill averages 3 x 3 values <= 1, which vmap may sum in another order: <= 2 x 8 x 6e-8 = 1e-6
+  np.testing.assert_allclose(y[3], y0, atol=2e-6)
   a, _ = op(jax.random.key(5), x[0])
   b, _ = op(jax.random.key(5), x[0])
   np.testing.assert_array_equal(a, b)
@@ -220,8 +226,11 @@ def test_misalignment_eager_equals_jit_and_zero_is_identity():
   for seed in range(3):
     e, ae = op(jax.random.key(seed), x)
     j, aj = jax.jit(op)(jax.random.key(seed), x)
-    np.testing.assert_allclose(e, j, atol=1e-6)
-    np.testing.assert_allclose(ae["shifts"], aj["shifts"], atol=1e-7)
+    # float32, two compilations: the shifts (<= 3 px) are u * m with m = u' * 2.5 + 0.5, each maybe contracted: <=
+    # 2 ulp (4.8e-7 px); x in [0, 1] moves by <= 1 per px of shift, on each of 2 passes of 2-tap multiply-adds that
+    # may round differently (1.2e-7 each): <= 1.5e-6
+    np.testing.assert_allclose(e, j, atol=5e-6)
+    np.testing.assert_allclose(ae["shifts"], aj["shifts"], atol=1e-6)
   y, aux = sections.misalignment(jax.random.key(0), x, max_shift=(0.0, 0.0))
   np.testing.assert_array_equal(y, x)
   assert not np.any(np.asarray(aux["shifts"]))
@@ -246,7 +255,7 @@ def test_misalignment_vmap_keys_and_leading_axes():
   s = np.asarray(aux["shifts"])
   assert s.shape == (3, 4, 2) and not np.allclose(s[0], s[1])
   y1, _ = op(_keys(3)[1], x[1])
-  np.testing.assert_allclose(y[1], y1, atol=1e-6)
+  np.testing.assert_allclose(y[1], y1, atol=5e-6)                       # two compilations: as in the eager / jit test
   yb, auxb = op(jax.random.key(0), jnp.asarray(x, jnp.bfloat16))     # leading axis shares the shifts
   assert yb.dtype == jnp.bfloat16 and auxb["shifts"].shape == (3, 4, 2)
   np.testing.assert_array_equal(auxb["shifts"][0], auxb["shifts"][2])
