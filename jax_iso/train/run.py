@@ -78,21 +78,16 @@ def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
   objective = objectives.make(method.loss, config)
   inputs = open_inputs(config.data)
   try:
-    config = resolve.resolve(config, inputs)
-    if log:
-      print(f"train {config.method}: {resolve.describe(config)}", file=sys.stderr, flush=True)
-    return _build(config, pathlib.Path(workdir), model, objective, inputs)
+    return _build(resolve.resolve(config, inputs), pathlib.Path(workdir), model, objective, inputs, log)
   except BaseException:
     inputs.close()
     raise
 
 
-def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, objective, inputs: Inputs) -> Run:
-  workdir.mkdir(parents=True, exist_ok=True)
-  check_resume(workdir, config)
-  if jax.process_index() == 0:
-    (workdir / loader.CONFIG_FILE).write_text(json.dumps(runconfig.to_json(config), indent=1))
-
+def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, objective, inputs: Inputs,
+           log: bool) -> Run:
+  # Everything a bad setting can fail on comes before the first write into the workdir (and the first line on
+  # stderr: a bad input is one line).
   steps, batch = int(config.train.steps), int(config.data.batch_size)
   mesh = mesh_lib.make_mesh(config.mesh)
   mesh_lib.check_batch(batch, mesh)
@@ -106,25 +101,34 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, ob
                            jax.eval_shape(model.init, jax.random.key(0), sample))
   init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
   abstract = state_lib.abstract_state(model, optimizer, sample, ema=ema > 0, sharding=repl)
-
   kind, size = crop_spec(config)
   holdout, seed = float(config.data.holdout), int(config.seed)
   iterator = iter(data.crop_dataset(inputs.volumes, kind=kind, size=size, batch_size=batch // jax.process_count(),
                                     seed=seed, split="train", holdout=holdout,
                                     shard=(jax.process_index(), jax.process_count())))
+  eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size, count=int(config.data.eval_crops),
+                                           seed=seed, holdout=holdout))
+  check_resume(workdir, config)
+  given = None                                     # the parameters an earlier stage gives (train.init_from)
+  if config.train.get("init_from") and loader.latest_step(workdir) is None:
+    given = initial_params(config.train.init_from, abstract.params)
+
+  if log:
+    print(f"train {config.method}: {resolve.describe(config)}", file=sys.stderr, flush=True)
+  workdir.mkdir(parents=True, exist_ok=True)
+  if jax.process_index() == 0:
+    (workdir / loader.CONFIG_FILE).write_text(json.dumps(runconfig.to_json(config), indent=1))
   checkpoints = checkpoint.Checkpointer(workdir, keep=int(config.train.keep))
   try:
     start = checkpoints.latest_step()
     if start is None:
       state = state_lib.create_state(model, optimizer, sample, init_key, ema=ema > 0, sharding=repl)
-      if config.train.get("init_from"):
-        state = init_from(state, config.train.init_from, repl)
+      if given is not None:
+        state = take_params(state, given, repl)
       start = 0
     else:
       state, data_state = checkpoints.restore(abstract)
       iterator.set_state(data_state)
-    eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size,
-                                             count=int(config.data.eval_crops), seed=seed, holdout=holdout))
     train_step = step.jit_train_step(
         step.make_train_step(model, pair_fn, objective, optimizer, schedule, intensity=intensity, ema=ema),
         jax.tree.map(lambda _: repl, abstract), batch_sh, repl)
@@ -157,24 +161,26 @@ def check_resume(workdir: pathlib.Path, config: runconfig.Frozen) -> None:
                     "--workdir (or delete it to start over)")
 
 
-def init_from(state: state_lib.TrainState, source: str, sharding) -> state_lib.TrainState:
-  """`state` with the parameters of an earlier run or bundle (`train.init_from`) wherever their path and shape
-  match (e.g. a stage trained before); the rest keep their fresh values."""
+def initial_params(source: str, abstract_params) -> dict:
+  """{parameter path: array} of the run or bundle at `source` (`train.init_from`) for each parameter of
+  `abstract_params` with the same path and shape (e.g. the modules of a stage trained before)."""
   loaded = loader.load_model(source)
-  given = {optim.param_path(p): v for p, v in jax.tree_util.tree_flatten_with_path(loaded.params)[0]}
-  taken = []
-
-  def take(path, fresh):
-    name = optim.param_path(path)
-    old = given.get(name)
-    if old is None or tuple(old.shape) != tuple(fresh.shape):
-      return fresh
-    taken.append(name)
-    return jax.device_put(np.asarray(old, dtype=fresh.dtype), sharding)
-
-  params = jax.tree_util.tree_map_with_path(take, state.params)
-  if not taken:
+  own = {optim.param_path(p): a.shape for p, a in jax.tree_util.tree_flatten_with_path(abstract_params)[0]}
+  found = jax.tree_util.tree_flatten_with_path(loaded.params)[0]
+  given = {optim.param_path(p): v for p, v in found if tuple(v.shape) == own.get(optim.param_path(p))}
+  if not given:
     raise UserError(f"train.init_from={source}: none of its parameters has the path and shape of one of this "
                     "model; initialise from a run of a model that shares modules with this one")
-  print(f"train: {len(taken)} of {len(given)} parameter arrays initialised from {source}", file=sys.stderr)
+  print(f"train: {len(given)} of {len(found)} parameter arrays initialised from {source}", file=sys.stderr)
+  return given
+
+
+def take_params(state: state_lib.TrainState, given: dict, sharding) -> state_lib.TrainState:
+  """`state` with the `given` parameters (by path) in place of its fresh ones."""
+
+  def take(path, fresh):
+    old = given.get(optim.param_path(path))
+    return fresh if old is None else jax.device_put(np.asarray(old, dtype=fresh.dtype), sharding)
+
+  params = jax.tree_util.tree_map_with_path(take, state.params)
   return state.replace(params=params, ema_params=None if state.ema_params is None else params)

@@ -7,6 +7,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from configs import a2i_3dem
 from jax_iso import runconfig
 from jax_iso.errors import UserError
 from jax_iso.models.loader import load_model
@@ -71,10 +72,11 @@ def test_a_later_stage_starts_from_an_earlier_one_and_trains_only_what_is_not_fr
 def test_bad_frozen_patterns_are_user_errors(tiny_config, tmp_path, patterns, match):
   tiny_config.train.frozen = patterns
   with pytest.raises(UserError, match=match.replace("[", r"\[").replace("*", r"\*").replace(".", r"\.")):
-    setup(tiny_config, tmp_path)
+    setup(tiny_config, tmp_path / "run")
+  assert not (tmp_path / "run").exists()             # nothing written: the fixed command starts afresh
 
 
-def test_resume_refuses_other_frozen_modules_and_init_from_nothing(tiny_config, tmp_path):
+def test_resume_refuses_other_frozen_modules_and_init_from_needs_a_matching_run(tiny_config, tmp_path):
   tiny_config.train.steps = 1
   train_and_evaluate(tiny_config, tmp_path / "run", show_progress=False)
   tiny_config.train.frozen = ("params/Conv_0/.*",)
@@ -84,6 +86,11 @@ def test_resume_refuses_other_frozen_modules_and_init_from_nothing(tiny_config, 
   tiny_config.train.init_from = str(tmp_path / "none")
   with pytest.raises(UserError, match="does not exist"):
     setup(tiny_config, tmp_path / "other")
+  a2i = a2i_3dem.get_config("tiny")                      # a model that shares no module with the U-Net
+  a2i.data.path, a2i.train.init_from = tiny_config.data.path, str(tmp_path / "run")
+  with pytest.raises(UserError, match="none of its parameters has the path and shape"):
+    setup(a2i, tmp_path / "other")
+  assert not (tmp_path / "other").exists()
 
 
 def test_metrics_are_fetched_only_at_log_eval_and_checkpoint_steps(tiny_config, tmp_path, monkeypatch):
