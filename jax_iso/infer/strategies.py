@@ -60,10 +60,11 @@ def _interpolate(src, sink, job: Job) -> dict:
 def _check_planes(options: Mapping) -> None:
   if options["fuse"] not in FUSES:
     raise UserError(f"infer.fuse={options['fuse']!r} is unknown; choose one of {', '.join(FUSES)}")
-  for name in ("tile", "batch_size"):
-    if int(options[name]) < 1:
+  tile = min(options["tile"]) if isinstance(options["tile"], (tuple, list)) else options["tile"]   # (th, tw)
+  for name, value in (("tile", tile), ("batch_size", options["batch_size"])):
+    if int(value) < 1:
       raise UserError(f"infer.{name}={options[name]} must be >= 1")
-  overlap, margin, tile = (int(options[k]) for k in ("overlap", "margin", "tile"))
+  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(tile)
   if overlap < 0 or margin < 0 or 2 * overlap >= tile:
     raise UserError(f"infer.overlap={options['overlap']} and infer.margin={options['margin']} must be >= 0 with "
                     f"2 * overlap < tile ({options['tile']})")
