@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 import jax
 import jax.numpy as jnp
 
+from jax_iso import runconfig
 from jax_iso.degrade import axial, checks, grid
 from jax_iso.degrade import fold as fold_lib
 from jax_iso.degrade import precipitates as precipitates_lib
-from jax_iso import runconfig
 from jax_iso.degrade.pipeline import Pipeline
 from jax_iso.degrade.resample import resample
 
