@@ -57,7 +57,7 @@ def replace(config: Any, **sections) -> Frozen:
 
 
 def _plain(value):
-  """Mappings -> dicts, sequences -> tuples (FrozenConfigDict refuses dicts inside sequences)."""
+  """Mappings -> dicts, sequences -> tuples: what FrozenConfigDict is built from."""
   if isinstance(value, ml_collections.ConfigDict):
     return _plain(value.to_dict())
   if isinstance(value, Mapping):
