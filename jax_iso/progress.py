@@ -14,6 +14,7 @@ JAX_ISO_PROGRESS=0 silences everything; JAX_ISO_PROGRESS=plain prints plain line
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import sys
@@ -40,11 +41,9 @@ def _plain() -> bool:
   """Whether to print plain lines rather than a live bar."""
   if os.environ.get("JAX_ISO_PROGRESS") == "plain":
     return True
-  try:
+  with contextlib.suppress(AttributeError, ValueError):   # a replaced or closed stderr: not a terminal
     if sys.stderr.isatty():
       return False
-  except (AttributeError, ValueError):
-    pass
   return not Console(stderr=True).is_jupyter
 
 
@@ -103,27 +102,12 @@ class _Lines:
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
   """Yields `items` while showing a bar (or plain lines) with count, elapsed time and ETA."""
-  if not enabled():
-    yield from items
-    return
   if total is None and hasattr(items, "__len__"):
     total = len(items)  # type: ignore[arg-type]
-  if _plain():
-    lines = _Lines(description, total)
-    try:
-      for item in items:
-        yield item
-        lines.update(1, {})
-    finally:
-      lines.close()
-    return
-  columns = (rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
-             rp.TimeElapsedColumn(), rp.TextColumn("eta"), rp.TimeRemainingColumn())
-  with rp.Progress(*columns, console=Console(stderr=True)) as bar:
-    task = bar.add_task(description, total=total)
+  with Bar(description, total) as bar:
     for item in items:
       yield item
-      bar.advance(task)
+      bar.update(1)
 
 
 class Bar:
@@ -131,7 +115,7 @@ class Bar:
   bar.update(1, loss=0.1)`; an update without values keeps the last ones; `completed` starts it part-way (a
   resumed run)."""
 
-  def __init__(self, description: str, total: int, completed: int = 0):
+  def __init__(self, description: str, total: int | None, completed: int = 0):
     self._description, self._total, self._completed = description, total, completed
     self._progress = None
     self._task = None

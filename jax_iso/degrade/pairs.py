@@ -215,9 +215,7 @@ def section_pairs(key: jax.Array, triplets: jax.Array, *, kinds: tuple[str, ...]
 
 def make_batch_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:
   """The batch version of `make_pair_fn(cfg)`: `(key, x [B, ...]) -> (inputs, targets, aux)`."""
-  if runconfig.freeze(cfg)["kind"] == "section":
-    maker = make_pair_fn(cfg)                     # validates and converts the parameters
-    params = dict(maker.keywords)
-    return functools.partial(section_pairs, **params)
-  maker = make_pair_fn(cfg)
+  maker = make_pair_fn(cfg)                       # validates and converts the parameters
+  if maker.func is section_pair:
+    return functools.partial(section_pairs, **maker.keywords)
   return lambda key, xs: jax.vmap(maker)(jax.random.split(key, xs.shape[0]), xs)

@@ -30,7 +30,7 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   """
   if method not in methods.METHODS:
     raise UserError(f"unknown --method={method}; choose one of {', '.join(methods.METHODS)}")
-  entry = methods.get(method)
+  entry = methods.METHODS[method]
   io.check_output_path(output, inputs=[input])
   if entry.learned:
     return _fit_and_predict(entry, input, output, factor=factor, spacing=spacing, channel=channel,

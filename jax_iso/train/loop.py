@@ -11,7 +11,6 @@ steps; `loss.png` is drawn at the end. A run on a workdir with checkpoints resum
 """
 from __future__ import annotations
 
-import collections
 import math
 import pathlib
 import time
@@ -45,25 +44,22 @@ def _loop(run: Run, show_progress: bool) -> dict:
   summary = {"resumed_from": run.start, "steps": steps}
   clock = _Clock()
   pending, last_log = [], None       # metrics of the steps since the last fetch (on the device); the last log
-  inflight, done = collections.deque(), run.start    # steps dispatched but not known finished; steps finished
+  done = run.start                   # steps known to have finished on the device
   with progress.Bar("train", steps, completed=run.start) if show_progress else _NoBar() as bar:
     for n in range(run.start + 1, steps + 1):
       run.state, metrics = run.train_step(run.state, next(run.batches), run.step_key)
       pending.append(metrics)
-      inflight.append((n, metrics["loss"]))
       if n == run.start + 1:
         clock.first_step_done(metrics, n)
-      if len(inflight) > AHEAD:          # the host stays at most AHEAD steps ahead of the device
-        finished, loss = inflight.popleft()
-        loss.block_until_ready()
-        bar.update(finished - done)
-        done = finished
+      if n - done > AHEAD:               # the host stays at most AHEAD steps ahead of the device
+        pending[-1 - AHEAD]["loss"].block_until_ready()     # step n - AHEAD
+        bar.update(n - AHEAD - done)
+        done = n - AHEAD
       log, evaluate, save = (n % k == 0 or n == steps for k in every)
       if not (log or evaluate or save):
         continue
       fetched = _fetch(run, pending, n)
       pending = []
-      inflight.clear()
       rate = clock.rate(n)
       bar.update(n - done, loss=fetched["loss"], **{"steps/s": rate})
       done = n
