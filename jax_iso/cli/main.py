@@ -16,7 +16,7 @@ from absl import flags
 import jax_iso
 from jax_iso.errors import UserError
 
-SUBCOMMANDS = ("simulate", "reconstruct", "evaluate", "train", "predict", "export", "demo")
+SUBCOMMANDS = ("simulate", "reconstruct", "evaluate", "validate", "train", "predict", "export", "demo")
 EXIT_USAGE = 2
 
 

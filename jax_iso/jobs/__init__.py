@@ -11,3 +11,4 @@ from jax_iso.jobs.predict import predict
 from jax_iso.jobs.reconstruct import reconstruct
 from jax_iso.jobs.simulate import simulate
 from jax_iso.jobs.train import train
+from jax_iso.jobs.validate import validate

@@ -11,7 +11,7 @@ import time
 
 from jax_iso import io, metrics
 from jax_iso.errors import UserError
-from jax_iso.io.factor import MAX_FACTOR
+from jax_iso.io.factor import MAX_FACTOR, check_factor
 
 NORMALIZATIONS = ("dtype", "percentile")
 
@@ -45,7 +45,7 @@ def default_report_dir(pred: str) -> pathlib.Path:
 
 def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None,
              spacing: tuple[float, float, float] | None = None, normalize: str = "dtype",
-             channel: int | None = None, timepoint: int | None = None) -> dict:
+             channel: int | None = None, timepoint: int | None = None, factor: float | None = None) -> dict:
   """Scores `pred` against `ref` (PSNR, SSIM, directional FSC resolution) or, without `ref`, measures its
   remaining anisotropy reference-free; writes metrics.json and PNG pictures into `report_dir`.
 
@@ -56,7 +56,7 @@ def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None
   if normalize not in NORMALIZATIONS:
     raise UserError(f"unknown --normalize={normalize}; choose one of {', '.join(NORMALIZATIONS)}")
   report_dir = pathlib.Path(report_dir) if report_dir else default_report_dir(pred)
-  _check_report_dir(report_dir)
+  check_report_dir(report_dir)
   start = time.perf_counter()
   notes = []
   with io.open_volume(pred, channel=channel, timepoint=timepoint) as p_src:
@@ -65,7 +65,9 @@ def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None
     p_int = io.intensity_of(p_src, mode=normalize)
     if ref is None:
       sp = spacing or p_src.spacing
-      results = metrics.evaluate_reference_free(p_src, spacing=sp, to_unit=p_int.to_unit)
+      section_factor = _section_factor(pred, factor)
+      results = metrics.evaluate_reference_free(p_src, spacing=sp, to_unit=p_int.to_unit,
+                                                section_factor=section_factor)
       pictures = dict(pred=p_src, ref=None, pred_to_unit=p_int.to_unit)
       results.update(pred=str(pred), ref=None)
       return _finish(results, report_dir, pictures, start, notes)
@@ -85,6 +87,15 @@ def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None
       return _finish(results, report_dir, pictures, start, notes)
 
 
+def _section_factor(pred: str, factor: float | None) -> float | None:
+  if factor is not None:
+    return check_factor(factor)
+  made = io.provenance(pred)
+  if made.get("job") in ("reconstruct", "predict") and isinstance(made.get("factor"), (int, float)):
+    return float(made["factor"])
+  return None
+
+
 def _match_ref(p_src, r_src, pred: str, ref: str, notes: list[str]):
   p_shape, r_shape = tuple(p_src.shape), tuple(r_src.shape)
   if p_shape == r_shape:
@@ -100,7 +111,7 @@ def _match_ref(p_src, r_src, pred: str, ref: str, notes: list[str]):
                   "volume on the same grid (reconstruct the anisotropic version of ref)")
 
 
-def _check_report_dir(report_dir: pathlib.Path) -> None:
+def check_report_dir(report_dir: pathlib.Path) -> None:
   if report_dir.exists() and not report_dir.is_dir():
     raise UserError(f"--report_dir {report_dir} is a file; pass a directory")
   parent = report_dir.parent if not report_dir.exists() else report_dir

@@ -6,6 +6,8 @@ import pathlib
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 
@@ -19,14 +21,16 @@ from jax_iso.jobs.train import train
 def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float | None = None,
                 spacing: tuple[float, float, float] | None = None, channel: int | None = None,
                 timepoint: int | None = None, workdir: str | None = None, steps: int | None = None,
-                variant: str | None = None, show_progress: bool = True) -> dict:
+                variant: str | None = None, overrides: Mapping[str, Any] | None = None,
+                show_progress: bool = True) -> dict:
   """Reconstructs `input` (sections along Z) onto round(N*s) fine slices and writes `output`.
 
   The factor comes from --factor, or from the voxel size (--spacing, else the file's metadata); output slice j
   is fine slice j of the section grid (section k centred at (k + 0.5)*s - 0.5), with Z spacing z/s. A learned
   `method` (the registry, `jax_iso.methods`) first trains its config (`configs/<method>.py`) on `input` in
   `workdir` (kept), or in a temporary folder beside the output (removed when done), for `steps` steps (default:
-  the config's); the config `variant` defaults to the method's for this backend (the "cpu" one on a CPU).
+  the config's); the config `variant` defaults to the method's for this backend (the "cpu" one on a CPU), and
+  `overrides` ({"pairs.support": 0.5, ...}: dotted config fields) change it.
   """
   if method not in methods.METHODS:
     raise UserError(f"unknown --method={method}; choose one of {', '.join(methods.METHODS)}")
@@ -35,15 +39,18 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   if entry.learned:
     return _fit_and_predict(entry, input, output, factor=factor, spacing=spacing, channel=channel,
                             timepoint=timepoint, workdir=workdir, steps=steps, variant=variant,
-                            show_progress=show_progress)
+                            overrides=overrides, show_progress=show_progress)
   return apply_method(entry, input, output, options=dict(entry.options), factor=factor, spacing=spacing,
                       channel=channel, timepoint=timepoint, show_progress=show_progress)
 
 
 def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor, spacing, channel, timepoint,
-                     workdir, steps, variant, show_progress: bool) -> dict:
+                     workdir, steps, variant, overrides, show_progress: bool) -> dict:
   variant = variant or method.default_variant(jax.default_backend())
   config = method.default_config(variant)
+  if overrides:
+    with config.ignore_type():  # e.g. a custom section profile (a tuple) where the default is "box"
+      config.update_from_flattened_dict(dict(overrides))
   config.data.path = str(input)
   config.data.factor = factor
   config.data.spacing = None if spacing is None else ",".join(f"{s:g}" for s in spacing)

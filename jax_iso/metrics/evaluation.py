@@ -1,7 +1,8 @@
 """Whole-volume evaluation: PSNR, SSIM and FSC resolution as one JSON-serialisable dict.
 
 Works on in-memory arrays and on lazy array-likes (numpy memmaps, chunked file readers) with bounded memory:
-PSNR / SSIM read slabs of planes along Z, FSC reads one centred crop of at most `fsc_max_size` per axis.
+PSNR / SSIM read slabs of planes along Z; the FSC and the reference-free spectrum read one centred crop of at
+most `fsc_max_size` per axis.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from jax_iso.metrics import checks
 from jax_iso.metrics import planes
 from jax_iso.metrics.fourier_shells import DIRECTIONS, FSCResult, fsc, self_fsc
 from jax_iso.metrics.reading import ToUnit, centre_crop, read_unit
+from jax_iso.metrics.spectral import DIRECTIONS as SPECTRAL_DIRECTIONS
+from jax_iso.metrics.spectral import SpectralResult, spectral_resolution
 
 
 def _json_list(values: np.ndarray) -> list[float | None]:
@@ -78,15 +81,39 @@ def evaluate(pred: Any, ref: Any, *, spacing: Sequence[float] | None = None,
   return out
 
 
+def spectral_summary(result: SpectralResult) -> dict[str, Any]:
+  """Resolutions per direction (nm), Nyquist flags, Z / X anisotropy and the spectra, JSON-ready."""
+  values, limited = {}, {}
+  for direction in SPECTRAL_DIRECTIONS:
+    r = result.resolution(direction)
+    values[direction], limited[direction] = r.resolution, r.limited
+  curves: dict[str, Any] = {"freq_per_nm": _json_list(result.freq), "cone_deg": result.cone_deg}
+  for direction in SPECTRAL_DIRECTIONS:
+    curves[f"power_{direction}"] = _json_list(result.power[direction])
+    curves[f"plateau_{direction}"] = result.plateau[direction]
+    curves[f"floor_{direction}"] = result.floor[direction]
+    curves[f"nyquist_{direction}"] = result.nyquist[direction]
+  if result.section_images is not None:
+    curves["section_images_z"] = _json_list(result.section_images)
+  return {"resolution_nm": values, "resolution_limited": limited, "anisotropy": values["z"] / values["x"],
+          "spectrum": curves}
+
+
+SELF_FSC_NOTE = ("odd/even-row self-FSC: the noise-limited resolution of a raw acquisition; it cannot see "
+                 "interpolation or blur applied after acquisition, so never rank reconstructions by it")
+
+
 def evaluate_reference_free(vol: Any, *, spacing: Sequence[float] | None, to_unit: ToUnit | None = None,
-                            fsc_max_size: int = 384, progress: bool = True) -> dict[str, Any]:
-  """Directional resolution of one volume without a reference, from the self-FSC of its odd/even Y rows.
+                            fsc_max_size: int = 384, section_factor: float | None = None,
+                            progress: bool = True) -> dict[str, Any]:
+  """Directional resolution of one volume without a reference (`metrics.spectral`).
 
   Returns a JSON-serialisable dict: shape, spacing_nm, reference_free (True), resolution_nm /
-  resolution_limited (as in `evaluate`), anisotropy = Z / X resolution (1/7 criterion; 1 = isotropic,
-  > 1 = Z worse), fsc curves, fsc_crop and fsc_note. Note the self-FSC measures signal-to-noise per
-  direction: it sees Z blur only where noise entered after the blur (as in acquisition), not a blur or
-  interpolation applied to the stored volume itself.
+  resolution_limited (keys z, y, x: where each direction's power spectrum falls to twice its noise floor;
+  limited = no crossing up to Nyquist, "<="), anisotropy = Z / X resolution (1 = isotropic, > 1 = Z worse),
+  spectrum (the curves and floors), section_factor (the section grid whose images were removed from the Z
+  power, or None), self_fsc (the odd/even-row self-FSC resolutions, with `note` saying what they measure),
+  fsc_crop and fsc_note (the centred crop both used).
   """
   del progress  # a single crop; nothing to track
   shape = checks.shape_of(vol, "volume")
@@ -94,8 +121,13 @@ def evaluate_reference_free(vol: Any, *, spacing: Sequence[float] | None, to_uni
   out = _header(shape, spacing)
   out["reference_free"] = True
   crop = centre_crop(shape, fsc_max_size)
-  out.update(fsc_summary(self_fsc(read_unit(vol, crop, to_unit, "to_unit"), voxel)))
-  out["anisotropy"] = out["resolution_nm"]["z"] / out["resolution_nm"]["x"]
+  block = read_unit(vol, crop, to_unit, "to_unit")
+  out.update(spectral_summary(spectral_resolution(block, voxel, section_factor=section_factor)))
+  out["section_factor"] = section_factor
+  own = self_fsc(block, voxel)
+  out["self_fsc"] = {"resolution_nm": {d: own.resolution(d).resolution for d in ("z", "x")},
+                     "resolution_limited": {d: own.resolution(d).limited for d in ("z", "x")},
+                     "note": SELF_FSC_NOTE}
   out["fsc_crop"] = [s.stop - s.start for s in crop]
   out["fsc_note"] = _crop_note(shape, crop)
   return out

@@ -58,6 +58,31 @@ def tukey_window(n: int, taper: float) -> np.ndarray:
   return w.astype(np.float32)
 
 
+def window_3d(shape: Sequence[int], taper: float) -> jax.Array:
+  """The separable Tukey window of a (Z, Y, X) volume."""
+  return functools.reduce(jnp.multiply, (jnp.asarray(tukey_window(n, taper)).reshape(
+      [n if i == axis else 1 for i in range(3)]) for axis, n in enumerate(shape)))
+
+
+def windowed_rfft(vol_zyx: jax.Array, taper: float) -> jax.Array:
+  """rFFT [Z, Y, X // 2 + 1] of the mean-subtracted volume times its Tukey window."""
+  return jnp.fft.rfftn((vol_zyx - vol_zyx.mean()) * window_3d(vol_zyx.shape, taper))
+
+
+def frequency_grid(shape: Sequence[int], spacing: Sequence[float]) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Physical frequencies (fz [Z, 1, 1], fy [1, Y, 1], fx [1, 1, X // 2 + 1]) of an rFFT of `shape`."""
+  fz = jnp.asarray(np.fft.fftfreq(shape[0], spacing[0]), jnp.float32)[:, None, None]
+  fy = jnp.asarray(np.fft.fftfreq(shape[1], spacing[1]), jnp.float32)[None, :, None]
+  fx = jnp.asarray(np.arange(shape[2] // 2 + 1) / (shape[2] * spacing[2]), jnp.float32)[None, None, :]
+  return fz, fy, fx
+
+
+def rfft_weights(n_x: int) -> jax.Array:
+  """[X // 2 + 1] multiplicity of each rFFT column in the full spectrum (2 for 0 < kx < Nyquist)."""
+  kx = np.arange(n_x // 2 + 1)
+  return jnp.asarray(np.where((kx > 0) & (2 * kx < n_x), 2.0, 1.0), jnp.float32)
+
+
 def _check_options(cone_deg: float, taper: float) -> None:
   if not 0 < cone_deg <= 90:
     raise UserError(f"cone_deg={cone_deg} must be in (0, 90] degrees; 30 is usual.")
@@ -75,14 +100,8 @@ def _shell_sums(a_zyx: jax.Array, b_zyx: jax.Array, *, spacing: tuple[float, flo
   phase ramp on Fb.
   """
   shape = a_zyx.shape
-  win = functools.reduce(jnp.multiply, (jnp.asarray(tukey_window(n, taper)).reshape(
-      [n if i == axis else 1 for i in range(3)]) for axis, n in enumerate(shape)))
-  fa = jnp.fft.rfftn((a_zyx - a_zyx.mean()) * win)  # [Z, Y, X // 2 + 1]
-  fb = jnp.fft.rfftn((b_zyx - b_zyx.mean()) * win)
-  fz = jnp.asarray(np.fft.fftfreq(shape[0], spacing[0]), jnp.float32)[:, None, None]
-  fy = jnp.asarray(np.fft.fftfreq(shape[1], spacing[1]), jnp.float32)[None, :, None]
-  kx = np.arange(shape[2] // 2 + 1)
-  fx = jnp.asarray(kx / (shape[2] * spacing[2]), jnp.float32)[None, None, :]
+  fa, fb = windowed_rfft(a_zyx, taper), windowed_rfft(b_zyx, taper)  # [Z, Y, X // 2 + 1]
+  fz, fy, fx = frequency_grid(shape, spacing)
   if y_shift:
     fb = fb * jnp.exp(-2j * np.pi * y_shift * fy)
   r2 = fz * fz + fy * fy + fx * fx
@@ -90,7 +109,7 @@ def _shell_sums(a_zyx: jax.Array, b_zyx: jax.Array, *, spacing: tuple[float, flo
   code = ((fz * fz >= cos_cone**2 * r2).astype(jnp.int32)
           + 2 * (fx * fx >= cos_cone**2 * r2).astype(jnp.int32))
   label = jnp.where(shell < n_shells, shell + n_shells * code, 4 * n_shells)
-  weight = jnp.asarray(np.where((kx > 0) & (2 * kx < shape[2]), 2.0, 1.0), jnp.float32)  # [X // 2 + 1]
+  weight = rfft_weights(shape[2])  # [X // 2 + 1]
   values = jnp.stack([(fa * jnp.conj(fb)).real, jnp.abs(fa)**2, jnp.abs(fb)**2,
                       jnp.ones(fa.shape, jnp.float32)], axis=-1) * weight[:, None]
   return jax.ops.segment_sum(values.reshape(-1, 4), label.reshape(-1), num_segments=4 * n_shells + 1)

@@ -1,4 +1,4 @@
-"""Report pictures: ortho-slices (prediction | reference | |error|) and FSC curves, as PNG files.
+"""Report pictures: ortho-slices (prediction | reference | |error|) and FSC curves (or power spectra), as PNGs.
 
 Figures are drawn with `matplotlib.figure.Figure` (rendered by Agg on save): no display is needed and the
 pyplot backend of the calling process (e.g. a notebook's) is left alone.
@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from jax_iso.metrics import checks
 from jax_iso.metrics.reading import ToUnit, centre_crop, read_unit
+from jax_iso.metrics.spectrum_plot import curve_values, spectrum_plot
 
 MAX_PLANE = 512  # planes are cropped to their central 512 x 512 pixels
 ERROR_MAX = 0.2  # fixed |error| colour scale (intensity in [0, 1]), so reports of different methods compare
@@ -121,23 +122,19 @@ def _resolution_ticks(f_min: float, f_max: float, log: bool) -> list[float]:
   return ticks
 
 
-def _values(curves: Mapping[str, Any], key: str) -> np.ndarray:
-  return np.array([np.nan if v is None else v for v in curves[key]], dtype=np.float64)
-
-
-def _fsc_plot(path: pathlib.Path, results: Mapping[str, Any], reference_free: bool) -> pathlib.Path:
+def _fsc_plot(path: pathlib.Path, results: Mapping[str, Any]) -> pathlib.Path:
   curves, unit = results["fsc"], results.get("resolution_units", "nm")
   length = "nm" if unit == "nm" else "voxels"
-  freq = _values(curves, "freq_per_nm")
+  freq = curve_values(curves, "freq_per_nm")
   fig = Figure(figsize=(9.6, 4.8), layout="constrained")
   ax = fig.subplots()
   ax.axhline(1 / 7, color="black", lw=1, ls=":", label="1/7 threshold")
   for d in ("all", "x", "z"):  # Z last: on top where the curves coincide
     keep = freq <= curves[f"nyquist_{d}"] * (1 + 1e-9)
     dots = {"marker": "o", "ms": 3.5} if d == "z" and keep.sum() < 40 else {}  # few shells: show each
-    ax.plot(freq[keep], _values(curves, d)[keep], color=COLORS[d], lw=1.3 if d == "all" else 2.2,
+    ax.plot(freq[keep], curve_values(curves, d)[keep], color=COLORS[d], lw=1.3 if d == "all" else 2.2,
             label=f"FSC, {LABELS[d]}", **dots)
-    ax.plot(freq[keep], _values(curves, f"halfbit_{d}")[keep], color=COLORS[d], lw=0.9, ls="--", alpha=0.8,
+    ax.plot(freq[keep], curve_values(curves, f"halfbit_{d}")[keep], color=COLORS[d], lw=0.9, ls="--", alpha=0.8,
             label=f"half-bit threshold, {LABELS[d]}")
   for d, marker in (("z", "o"), ("x", "s")):
     res, limited = results["resolution_nm"][d], results["resolution_limited"][d]
@@ -162,8 +159,7 @@ def _fsc_plot(path: pathlib.Path, results: Mapping[str, Any], reference_free: bo
   ticks = _resolution_ticks(freq[1] if log else f_max / 20, f_max, log)
   top.set_xticks(ticks, [f"{t:g}" for t in ticks])
   top.set_xlabel(f"resolution ({length}) = 1 / frequency")
-  title = ("Self-FSC of odd vs even Y rows (no reference)" if reference_free
-           else "FSC of prediction vs reference")
+  title = "FSC of prediction vs reference"
   cones = f"Z / X cone: directions within {curves.get('cone_deg', 30):g} deg of the Z / X frequency axis"
   fig.suptitle(f"{title}, {results.get('fsc_note', '')}\n{cones}", fontsize=9.5)
   ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
@@ -173,15 +169,17 @@ def _fsc_plot(path: pathlib.Path, results: Mapping[str, Any], reference_free: bo
 
 def write_report(report_dir: str | pathlib.Path, pred: Any, ref: Any | None, results: Mapping[str, Any], *,
                  pred_to_unit: ToUnit | None = None, ref_to_unit: ToUnit | None = None) -> list[pathlib.Path]:
-  """Writes orthoslices.png and fsc.png into `report_dir` and returns their paths.
+  """Writes orthoslices.png and fsc.png (spectrum.png without a reference) into `report_dir`; returns the paths.
 
   `results` comes from `evaluate` (with `ref`) or `evaluate_reference_free` (`ref=None`: ortho-slices of the
-  volume alone and its self-FSC curves). Volumes may be lazy array-likes; only the centre planes are read.
+  volume alone and its directional power spectra). Volumes may be lazy array-likes; only the centre planes are read.
   """
   report_dir = pathlib.Path(report_dir)
   report_dir.mkdir(parents=True, exist_ok=True)
   spacing = tuple(results.get("spacing_nm") or (1.0, 1.0, 1.0))
   unit = results.get("resolution_units", "nm")
-  return [_orthoslices(report_dir / "orthoslices.png", pred, ref, results, spacing, unit, pred_to_unit,
-                       ref_to_unit),
-          _fsc_plot(report_dir / "fsc.png", results, reference_free=ref is None)]
+  pictures = [_orthoslices(report_dir / "orthoslices.png", pred, ref, results, spacing, unit, pred_to_unit,
+                           ref_to_unit)]
+  if results.get("reference_free"):
+    return pictures + [spectrum_plot(report_dir / "spectrum.png", results)]
+  return pictures + [_fsc_plot(report_dir / "fsc.png", results)]

@@ -86,3 +86,18 @@ def ssim_per_orientation(pred: Any, ref: Any) -> dict[str, float]:
   sums = ssim_plane_sums(jnp.asarray(pred, jnp.float32), jnp.asarray(ref, jnp.float32))
   xy, xz, yz = (float(np.asarray(s, np.float64).sum()) for s in sums)
   return ssim_from_sums(xy, xz, yz, shape)
+
+
+@jax.jit
+def _ssim_xy_sums(pred_nyx: jax.Array, ref_nyx: jax.Array) -> jax.Array:
+  p, r = pred_nyx.astype(jnp.float32), ref_nyx.astype(jnp.float32)
+  m = jnp.stack([p, r, p * p, r * r, p * r])  # [5, N, Y, X]
+  return _ssim_map(_blur_valid(_blur_valid(m, 3), 2)).sum(axis=(1, 2))
+
+
+def ssim_xy(pred: Any, ref: Any) -> float:
+  """Mean 2D SSIM of a stack of images [N, Y, X] (any N >= 1; Y, X >= 11), intensities in [0, 1]."""
+  shape = checks.pair_shape(pred, ref)
+  checks.check_ssim_size(shape[1:])
+  sums = np.asarray(_ssim_xy_sums(jnp.asarray(pred, jnp.float32), jnp.asarray(ref, jnp.float32)), np.float64)
+  return float(sums.sum() / (shape[0] * (shape[1] - 2 * RADIUS) * (shape[2] - 2 * RADIUS)))

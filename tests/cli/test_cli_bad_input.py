@@ -50,6 +50,8 @@ def files(tmp_path):
   f["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
   f["afile"] = tmp_path / "afile"
   f["afile"].write_text("x")
+  f["three"] = tmp_path / "three.tif"
+  io.write_volume(f["three"], vol[:3], (40.0, 10.0, 10.0))
   f["out"] = tmp_path / "out.tif"
   return f
 
@@ -103,6 +105,15 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
     "demo: unknown method": (["demo", "--out_dir={tmp}/demo", "--methods=cubic,magic"], "choose among"),
     "demo: no steps": (["demo", "--out_dir={tmp}/demo", "--steps=0"], "--steps=0 must be >= 1"),
     "evaluate: report dir is a file": (["evaluate", "--pred={iso}", "--report_dir={afile}"], "is a file"),
+    "validate: fewer than 4 sections": (["validate", "--input={three}", "--methods=cubic", "--out_dir={tmp}/v"],
+                                        "needs at least 4"),
+    "validate: unknown method": (["validate", "--input={aniso}", "--methods=cubic,magic", "--out_dir={tmp}/v"],
+                                 "unknown method 'magic'"),
+    "validate: no methods": (["validate", "--input={aniso}", "--methods=,", "--out_dir={tmp}/v"], "is empty"),
+    "validate: twice the factor is absurd": (["validate", "--input={aniso}", "--methods=cubic", "--factor=40",
+                                              "--spacing=400,10,10", "--out_dir={tmp}/v"], "twice the factor"),
+    "validate: no steps": (["validate", "--input={aniso}", "--methods=unet", "--steps=0", "--out_dir={tmp}/v"],
+                           "--steps=0 must be >= 1"),
 }
 
 

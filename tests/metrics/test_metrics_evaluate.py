@@ -106,6 +106,12 @@ def test_reference_free_evaluation(em_uint8):
   assert out["reference_free"] and out["shape"] == [64, 96, 80]
   assert out["anisotropy"] == pytest.approx(out["resolution_nm"]["z"] / out["resolution_nm"]["x"])
   assert 0.8 < out["anisotropy"] < 1.25
+  free = metrics.spectral_resolution(vol.astype(np.float32) / 255, (10, 10, 10))
+  assert out["resolution_nm"]["z"] == pytest.approx(free.resolution("z").resolution, rel=1e-6)
+  assert set(out["spectrum"]) >= {"freq_per_nm", "power_z", "floor_z", "plateau_x", "nyquist_x"}
+  own = metrics.self_fsc(vol.astype(np.float32) / 255, (10, 10, 10))   # kept, with what it measures
+  assert out["self_fsc"]["resolution_nm"]["z"] == pytest.approx(own.resolution("z").resolution, rel=1e-6)
+  assert "raw acquisition" in out["self_fsc"]["note"] and "fsc" not in out
 
 
 def test_bad_input_raises_one_line_user_errors(pair):

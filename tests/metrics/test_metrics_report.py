@@ -38,5 +38,6 @@ def test_reference_free_report(em_uint8, tmp_path):
   vol = em_uint8[:48, :64, :64]
   results = metrics.evaluate_reference_free(vol, spacing=None, to_unit=_to_unit)
   paths = report.write_report(tmp_path, vol, None, results, pred_to_unit=_to_unit)
+  assert [p.name for p in paths] == ["orthoslices.png", "spectrum.png"]
   _check_png(paths[0], 700, 250)
   _check_png(paths[1], 700, 400)

@@ -1,0 +1,69 @@
+"""`jax-iso validate`: real held-out sections against each method's prediction of them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jax_iso import io, jobs
+from jax_iso.cli.main import main
+from jax_iso.jobs.validate import SECTION_PROFILE
+
+
+def _linear_in_z(tmp_path, n=9):
+  """Sections of a volume whose intensity varies linearly along Z over a lateral pattern (float32)."""
+  rng = np.random.default_rng(0)
+  pattern = 0.2 * rng.random((32, 40))
+  sections = np.stack([0.1 + 0.07 * k + pattern for k in range(n)]).astype(np.float32)
+  path = tmp_path / "lin.tif"
+  io.write_volume(path, sections, (40.0, 10.0, 10.0))
+  return path, sections
+
+
+def test_linear_interpolation_is_exact_on_a_linear_volume(tmp_path):
+  path, sections = _linear_in_z(tmp_path)
+  out = jobs.validate(str(path), "linear,cubic", out_dir=str(tmp_path / "v"), show_progress=False)
+  assert out["factor"] == 4 and out["validated_factor"] == 8 and out["kept"] == 5
+  assert out["heldout"] == [1, 3, 5, 7]
+  assert out["methods"]["linear"]["psnr"] > 90 and out["methods"]["linear"]["ssim"] == pytest.approx(1, abs=1e-4)
+  assert out["methods"]["cubic"]["psnr"] > 30                  # exact inside; the first and last spans see the ends
+  assert out["best"] == "linear"
+  saved = json.loads((tmp_path / "v" / "validate.json").read_text())
+  assert saved["methods"]["linear"]["psnr"] == out["methods"]["linear"]["psnr"]
+  real = io.read_volume(tmp_path / "v" / "heldout_real.tif")[0]
+  np.testing.assert_array_equal(real, sections[1:8:2])
+  pred, spacing = io.read_volume(tmp_path / "v" / "heldout_linear.tif")
+  np.testing.assert_allclose(pred, sections[1:8:2], atol=1e-5)
+  assert spacing == (80.0, 10.0, 10.0)
+  assert sorted(p.name for p in (tmp_path / "v").iterdir()) == [
+      "heldout_cubic.tif", "heldout_linear.tif", "heldout_real.tif", "validate.json", "validate.png"]
+
+
+def test_an_even_count_skips_the_last_held_out_section(tmp_path):
+  path, _ = _linear_in_z(tmp_path, n=8)          # section 7 has no kept neighbour after it
+  out = jobs.validate(str(path), ["linear"], out_dir=str(tmp_path / "v"), show_progress=False)
+  assert out["kept"] == 4 and out["heldout"] == [1, 3, 5]
+
+
+def test_learned_methods_fit_on_the_kept_sections_with_their_profile(tmp_path):
+  rng = np.random.default_rng(1)
+  vol = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
+  path = tmp_path / "s.tif"
+  io.write_volume(path, vol, (40.0, 10.0, 10.0))
+  run = jobs.reconstruct(str(path), str(tmp_path / "r.tif"), method="unet", steps=1, variant="tiny",
+                         workdir=str(tmp_path / "w"), overrides=SECTION_PROFILE, show_progress=False)
+  assert run["fit"]["steps"] == 1
+  config = json.loads((tmp_path / "w" / "config.json").read_text())
+  assert config["pairs"]["profile"] == [1.0, 1.0] and config["pairs"]["support"] == 0.5
+  out = jobs.validate(str(path), ["unet"], out_dir=str(tmp_path / "v"), steps=2, variant="tiny",
+                      show_progress=False)
+  assert out["methods"]["unet"]["fit"]["steps"] == 2 and np.isfinite(out["methods"]["unet"]["psnr"])
+  assert out["validated_factor"] == 8 and out["heldout"] == [1, 3]
+
+
+def test_cli_prints_the_table(tmp_path, capsys):
+  path, _ = _linear_in_z(tmp_path)
+  code = main(["jax-iso", "validate", f"--input={path}", "--methods=linear", f"--out_dir={tmp_path / 'v'}"])
+  text = capsys.readouterr().out
+  assert code == 0 and "linear" in text and "4 real held-out sections of 9" in text and "x8" in text
