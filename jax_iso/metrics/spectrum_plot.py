@@ -13,7 +13,7 @@ from jax_iso.metrics.spectral import SNR_FACTOR
 COLORS = {"z": "tab:blue", "y": "tab:green", "x": "tab:orange"}
 
 
-def curvecurve_values(curves: Mapping[str, Any], key: str) -> np.ndarray:
+def curve_values(curves: Mapping[str, Any], key: str) -> np.ndarray:
   """A curve of a results dict (JSON null = NaN) as float64."""
   return np.array([np.nan if v is None else v for v in curves[key]], dtype=np.float64)
 
