@@ -80,7 +80,30 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
       ref = jobs.evaluate(str(recon), str(VOLUMES[name][0]), report_dir=str(work / f"{name}_{method}_ref"))
       entry.update(psnr=ref["psnr"], fsc_z_nm=ref["resolution_nm"]["z"], ssim_xz=ref["ssim_xz"])
     row["reconstruction"][method] = entry
+  row["picture"] = str(_xz_picture(name, work, methods))
   return row
+
+
+def _xz_picture(name: str, work: pathlib.Path, methods: tuple[str, ...]) -> pathlib.Path:
+  """The central XZ plane (256 px wide at most) of the anisotropic input and of each method's reconstruction."""
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  planes = {}
+  for label, path in [("sections (input)", work / f"{name}.tif")] + [(m, work / f"{name}_{m}.tif") for m in methods]:
+    with io.open_volume(str(path)) as src:
+      _, _, cx = centre_crop(src.shape, 256)
+      planes[label] = (np.asarray(src[:, src.shape[1] // 2, cx], np.float32), src.spacing)
+  fig = Figure(figsize=(3.0 * len(planes), 3.6), layout="constrained")
+  lo, hi = np.percentile(next(iter(planes.values()))[0], [0.5, 99.5])   # one grey scale, set by the input
+  for ax, (label, (plane, spacing)) in zip(fig.subplots(1, len(planes)), planes.items()):
+    ax.imshow(plane, cmap="gray", interpolation="nearest", vmin=lo, vmax=hi,
+              extent=(0, plane.shape[1] * spacing[2], plane.shape[0] * spacing[0], 0))
+    ax.set_title(label, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.suptitle(f"{name}: XZ plane (Z down), {plane.shape[1] * spacing[2]:.0f} nm wide", fontsize=10)
+  out = work / f"xz_{name}.png"
+  fig.savefig(out, dpi=100)
+  return out
 
 
 def _sweep(recon: pathlib.Path) -> dict[str, float]:
