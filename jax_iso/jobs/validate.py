@@ -30,6 +30,7 @@ from jax_iso.metrics import heldout
 
 DEFAULT_METHODS = ("cubic", "unet", "a2i")
 MIN_SECTIONS = 4  # two kept sections with one held out between them, and one more to hold out
+MIN_LATERAL = 11  # the SSIM window
 # Pairs for sections s thick and 2s apart: a flat profile over the middle half of each 2s period.
 SECTION_PROFILE = {"pairs.profile": (1.0, 1.0), "pairs.support": 0.5}
 
@@ -68,6 +69,9 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
     if n < MIN_SECTIONS:
       raise UserError(f"{input} has {n} sections; validate holds out every other one and needs at least "
                       f"{MIN_SECTIONS}")
+    if min(sections.src.shape[1:]) < MIN_LATERAL:
+      raise UserError(f"{input} has sections of {sections.src.shape[1]} x {sections.src.shape[2]} pixels; validate "
+                      f"scores them by SSIM and needs at least {MIN_LATERAL} x {MIN_LATERAL}")
     s = sections.factor
     if 2 * s > MAX_FACTOR:
       raise UserError(f"validate reconstructs at twice the factor, x{2 * s:g}, beyond x{MAX_FACTOR:g}; it cannot "
@@ -79,6 +83,7 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
   real = np.asarray(to_unit(data[1:2 * n_heldout:2]), np.float32)
   kept_spacing = None if vol_spacing is None else (2 * vol_spacing[0], vol_spacing[1], vol_spacing[2])
   lateral = (1.0, 1.0) if vol_spacing is None else (vol_spacing[1], vol_spacing[2])
+  created = not out.exists()
   out.mkdir(parents=True, exist_ok=True)
   tmp = pathlib.Path(tempfile.mkdtemp(prefix=".validate-", dir=out))
   try:
@@ -108,6 +113,8 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
     _write_outputs(out, tmp, result, real, predicted, lateral, start)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+    if created and not any(out.iterdir()):  # a failed run leaves no empty folder behind
+      out.rmdir()
   return result
 
 

@@ -50,6 +50,8 @@ def files(tmp_path):
   f["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
   f["afile"] = tmp_path / "afile"
   f["afile"].write_text("x")
+  f["small"] = tmp_path / "small.tif"
+  io.write_volume(f["small"], vol[:6, :8, :8], (40.0, 10.0, 10.0))
   f["three"] = tmp_path / "three.tif"
   io.write_volume(f["three"], vol[:3], (40.0, 10.0, 10.0))
   f["out"] = tmp_path / "out.tif"
@@ -112,6 +114,8 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
     "validate: no methods": (["validate", "--input={aniso}", "--methods=,", "--out_dir={tmp}/v"], "is empty"),
     "validate: twice the factor is absurd": (["validate", "--input={aniso}", "--methods=cubic", "--factor=40",
                                               "--spacing=400,10,10", "--out_dir={tmp}/v"], "twice the factor"),
+    "validate: sections too small for SSIM": (["validate", "--input={small}", "--methods=cubic",
+                                               "--out_dir={tmp}/v"], "at least 11 x 11"),
     "validate: no steps": (["validate", "--input={aniso}", "--methods=unet", "--steps=0", "--out_dir={tmp}/v"],
                            "--steps=0 must be >= 1"),
 }

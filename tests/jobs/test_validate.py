@@ -67,3 +67,15 @@ def test_cli_prints_the_table(tmp_path, capsys):
   code = main(["jax-iso", "validate", f"--input={path}", "--methods=linear", f"--out_dir={tmp_path / 'v'}"])
   text = capsys.readouterr().out
   assert code == 0 and "linear" in text and "4 real held-out sections of 9" in text and "x8" in text
+
+
+def test_a_failed_run_leaves_no_folder(tmp_path, monkeypatch):
+  path, _ = _linear_in_z(tmp_path)
+
+  def fail(*args, **kwargs):
+    raise RuntimeError("training diverged")
+
+  monkeypatch.setattr("jax_iso.jobs.validate.reconstruct", fail)
+  with pytest.raises(RuntimeError, match="diverged"):
+    jobs.validate(str(path), ["linear"], out_dir=str(tmp_path / "v"), show_progress=False)
+  assert not (tmp_path / "v").exists()
