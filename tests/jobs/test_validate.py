@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_a_failed_run_leaves_no_folder(tmp_path, monkeypatch):
   def fail(*args, **kwargs):
     raise RuntimeError("training diverged")
 
-  monkeypatch.setattr("jax_iso.jobs.validate.reconstruct", fail)
+  monkeypatch.setattr(sys.modules["jax_iso.jobs.validate"], "reconstruct", fail)  # the module, not the function
   with pytest.raises(RuntimeError, match="diverged"):
     jobs.validate(str(path), ["linear"], out_dir=str(tmp_path / "v"), show_progress=False)
   assert not (tmp_path / "v").exists()
