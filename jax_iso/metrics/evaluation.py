@@ -109,7 +109,7 @@ def evaluate_reference_free(vol: Any, *, spacing: Sequence[float] | None, to_uni
   """Directional resolution of one volume without a reference (`metrics.spectral`).
 
   Returns a JSON-serialisable dict: shape, spacing_nm, reference_free (True), resolution_nm /
-  resolution_limited (keys z, y, x: where each direction's power spectrum falls to twice its noise floor;
+  resolution_limited (keys z, y, x: where each direction's power spectrum falls to SNR_FACTOR x its noise floor;
   limited = no crossing up to Nyquist, "<="), anisotropy = Z / X resolution (1 = isotropic, > 1 = Z worse),
   spectrum (the curves and floors), section_factor (the section grid whose images were removed from the Z
   power, or None), self_fsc (the odd/even-row self-FSC resolutions, with `note` saying what they measure),
