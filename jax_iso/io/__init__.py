@@ -2,7 +2,8 @@
 
 Reading: `open_volume` (lazy `VolumeSource`), `read_volume`, `check_finite`, `parse_spacing`.
 Writing: `check_output_path`, `output_format`, `create_volume` (streamed `VolumeSink`), `write_volume`.
-Intensities: `Intensity`, `intensity_of`. How jax_iso made a file: `provenance`. Streaming in Y slabs: `jax_iso.io.slabs`.
+Intensities: `Intensity`, `intensity_of`. How jax_iso made a file: `provenance`.
+Streaming in Y slabs: `jax_iso.io.slabs`.
 Spacing is always (z, y, x) in nanometres.
 """
 from __future__ import annotations
