@@ -5,8 +5,9 @@ around the Z, Y and X frequency axes. It is mean-subtracted and apodised by a se
 sum(window^2), so white noise of variance v has power v (the FSC's 25 % Tukey taper leaks a sharp drop of
 power, such as a band limit along Z, several shells past the drop; the Hann window two). At its highest
 frequencies each direction of a raw EM volume holds only noise: the mean power over the shells in [0.8, 1] x
-that direction's Nyquist frequency is its noise plateau. The **resolution** in a direction is 1 / f at the first shell where the power falls below SNR_FACTOR
-(4) x the direction's noise floor (signal power 3x the noise's), interpolated in log power between shells.
+that direction's Nyquist frequency is its noise plateau. The **resolution** in a direction is 1 / f at the first
+shell where the power falls below SNR_FACTOR (4) x the direction's noise floor (signal power 3x the noise's),
+interpolated in log power between shells.
 
 A volume reconstructed from sections every s slices holds, between half and the whole section frequency, images
 of the sections' spectrum one section frequency away: interpolation copies the spectrum there. Given
