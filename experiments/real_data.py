@@ -9,7 +9,7 @@ reconstruction (learned methods fitted on the whole volume) measured without a r
 (`metrics.evaluate_reference_free`: spectral Z / X resolution, and the odd/even self-FSC for comparison).
 Volumes: the real ssTEM crops of ../shared/data (CREMI x10, ISBI 2012 x12.5, Drosophila L3 VNC ~x10.9), each
 its central `--crop` x `--crop` pixels laterally (inference time), and FlyEM sample2 (10 nm isotropic FIB-SEM)
-with box sections simulated at x4, where the reconstructions are also scored against the true volume so that
+with box sections simulated at x4 and x3, where the reconstructions are also scored against the true volume so that
 validate's ranking can be checked. Learned methods train their `cpu` variant for a fixed number of steps.
 With --work, a rerun reuses the inputs, reconstructions and validate results found there and scores them again.
 --quick: the CREMI crop at 128 px, 12 sections, cubic and U-Net (20 steps).
@@ -25,12 +25,14 @@ import numpy as np
 from absl import app, flags
 
 from jax_iso import io, jobs, metrics
+from jax_iso.metrics import heldout_plot
 from jax_iso.metrics.reading import centre_crop
 from common import ROOT, SAMPLE2, write_json  # experiments/common.py
 
 DATA = ROOT.parent / "shared" / "data"
 VOLUMES = {  # name: (file, simulate factor or None)
     "flyem_x4": (SAMPLE2, 4.0),
+    "flyem_x3": (SAMPLE2, 3.0),
     "cremi": (DATA / "cremi_sstem_crop_isovem_train.tif", None),
     "isbi2012": (DATA / "isbi2012_sstem_train.tif", None),
     "vnc_stack1": (DATA / "drosophila_l3_vnc_sstem_stack1.tif", None),
@@ -42,6 +44,7 @@ _QUICK = flags.DEFINE_bool("quick", False, "CREMI at 128 px, 12 sections; cubic 
 _CROP = flags.DEFINE_integer("crop", 192, "Lateral crop (px) of the real ssTEM volumes.")
 _UNET_STEPS = flags.DEFINE_integer("unet_steps", 300, "U-Net training steps (each fit).")
 _A2I_STEPS = flags.DEFINE_integer("a2i_steps", 120, "A2I-3DEM training steps (each fit).")
+_VALIDATE = flags.DEFINE_bool("validate", True, "Run validate (off: only the reconstructions' resolutions).")
 _VOLUMES = flags.DEFINE_list("volumes", list(VOLUMES), "Which volumes.")
 _WORK = flags.DEFINE_string("work", None, "Keep inputs, reconstructions and reports here (default: a temp dir).")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
@@ -66,8 +69,8 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
   if not aniso.exists():
     aniso = _input(name, work, crop, depth)
   learned = {m: {"steps": steps[m], "show_progress": False} for m in steps}
-  val = _validate(aniso, work / f"{name}_validate", methods, steps)
-  row = {"input": str(aniso), "factor": val["factor"], "validate": val["methods"], "validate_best": val["best"],
+  val = _validate(aniso, work / f"{name}_validate", methods, steps) if _VALIDATE.value else {}
+  row = {"input": str(aniso), "validate": val.get("methods", {}), "validate_best": val.get("best"),
          "reconstruction": {}}
   for method in methods:
     recon = work / f"{name}_{method}.tif"
@@ -123,6 +126,9 @@ def _validate(aniso: pathlib.Path, out_dir: pathlib.Path, methods: tuple[str, ..
         str(aniso), [method], out_dir=str(out_dir / method), steps=steps.get(method), show_progress=False)
     merged = one if merged is None else {**merged, "methods": {**merged["methods"], **one["methods"]}}
   merged["best"] = max(merged["methods"], key=lambda m: merged["methods"][m]["psnr"])
+  real = io.read_volume(str(out_dir / methods[0] / "heldout_real.tif"))[0]
+  predicted = {m: io.read_volume(str(out_dir / m / f"heldout_{m}.tif"))[0] for m in methods}
+  heldout_plot.heldout_picture(out_dir / "validate.png", real, predicted, merged)  # all methods in one picture
   return merged
 
 
@@ -131,7 +137,7 @@ def _print(rows: dict) -> None:
         f"{'Z selfFSC':>9} {'ref PSNR':>8} {'ref FSC Z':>9}")
   for name, row in rows.items():
     for method, rec in row["reconstruction"].items():
-      v = row["validate"][method]
+      v = row["validate"].get(method, {"psnr": float("nan"), "ssim": float("nan"), "frc_resolution": float("nan")})
       ref = (f"{rec['psnr']:>8.2f} {rec['fsc_z_nm']:>9.1f}" if "psnr" in rec else f"{'-':>8} {'-':>9}")
       z = ("<=" if rec["spectral_limited"]["z"] else "") + f"{rec['spectral_nm']['z']:.1f}"
       print(f"{name:<11} {method:<6} {v['psnr']:>8.2f} {v['ssim']:>8.4f} {v['frc_resolution']:>8.1f} {z:>7} "
@@ -153,7 +159,7 @@ def main(argv):
     for name in names:
       rows[name] = _case(name, work, methods, steps, crop, depth)
       _print({name: rows[name]})
-      write_json(_OUT.value, {"crop": crop, "steps": steps, "volumes": rows})
+      write_json(_OUT.value, {"crop": crop, "steps": steps, "validate": _VALIDATE.value, "volumes": rows})
   _print(rows)
 
 
