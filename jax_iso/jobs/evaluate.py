@@ -55,6 +55,9 @@ def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None
   """
   if normalize not in NORMALIZATIONS:
     raise UserError(f"unknown --normalize={normalize}; choose one of {', '.join(NORMALIZATIONS)}")
+  if ref is not None and factor is not None:
+    raise UserError("--factor is for evaluating without --ref (the section grid a reconstruction came from); drop "
+                    "it or --ref")
   report_dir = pathlib.Path(report_dir) if report_dir else default_report_dir(pred)
   check_report_dir(report_dir)
   start = time.perf_counter()
@@ -111,15 +114,15 @@ def _match_ref(p_src, r_src, pred: str, ref: str, notes: list[str]):
                   "volume on the same grid (reconstruct the anisotropic version of ref)")
 
 
-def check_report_dir(report_dir: pathlib.Path) -> None:
+def check_report_dir(report_dir: pathlib.Path, flag: str = "--report_dir") -> None:
   if report_dir.exists() and not report_dir.is_dir():
-    raise UserError(f"--report_dir {report_dir} is a file; pass a directory")
+    raise UserError(f"{flag} {report_dir} is a file; pass a directory")
   parent = report_dir.parent if not report_dir.exists() else report_dir
   while not parent.exists():
     parent = parent.parent
   if not os.access(parent, os.W_OK):
     raise UserError(f"cannot write the report into {report_dir} ({parent} is not writable); "
-                    "pass --report_dir=DIR")
+                    f"pass {flag}=DIR")
 
 
 def _finish(results: dict, report_dir: pathlib.Path, pictures: dict, start: float, notes: list[str]) -> dict:

@@ -62,7 +62,7 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
   if steps is not None and steps < 1:
     raise UserError(f"--steps={steps} must be >= 1")
   out = pathlib.Path(out_dir) if out_dir else default_out_dir(input)
-  check_report_dir(out)
+  check_report_dir(out, "--out_dir")
   start = time.perf_counter()
   with open_sections(input, factor=factor, spacing=spacing, channel=channel, timepoint=timepoint) as sections:
     n = int(sections.src.shape[0])

@@ -116,6 +116,10 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
                                               "--spacing=400,10,10", "--out_dir={tmp}/v"], "twice the factor"),
     "validate: sections too small for SSIM": (["validate", "--input={small}", "--methods=cubic",
                                                "--out_dir={tmp}/v"], "at least 11 x 11"),
+    "evaluate: --factor with --ref": (["evaluate", "--pred={iso}", "--ref={iso}", "--factor=4",
+                                       "--report_dir={tmp}/rep"], "--factor is for evaluating without --ref"),
+    "validate: out_dir is a file": (["validate", "--input={aniso}", "--methods=cubic", "--out_dir={afile}"],
+                                    "--out_dir"),
     "validate: no steps": (["validate", "--input={aniso}", "--methods=unet", "--steps=0", "--out_dir={tmp}/v"],
                            "--steps=0 must be >= 1"),
 }

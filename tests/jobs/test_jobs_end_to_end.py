@@ -134,6 +134,7 @@ def test_reference_free_evaluation_of_a_real_cubic_reconstruction(sstem_aniso, t
   recon = tmp_path / "cubic.tif"
   jobs.reconstruct(str(sstem_aniso), str(recon), method="cubic")
   out = jobs.evaluate(str(recon), None, report_dir=str(tmp_path / "rep"))
+  assert out["section_factor"] == 12.5                          # read from the reconstruction's metadata
   assert out["resolution_nm"]["z"] >= 45 and out["resolution_nm"]["x"] < 15
   assert out["self_fsc"]["resolution_nm"]["z"] < 0.6 * out["resolution_nm"]["z"]
 
