@@ -110,7 +110,7 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
               "heldout": [2 * j + 1 for j in range(n_heldout)], "spacing_nm": None if vol_spacing is None else
               list(vol_spacing), "resolution_units": "voxels" if vol_spacing is None else "nm",
               "methods": scores, "best": max(scores, key=lambda m: scores[m]["psnr"]), "out_dir": str(out)}
-    _write_outputs(out, tmp, result, real, predicted, lateral, start)
+    _write_outputs(out, tmp, result, real, predicted, kept_spacing, start)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
     if created and not any(out.iterdir()):  # a failed run leaves no empty folder behind
@@ -119,13 +119,12 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
 
 
 def _write_outputs(out: pathlib.Path, tmp: pathlib.Path, result: dict, real: np.ndarray,
-                   predicted: dict[str, np.ndarray], lateral: tuple[float, float], start: float) -> None:
+                   predicted: dict[str, np.ndarray], spacing: tuple | None, start: float) -> None:
   """Writes every output into `tmp`, then moves each into `out` (no half-written file is ever in `out`)."""
   from jax_iso.metrics import heldout_plot  # pylint: disable=g-import-not-at-top  (matplotlib: only when needed)
-  spacing = None if result["spacing_nm"] is None else (result["spacing_nm"][0] * 2, *lateral)
   files = [heldout_plot.heldout_picture(tmp / "validate.png", real, predicted, result)]
   for name, sections in {"real": real, **predicted}.items():
-    io.write_volume(tmp / f"heldout_{name}.tif", sections, spacing, description={"job": "validate"})
+    io.write_volume(tmp / f"heldout_{name}.tif", sections, spacing, description={"job": "validate"})  # 2s apart
     files.append(tmp / f"heldout_{name}.tif")
   result["pictures"] = [str(out / "validate.png")]
   result["seconds"] = round(time.perf_counter() - start, 1)

@@ -168,7 +168,9 @@ def spectral_resolution(vol: Any, spacing: Sequence[float] = (1.0, 1.0, 1.0), *,
   sums, z_sums = (np.asarray(a, np.float64) for a in _cone_power(
       arr, spacing=spacing, n_shells=n_shells, width=width, cos_cone=math.cos(math.radians(cone_deg)),
       taper=float(taper), shift=shift))
-  window_energy = float(np.sum(np.asarray(shells_lib.window_3d(shape, taper), np.float64) ** 2))
+  # sum of the separable window's squares = product of each axis's (no full-size host copy of the window)
+  window_energy = math.prod(float(np.sum(np.square(shells_lib.tukey_window(n, taper), dtype=np.float64)))
+                            for n in shape)
   by_cone = sums[:-1].reshape(4, n_shells, 2)
   freq = np.arange(n_shells) * width
   power, counts = {}, {}
