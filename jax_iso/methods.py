@@ -63,6 +63,9 @@ _ENTRIES = (
            config="configs.unet", model="unet", pairs="axial", loss="regression", in_demo=True),
     Method("a2i", "A2I-3DEM window transformer fitted on the volume itself, over its xz and yz planes",
            strategy="planes", config="configs.a2i_3dem", model="a2i", pairs="axial", loss="regression"),
+    Method("emformer", "EMformer video transformer fitted on the volume itself, over clips of neighbouring "
+           "planes; any factor, lost-section inpainting, uncertainty map", strategy="clips",
+           config="configs.emformer", model="emformer", pairs="clip", loss="regression"),
 )
 METHODS: dict[str, Method] = {m.name: m for m in _ENTRIES}
 

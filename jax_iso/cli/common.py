@@ -31,3 +31,22 @@ def shape_str(shape) -> str:
 
 def spacing_str(spacing) -> str:
   return "unknown" if spacing is None else ",".join(f"{s:g}" for s in spacing) + " nm"
+
+
+def define_clip_outputs(fv: flags.FlagValues) -> None:
+  """--inpaint and --uncertainty (methods whose inference offers them: emformer)."""
+  flags.DEFINE_string("inpaint", None, "emformer: fill lost sections before the isotropic pass: 'auto' (detect "
+                      "blank and outlier sections, and print them) or section indices of the input, e.g. 12,57.",
+                      flag_values=fv)
+  flags.DEFINE_string("uncertainty", None, "emformer: also write the standard deviation of the 8 test-time "
+                      "orientations on the output grid to this path (float32, the output's units).",
+                      flag_values=fv)
+
+
+def print_clip_outputs(out: dict) -> None:
+  """What --inpaint and --uncertainty did, one line each."""
+  strategy = out.get("strategy") or {}
+  if strategy.get("inpainted"):
+    print(f"inpainted section(s) {', '.join(str(k) for k in strategy['inpainted'])} before the isotropic pass")
+  if strategy.get("uncertainty"):
+    print(f"wrote {strategy['uncertainty']}: standard deviation of {strategy['orientations']} orientations")

@@ -3,7 +3,8 @@ from absl import flags
 
 from jax_iso.cli import common
 
-USAGE = "jax-iso predict --model=BUNDLE|--workdir=W --input=ANISO --output=OUT [--fuse=mean|geometric|xz|yz]"
+USAGE = ("jax-iso predict --model=BUNDLE|--workdir=W --input=ANISO --output=OUT [--fuse=mean|geometric|xz|yz] "
+         "[--inpaint=auto|I,J] [--uncertainty=U.tif]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct a volume with a trained model"
 
@@ -20,6 +21,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                     "combined (default: the model config's).", flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
+  common.define_clip_outputs(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
@@ -28,8 +30,9 @@ def main(fv: flags.FlagValues) -> int:
   if (fv.model is None) == (fv.workdir is None):
     raise UserError("pass exactly one of --model=BUNDLE or --workdir=W")
   out = predict(fv.model or fv.workdir, fv.input, fv.output, factor=fv.factor, spacing=common.spacing(fv),
-                fuse=fv.fuse, **common.volume_selection(fv))
+                fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, **common.volume_selection(fv))
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
         f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}, fused by "
         f"{out['fuse']}), spacing {common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
+  common.print_clip_outputs(out)
   return 0

@@ -6,7 +6,7 @@ from jax_iso.cli import common
 from jax_iso.methods import METHODS
 
 USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(METHODS)} [--factor=F | "
-         "--spacing=Z,Y,X] [--workdir=W --steps=N]")
+         "--spacing=Z,Y,X] [--workdir=W --steps=N] [--inpaint=auto|I,J] [--uncertainty=U.tif]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 
@@ -24,11 +24,13 @@ def define_flags(fv: flags.FlagValues) -> None:
                       "folder, removed after).", flag_values=fv)
   flags.DEFINE_integer("steps", None, "Learned methods: training steps (default: the method config's).",
                        flag_values=fv)
+  common.define_clip_outputs(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
   out = jobs.reconstruct(fv.input, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
-                         workdir=fv.workdir, steps=fv.steps, **common.volume_selection(fv))
+                         workdir=fv.workdir, steps=fv.steps, inpaint=fv.inpaint, uncertainty=fv.uncertainty,
+                         **common.volume_selection(fv))
   if out.get("fit"):
     fit = out["fit"]
     print(f"fitted {out['method']} on the input: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR "
@@ -36,4 +38,5 @@ def main(fv: flags.FlagValues) -> int:
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
         f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}), spacing "
         f"{common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
+  common.print_clip_outputs(out)
   return 0

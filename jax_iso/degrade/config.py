@@ -56,7 +56,7 @@ def axial_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
 def clip_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
   """Stack of frames -> sections along Y -> acquisition; a frame dropped half the time (`pairs.clip_pair`)."""
   return ml_collections.ConfigDict({
-      "kind": "clip", "factor": float(factor), "profile": "box", "sigma": None, "drop_prob": 0.5,
+      "kind": "clip", "factor": float(factor), "profile": "box", "sigma": None, "drop_prob": 0.5, "drop_run": 1,
       "interpolate": False, "method": "cubic", "acquisition": acquisition(blur_axes=(-1,))})
 
 

@@ -53,18 +53,23 @@ def axial_pair(key: jax.Array, patch: jax.Array, *, factor: float, acquisition: 
 
 
 def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pipeline | None = None,
-              drop_prob: float = 0.0, profile: str | tuple[float, ...] = "box", sigma: float | None = None,
-              interpolate: bool = False, method: str = "cubic") -> tuple[jax.Array, jax.Array, dict]:
+              drop_prob: float = 0.0, drop_run: int = 1, profile: str | tuple[float, ...] = "box",
+              sigma: float | None = None, interpolate: bool = False,
+              method: str = "cubic") -> tuple[jax.Array, jax.Array, dict]:
   """(input, target, aux) from a stack of frames [..., D, H, W].
 
   Input: the frames cut into N = floor(H/s) sections along Y (phase 0), degraded; with probability
-  `drop_prob` one random frame is zeroed (aux 'dropped' [..., D] marks it). Target: the clean frames' first
-  round(N*s) rows (the fine grid of the sections). With `interpolate`, the input is resampled to the target's
-  size (for 2D models); otherwise it stays [..., D, N, W] (EMformer upsamples inside the network).
+  `drop_prob` a random run of 1 to `drop_run` consecutive frames is zeroed (lost sections to inpaint; aux
+  'dropped' [..., D] marks them). Target: the clean frames' first round(N*s) rows (the fine grid of the
+  sections). With `interpolate`, the input is resampled to the target's size (for 2D models); otherwise it stays
+  [..., D, N, W] (EMformer upsamples inside the network) and aux 'baseline' is its linear resampling onto the
+  target's rows (what the held-out evaluation compares with).
   """
   clip = checks.check_float(clip, min_ndim=3)
   if not 0.0 <= drop_prob <= 1.0:
     raise ValueError(f"drop_prob={drop_prob} must be in [0, 1]")
+  if int(drop_run) < 1:
+    raise ValueError(f"drop_run={drop_run} must be >= 1")
   n_sec = grid.section_count(clip.shape[-2], factor)
   if n_sec < 2:
     raise ValueError(f"clip height {clip.shape[-2]} holds fewer than 2 sections of {factor} rows")
@@ -73,15 +78,18 @@ def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pi
   sec = axial.simulate_axial(clip, factor, profile=profile, sigma=sigma, axis=-2)
   sec, acq = _acquire(acquisition, k_acq, sec)
   depth = clip.shape[-3]
-  drop = (jax.random.uniform(k_drop) < drop_prob) & (jnp.arange(depth) == jax.random.randint(k_frame, (), 0, depth))
+  k_start, k_len = jax.random.split(k_frame)
+  run = jax.random.randint(k_len, (), 1, max(1, min(int(drop_run), depth)) + 1)
+  start = jax.random.randint(k_start, (), 0, depth - run + 1)
+  frames = jnp.arange(depth)
+  drop = (jax.random.uniform(k_drop) < drop_prob) & (frames >= start) & (frames < start + run)
   sec = jnp.where(drop[:, None, None], 0.0, sec).astype(clip.dtype)
   target = clip[..., :n_out, :]
+  aux = {"dropped": jnp.broadcast_to(drop, clip.shape[:-2]).astype(jnp.float32), "acquisition": acq}
   if interpolate:
-    inp = resample(axial.materialize(sec), factor, method, axis=-2, n_out=n_out).astype(clip.dtype)
-  else:
-    inp = sec
-  return inp, target, {"dropped": jnp.broadcast_to(drop, clip.shape[:-2]).astype(jnp.float32),
-                       "acquisition": acq}
+    return resample(axial.materialize(sec), factor, method, axis=-2, n_out=n_out).astype(clip.dtype), target, aux
+  aux["baseline"] = resample(axial.materialize(sec), factor, "linear", axis=-2, n_out=n_out).astype(clip.dtype)
+  return sec, target, aux
 
 
 def _missing(key: jax.Array, triplet: jax.Array, fills: tuple[str, ...]) -> tuple[jax.Array, jax.Array]:

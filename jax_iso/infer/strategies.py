@@ -9,7 +9,13 @@ volume become the isotropic volume.
 - "planes": a 2D model over every xz and yz plane of the Z-interpolated volume, in tiles, the orientations fused,
   in two passes within a memory budget, resumable (`planes.reconstruct_planes`); options: a config's `infer`
   section (tile, overlap, margin, batch_size, fuse, method).
-Adding one (clips, sections, diffusion sampling): a module in infer/ with its `run` and `check`, one entry in
+- "clips": a video model over clips of frames running along Y (and X), rows along Z super-resolved, in square
+  lateral tiles, `tta` orientations averaged, their standard deviation written to `uncertainty` (a path) when
+  given; `inpaint` ("auto" or "I,J"): lost sections filled by the same model first (`clips.py`, `inpaint.py`,
+  `bad_sections.py`); options: frames, frame_overlap, tile, overlap, batch_size, tta, uncertainty, inpaint.
+A strategy's `features` name the extra outputs it offers ("uncertainty", "inpaint"), so commands can refuse a
+flag a method cannot honour before any work.
+Adding one (sections, diffusion sampling): a module in infer/ with its `run` and `check`, one entry in
 STRATEGIES, and the method's registry entry naming it.
 """
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 from jax_iso import runconfig
 from jax_iso.degrade.resample import METHODS as RESAMPLING
 from jax_iso.errors import UserError
+from jax_iso.infer import clip_strategy
 from jax_iso.infer.apply import make_apply_fn
 from jax_iso.infer.planes import FUSES, Resume, reconstruct_planes
 from jax_iso.infer.resume import fingerprint
@@ -45,6 +52,7 @@ class Strategy:
   run: Callable[[Any, Any, Job], dict]   # (sections, sink, job) -> summary
   check: Callable[[Mapping], None]       # the options, before any work
   resumable: bool                        # a killed run continues (the sink is made with a resume folder)
+  features: tuple[str, ...] = ()         # extra outputs the options can ask for ("uncertainty", "inpaint")
 
 
 def _check_resampling(options: Mapping) -> None:
@@ -82,6 +90,8 @@ def _planes(src, sink, job: Job) -> dict:
 STRATEGIES: dict[str, Strategy] = {
     "interpolate": Strategy("interpolate", _interpolate, _check_resampling, resumable=False),
     "planes": Strategy("planes", _planes, _check_planes, resumable=True),
+    "clips": Strategy("clips", clip_strategy.run, clip_strategy.check, resumable=False,
+                      features=("uncertainty", "inpaint")),
 }
 
 

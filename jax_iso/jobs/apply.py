@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
 from collections.abc import Iterator, Mapping
 
@@ -18,6 +19,7 @@ from jax_iso import io, methods, runconfig
 from jax_iso.degrade import grid
 from jax_iso.errors import UserError
 from jax_iso.infer import strategies
+from jax_iso.infer.clip_strategy import find_missing
 from jax_iso.io.factor import resolve_factor
 from jax_iso.models.loader import LoadedModel
 
@@ -54,6 +56,34 @@ def open_sections(path: str, *, factor: float | None = None, spacing: tuple[floa
     if src.dtype == np.float32:
       io.check_finite(src)
     yield Sections(src, factor, spacing, io.intensity_of(src, mode=normalize))
+
+
+def check_extras(method: methods.Method, input: str, output: str, *, inpaint: str | None = None,
+                 uncertainty: str | None = None, channel: int | None = None, timepoint: int | None = None,
+                 log: bool = True) -> dict:
+  """The strategy options that --inpaint and --uncertainty add, checked before any work: the method must offer
+  them, the uncertainty map needs its own writable path, the inpaint indices must be sections of the input and
+  leave some; "auto" is resolved here to the sections the detector finds (printed when `log`), so a learned
+  method fits only once it is known that something is left to inpaint from."""
+  features = strategies.get(method.strategy).features
+  for flag, value in (("inpaint", inpaint), ("uncertainty", uncertainty)):
+    if value and flag not in features:
+      offering = [m.name for m in methods.METHODS.values() if flag in strategies.get(m.strategy).features]
+      raise UserError(f"--{flag} is not available for --method={method.name}; use a method that offers it: "
+                      f"{', '.join(offering)}")
+  extras = {}
+  if uncertainty:
+    if os.path.realpath(os.fspath(uncertainty)) == os.path.realpath(os.fspath(output)):
+      raise UserError(f"--uncertainty={uncertainty} is the output path; give the uncertainty map its own file "
+                      "(e.g. iso_std.tif)")
+    io.check_output_path(uncertainty, inputs=[input])
+    extras["uncertainty"] = str(uncertainty)
+  if inpaint:
+    with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
+      missing = find_missing(src, str(inpaint), log=log)
+    if missing:
+      extras["inpaint"] = ",".join(str(k) for k in missing)
+  return extras
 
 
 def apply_method(method: methods.Method, input: str, output: str, *, options: Mapping,

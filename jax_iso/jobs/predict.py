@@ -6,22 +6,28 @@ pipeline or the training loop.
 from __future__ import annotations
 
 from jax_iso import io, methods, runconfig
-from jax_iso.jobs.apply import apply_method
+from jax_iso.jobs.apply import apply_method, check_extras
 from jax_iso.models.loader import load_model
 
 
 def predict(model: str, input: str, output: str, *, factor: float | None = None,
             spacing: tuple[float, float, float] | None = None, channel: int | None = None,
-            timepoint: int | None = None, fuse: str | None = None, show_progress: bool = True) -> dict:
+            timepoint: int | None = None, fuse: str | None = None, inpaint: str | None = None,
+            uncertainty: str | None = None, show_progress: bool = True) -> dict:
   """Reconstructs `input` with the model at `model` onto round(N*s) slices (the section grid) into `output`,
-  through its method's inference strategy (the model config's `infer` settings; `fuse` overrides theirs).
+  through its method's inference strategy (the model config's `infer` settings; `fuse` overrides theirs;
+  `inpaint` ("auto" or "I,J") and `uncertainty` (a path) for a method whose strategy offers them).
 
   Killed and run again with the same arguments (and model), it resumes at the first unfinished slab.
   """
   io.check_output_path(output, inputs=[input])
   loaded = load_model(model)
   method = methods.get(loaded.config.method)
-  options = loaded.config.infer if fuse is None else runconfig.replace(loaded.config, infer={"fuse": fuse}).infer
+  extras = check_extras(method, input, output, inpaint=inpaint, uncertainty=uncertainty, channel=channel,
+                        timepoint=timepoint, log=show_progress)
+  if fuse is not None:
+    extras["fuse"] = fuse
+  options = runconfig.replace(loaded.config, infer=extras).infer if extras else loaded.config.infer
   out = apply_method(method, input, output, options=options, model=loaded, factor=factor, spacing=spacing,
                      channel=channel, timepoint=timepoint, job="predict",
                      description={"model": str(model), "step": loaded.step}, show_progress=show_progress)

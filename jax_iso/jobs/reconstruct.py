@@ -13,7 +13,7 @@ import jax
 
 from jax_iso import io, methods
 from jax_iso.errors import UserError
-from jax_iso.jobs.apply import apply_method
+from jax_iso.jobs.apply import apply_method, check_extras
 from jax_iso.jobs.predict import predict
 from jax_iso.jobs.train import train
 
@@ -22,7 +22,7 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
                 spacing: tuple[float, float, float] | None = None, channel: int | None = None,
                 timepoint: int | None = None, workdir: str | None = None, steps: int | None = None,
                 variant: str | None = None, overrides: Mapping[str, Any] | None = None,
-                show_progress: bool = True) -> dict:
+                inpaint: str | None = None, uncertainty: str | None = None, show_progress: bool = True) -> dict:
   """Reconstructs `input` (sections along Z) onto round(N*s) fine slices and writes `output`.
 
   The factor comes from --factor, or from the voxel size (--spacing, else the file's metadata); output slice j
@@ -30,22 +30,28 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   `method` (the registry, `jax_iso.methods`) first trains its config (`configs/<method>.py`) on `input` in
   `workdir` (kept), or in a temporary folder beside the output (removed when done), for `steps` steps (default:
   the config's); the config `variant` defaults to the method's for this backend (the "cpu" one on a CPU), and
-  `overrides` ({"pairs.support": 0.5, ...}: dotted config fields) change it.
+  `overrides` ({"pairs.support": 0.5, ...}: dotted config fields) change it. `inpaint` ("auto" or section
+  indices "I,J") fills lost sections first and `uncertainty` (a path) writes the test-time orientations'
+  standard deviation, for a method whose strategy offers them (emformer).
   """
   if method not in methods.METHODS:
     raise UserError(f"unknown --method={method}; choose one of {', '.join(methods.METHODS)}")
   entry = methods.METHODS[method]
   io.check_output_path(output, inputs=[input])
+  extras = check_extras(entry, input, output, inpaint=inpaint, uncertainty=uncertainty, channel=channel,
+                        timepoint=timepoint, log=show_progress)
+  inpaint = extras.get("inpaint")          # "auto" resolved to the sections found (None: nothing to inpaint)
   if entry.learned:
     return _fit_and_predict(entry, input, output, factor=factor, spacing=spacing, channel=channel,
                             timepoint=timepoint, workdir=workdir, steps=steps, variant=variant,
-                            overrides=overrides, show_progress=show_progress)
+                            overrides=overrides, inpaint=inpaint, uncertainty=uncertainty,
+                            show_progress=show_progress)
   return apply_method(entry, input, output, options=dict(entry.options), factor=factor, spacing=spacing,
                       channel=channel, timepoint=timepoint, show_progress=show_progress)
 
 
 def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor, spacing, channel, timepoint,
-                     workdir, steps, variant, overrides, show_progress: bool) -> dict:
+                     workdir, steps, variant, overrides, inpaint, uncertainty, show_progress: bool) -> dict:
   variant = variant or method.default_variant(jax.default_backend())
   config = method.default_config(variant)
   if overrides:
@@ -67,7 +73,7 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
     fit = train(config, run_dir, show_progress=show_progress)
     started = time.perf_counter()
     result = predict(str(run_dir), input, output, factor=factor, spacing=spacing, channel=channel,
-                     timepoint=timepoint, show_progress=show_progress)
+                     timepoint=timepoint, inpaint=inpaint, uncertainty=uncertainty, show_progress=show_progress)
     result["predict_seconds"] = round(time.perf_counter() - started, 2)
   finally:
     if not keep:

@@ -101,3 +101,11 @@ def ssim_xy(pred: Any, ref: Any) -> float:
   checks.check_ssim_size(shape[1:])
   sums = np.asarray(_ssim_xy_sums(jnp.asarray(pred, jnp.float32), jnp.asarray(ref, jnp.float32)), np.float64)
   return float(sums.sum() / (shape[0] * (shape[1] - 2 * RADIUS) * (shape[2] - 2 * RADIUS)))
+
+
+def ssim_images(pred: jax.Array, ref: jax.Array) -> jax.Array:
+  """[...] mean SSIM of each image [..., H, W] (H, W >= 11; traceable and differentiable, for training losses)."""
+  p, r = pred.astype(jnp.float32), ref.astype(jnp.float32)
+  m = jnp.stack([p, r, p * p, r * r, p * r])
+  nd = m.ndim
+  return _ssim_map(_blur_valid(_blur_valid(m, nd - 1), nd - 2)).mean(axis=(-2, -1))

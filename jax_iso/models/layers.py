@@ -7,6 +7,8 @@
   (linear, GELU, depthwise 3x3, GELU, linear), the ablation.
 - `DropPath`: stochastic depth (a residual branch dropped per example while training).
 - `TransformerBlock`: x + W-MSA(LN(x)), then + FeedForward(LN(.)); LayerNorm in float32 whatever the compute dtype.
+- `VideoBlock`: the same on clips [B, T, H, W, C] with video window attention (`video_attention.py`: windows
+  spanning frames, optional mutual attention between 2 frames); the feed-forward runs per frame.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from jax_iso.models.attention import WindowAttention
+from jax_iso.models.video_attention import VideoWindowAttention
 
 
 def _taps(x: jax.Array):
@@ -118,3 +121,28 @@ class TransformerBlock(nn.Module):
     h = nn.LayerNorm(name="norm2", **norm)(x).astype(self.dtype)
     h = FeedForward(max(1, int(round(self.ffn_ratio * c))), self.gated, name="ffn", **kw)(h)
     return x + DropPath(self.drop_path)(h, deterministic=not train).astype(x.dtype)
+
+
+class VideoBlock(nn.Module):
+  """Pre-norm block on clips: x + DropPath(video W-MSA(LN(x))), then + DropPath(FeedForward(LN(.))) per frame."""
+  heads: int
+  window: tuple[int, int, int] = (2, 8, 8)
+  shift: tuple[int, int, int] = (0, 0, 0)
+  mutual: bool = False
+  ffn_ratio: float = 2.0
+  gated: bool = True
+  drop_path: float = 0.0
+  dtype: jnp.dtype = jnp.float32
+  param_dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:  # [B, T, H, W, C]
+    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    norm = dict(dtype=jnp.float32, param_dtype=self.param_dtype)
+    b, t, hh, ww, c = x.shape
+    h = nn.LayerNorm(name="norm1", **norm)(x).astype(self.dtype)
+    h = VideoWindowAttention(self.heads, self.window, self.shift, self.mutual, name="attention", **kw)(h)
+    x = x + DropPath(self.drop_path)(h, deterministic=not train).astype(x.dtype)
+    h = nn.LayerNorm(name="norm2", **norm)(x).astype(self.dtype).reshape(b * t, hh, ww, c)
+    h = FeedForward(max(1, int(round(self.ffn_ratio * c))), self.gated, name="ffn", **kw)(h)
+    return x + DropPath(self.drop_path)(h.reshape(x.shape), deterministic=not train).astype(x.dtype)

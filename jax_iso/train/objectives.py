@@ -6,10 +6,11 @@ An objective is built from the run's config (`make(name, config)`) and gives, fo
 and `check(config)` raises a one-line UserError for its config sections. The key is the step's key; an
 objective derives its own from it (`fold_in`), leaving the key itself to the pair maker.
 
-- "regression": the network maps the degraded input to the target; the pixel loss (`config.loss`: "mae" or
-  "mse") plus `config.pdl.weight` x the projected distribution loss (`train/pdl.py`) when a `pdl` section is
-  given. The model runs with `train=True` (stochastic depth draws from the 'dropout' rng `fold_in(key, 1)`;
-  PDL's directions come from `fold_in(key, 2)`).
+- "regression": the network maps the degraded input to the target; the pixel loss (`config.loss`: "mae", "mse"
+  or "mae_ssim": L1 + (1 - SSIM) of each image over its last two axes, EMformer's) plus `config.pdl.weight` x
+  the projected distribution loss (`train/pdl.py`) when a `pdl` section is given. The model runs with
+  `train=True` (stochastic depth draws from the 'dropout' rng `fold_in(key, 1)`; PDL's directions come from
+  `fold_in(key, 2)`).
 Adding one (e.g. a diffusion loss with a sampler as `predict`): a class with these methods, added to OBJECTIVES.
 """
 from __future__ import annotations
@@ -21,16 +22,20 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from jax_iso.errors import UserError
+from jax_iso.metrics.ssim import RADIUS, ssim_images
 from jax_iso.train.pdl import pdl as projected_distribution_loss
 
-PIXEL_LOSSES = ("mae", "mse")
+PIXEL_LOSSES = ("mae", "mse", "mae_ssim")
 
 
 def per_example_loss(pred: jax.Array, target: jax.Array, loss: str) -> jax.Array:
   """[B] loss of each example (mean over its pixels); the caller reduces."""
   err = pred.astype(jnp.float32) - target.astype(jnp.float32)
-  err = jnp.abs(err) if loss == "mae" else err * err
-  return err.reshape(err.shape[0], -1).mean(axis=1)
+  err = err * err if loss == "mse" else jnp.abs(err)
+  value = err.reshape(err.shape[0], -1).mean(axis=1)
+  if loss == "mae_ssim":
+    value = value + 1.0 - ssim_images(pred, target).reshape(pred.shape[0], -1).mean(axis=1)
+  return value
 
 
 class Regression:
@@ -47,6 +52,9 @@ class Regression:
   def check(config: Mapping) -> None:
     if config["loss"] not in PIXEL_LOSSES:
       raise UserError(f"loss={config['loss']!r} is unknown; choose one of {', '.join(PIXEL_LOSSES)}")
+    if config["loss"] == "mae_ssim" and int(config["data"]["crop"]) <= 2 * RADIUS:
+      raise UserError(f"loss=mae_ssim needs images of at least {2 * RADIUS + 1} pixels (SSIM's window); "
+                      f"data.crop={config['data']['crop']} is smaller: raise it")
     pdl = config.get("pdl")
     if pdl is None:
       return

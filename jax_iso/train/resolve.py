@@ -3,7 +3,8 @@
     config = resolve(config, inputs)       # the frozen config the run uses; `config.json` holds it
     print(describe(config))                # what was resolved, in one line
 
-- `pairs.factor`: the volume's anisotropy (from its voxel size, `data.spacing` or `data.factor`);
+- `pairs.factor` (and `model.factor` for a model that upsamples by it): the volume's anisotropy (from its voxel
+  size, `data.spacing` or `data.factor`);
 - `section_noise`: "match" measures the noise of the volume's xy planes and adds the missing part to every
   synthetic section, as `gaussian_noise` appended to `pairs.acquisition` (`section_noise.py`); a number adds
   that sigma; "off" adds nothing. The resolved pipeline is what `config.json` shows;
@@ -25,6 +26,8 @@ def resolve(config: runconfig.Frozen, inputs: Inputs) -> runconfig.Frozen:
   """`config` with the factor, section noise and `resolved` section that `inputs` decide."""
   out = runconfig.to_json(config)
   out["pairs"]["factor"] = inputs.factor
+  if "factor" in out["model"]:                     # a model that upsamples by the factor itself (EMformer)
+    out["model"]["factor"] = inputs.factor
   out["pairs"], noise = section_noise.resolve(out.get("section_noise", "off"), out["pairs"], inputs.factor,
                                               inputs.volumes, inputs.intensity)
   _, size = crop_spec(out)

@@ -70,8 +70,9 @@ def make_eval_step(model: nn.Module, pair_fn: Callable, objective, *, intensity:
   prediction and the network's (interpolated) input against the clean crop."""
 
   def eval_step(params, crops, key):
-    inputs, targets, _ = pair_fn(key, to_unit(crops, intensity))
+    inputs, targets, aux = pair_fn(key, to_unit(crops, intensity))
     pred = objective.predict(model, params, inputs, jax.random.fold_in(key, 1))
-    return {"psnr": psnr(pred, targets), "psnr_input": psnr(inputs, targets)}
+    baseline = inputs if inputs.shape == targets.shape else aux["baseline"]   # sections: their interpolation
+    return {"psnr": psnr(pred, targets), "psnr_input": psnr(baseline, targets)}
 
   return jax.jit(eval_step)

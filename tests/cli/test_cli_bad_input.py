@@ -54,6 +54,8 @@ def files(tmp_path):
   io.write_volume(f["small"], vol[:6, :8, :8], (40.0, 10.0, 10.0))
   f["three"] = tmp_path / "three.tif"
   io.write_volume(f["three"], vol[:3], (40.0, 10.0, 10.0))
+  f["blank"] = tmp_path / "blank.tif"
+  io.write_volume(f["blank"], np.zeros_like(vol[:4]), (40.0, 10.0, 10.0))
   f["out"] = tmp_path / "out.tif"
   return f
 
@@ -122,6 +124,24 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
                                     "--out_dir"),
     "validate: no steps": (["validate", "--input={aniso}", "--methods=unet", "--steps=0", "--out_dir={tmp}/v"],
                            "--steps=0 must be >= 1"),
+    "emformer: inpaint index out of range": (["reconstruct", "--input={aniso}", "--output={out}",
+                                              "--method=emformer", "--inpaint=2,9"],
+                                             "section 9 is out of range: the input has sections 0 to 3"),
+    "emformer: inpaint not an index": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
+                                        "--inpaint=first"], "'first' is not a section index"),
+    "emformer: every section missing": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
+                                         "--inpaint=0,1,2,3"], "every one of the 4 sections is marked missing"),
+    "emformer: every section blank": (["reconstruct", "--input={blank}", "--output={out}", "--method=emformer",
+                                       "--inpaint=auto"], "every one of the 4 sections is marked missing"),
+    "--uncertainty for a method without it": (["reconstruct", "--input={aniso}", "--output={out}", "--method=cubic",
+                                               "--uncertainty={tmp}/u.tif"],
+                                              "--uncertainty is not available for --method=cubic"),
+    "--inpaint for a method without it": (["reconstruct", "--input={aniso}", "--output={out}", "--method=unet",
+                                           "--inpaint=auto"], "--inpaint is not available for --method=unet"),
+    "--uncertainty equal to the output": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
+                                           "--uncertainty={out}"], "is the output path"),
+    "--uncertainty equal to the input": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
+                                          "--uncertainty={aniso}"], "is the input"),
 }
 
 

@@ -1,0 +1,167 @@
+"""Isotropic reconstruction by a video model over clips of frames (EMformer), with test-time orientations.
+
+    summary = reconstruct_clips(src, sink, apply_fn, factor=4.0, intensity=intensity, frames=16, ...)
+
+The volume (Z sections, Y, X) is cut laterally into square tiles (`tile` px, `overlap` px shared, blended with
+sin^2 ramps that sum to 1). Each tile [Z, t, t] is turned into each of `tta` orientations of the lateral plane
+(the dihedral group of (Y, X): quarter turns, then a flip of X), the frames are made to run along its first
+lateral axis ([t frames, Z rows, t columns]) and cut into overlapping clips of `frames` frames (blended the same
+way); the model super-resolves the rows (Z) of every clip to round(Z s) fine slices. The orientations' outputs
+are turned back; their mean is the reconstruction and their standard deviation the uncertainty (0 with one
+orientation). Tiles are processed in rows along Y and every finished Y range is written at once (memory: about
+two rows of tiles on the fine grid). `fill` replaces sections (index -> [Y, X] in [0, 1]) before any of this
+(inpainted lost sections, `infer/inpaint.py`).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from jax_iso import progress
+from jax_iso.degrade import grid
+from jax_iso.infer.tiles import AxisTiles, axis_tiles, device_batch
+
+ORIENTATIONS = 8
+
+
+def orient(block: np.ndarray, o: int) -> np.ndarray:
+  """Orientation o of the last two axes of `block`: o % 4 quarter turns, then a flip of the last axis if o >= 4."""
+  out = np.rot90(block, o % 4, axes=(-2, -1))
+  return out[..., ::-1] if o >= 4 else out
+
+
+def unorient(block: np.ndarray, o: int) -> np.ndarray:
+  """The inverse of `orient(., o)`."""
+  if o >= 4:
+    block = block[..., ::-1]
+  return np.rot90(block, -(o % 4), axes=(-2, -1))
+
+
+def square_tiles(n_y: int, n_x: int, tile: int, overlap: int) -> tuple[AxisTiles, AxisTiles]:
+  """Tilings of Y and X with one square tile size (each orientation of a tile has the same shape)."""
+  ty, tx = (axis_tiles(n, tile=tile, overlap=overlap, margin=0, multiple=1) for n in (n_y, n_x))
+  edge = max(ty.tile, tx.tile)
+
+  def with_edge(n: int) -> AxisTiles:
+    if n <= edge:
+      return AxisTiles(n, edge, 0, 0, 1)
+    return AxisTiles(n, edge, overlap, 0, math.ceil((n - overlap) / (edge - overlap)))
+  return with_edge(n_y), with_edge(n_x)
+
+
+def _pad_end(x: np.ndarray, axis: int, size: int) -> np.ndarray:
+  extra = size - x.shape[axis]
+  if extra <= 0:
+    return x
+  pads = [(0, 0)] * x.ndim
+  pads[axis] = (0, extra)
+  return np.pad(x, pads, mode="reflect" if x.shape[axis] > extra else "edge")
+
+
+class ClipRunner:
+  """Applies the model to every clip of a [F frames, Z, W] stack and blends the clips back along the frames."""
+
+  def __init__(self, apply_fn: Callable, *, n_frames: int, frames: int, frame_overlap: int, batch_size: int):
+    self.apply_fn = apply_fn
+    self.axis = axis_tiles(n_frames, tile=frames, overlap=min(frame_overlap, max(frames - 1, 0)), margin=0,
+                           multiple=1)
+    self.weights = self.axis.weights()                                  # [clips, T]
+    self.batch = device_batch(batch_size, self.axis.count)
+
+  def __call__(self, stack: np.ndarray) -> np.ndarray:                 # [F, Z, W] -> [F, Z', W]
+    a = self.axis
+    padded = _pad_end(stack, 0, a.extent)
+    clips = np.stack([padded[i * a.stride:i * a.stride + a.tile] for i in range(a.count)])
+    outs = []
+    for start in range(0, a.count, self.batch):
+      part = clips[start:start + self.batch]
+      if part.shape[0] < self.batch:                                    # one compiled batch shape
+        part = np.concatenate([part, np.repeat(part[-1:], self.batch - part.shape[0], axis=0)])
+      outs.append(np.asarray(self.apply_fn(part))[:min(self.batch, a.count - start)])
+    pred = np.concatenate(outs)                                         # [clips, T, Z', W]
+    out = np.zeros((a.extent,) + pred.shape[2:], np.float32)
+    for i in range(a.count):
+      out[i * a.stride:i * a.stride + a.tile] += pred[i] * self.weights[i][:, None, None]
+    return out[:stack.shape[0]]
+
+
+def tile_mean_std(runner: ClipRunner, block: np.ndarray, tta: int) -> tuple[np.ndarray, np.ndarray]:
+  """(mean, std) over `tta` orientations of the reconstruction of a square tile [Z, t, t] -> [Z', t, t] each."""
+  mean = m2 = None
+  for o in range(tta):
+    turned = orient(block, o)                                          # [Z, t, t]
+    pred = runner(np.ascontiguousarray(turned.transpose(1, 0, 2)))      # frames along the first lateral axis
+    pred = unorient(pred.transpose(1, 0, 2), o)                         # [Z', t, t]
+    if mean is None:
+      mean, m2 = pred.astype(np.float64), np.zeros(pred.shape, np.float64)
+    else:                                                               # Welford
+      delta = pred - mean
+      mean += delta / (o + 1)
+      m2 += delta * (pred - mean)
+  return mean.astype(np.float32), np.sqrt(m2 / tta).astype(np.float32)
+
+
+def reconstruct_clips(src, sink, apply_fn: Callable, *, factor: float, intensity, frames: int,
+                      frame_overlap: int, tile: int, overlap: int, batch_size: int, tta: int,
+                      uncertainty=None, fill: Mapping[int, np.ndarray] | None = None,
+                      show_progress: bool = True) -> dict:
+  """Writes the reconstruction of `src` [Z, Y, X] into `sink` [round(Z s), Y, X] (and the orientations'
+  standard deviation, in stored units, into `uncertainty` when given); returns a summary."""
+  n_z, n_y, n_x = (int(n) for n in src.shape)
+  n_out = grid.fine_count(n_z, factor)
+  if tuple(sink.shape) != (n_out, n_y, n_x):
+    raise ValueError(f"sink shape {tuple(sink.shape)} != {(n_out, n_y, n_x)}")
+  ty, tx = square_tiles(n_y, n_x, tile, overlap)
+  edge = ty.tile
+  runner = ClipRunner(apply_fn, n_frames=edge, frames=frames, frame_overlap=frame_overlap, batch_size=batch_size)
+  wy, wx = ty.weights(), tx.weights()
+  fill = dict(fill or {})
+  scale = np.float32(intensity.hi - intensity.lo)
+  done_y = 0                                           # rows [0, done_y) written
+  buf_lo, acc, acc_std = 0, None, None                 # buffers of rows [buf_lo, buf_lo + rows)
+
+  def block_at(y0: int, x0: int) -> np.ndarray:
+    y1, x1 = min(y0 + edge, n_y), min(x0 + edge, n_x)
+    block = intensity.to_unit(np.asarray(src[:, y0:y1, x0:x1]))
+    for k, section in fill.items():
+      block[k] = section[y0:y1, x0:x1]
+    return _pad_end(_pad_end(block, 1, edge), 2, edge)
+
+  def flush(upto: int) -> None:
+    nonlocal done_y, buf_lo, acc, acc_std
+    upto = min(upto, n_y)
+    if upto <= done_y:
+      return
+    rows = upto - buf_lo
+    sink[:, done_y:upto, :] = intensity.from_unit(acc[:, :rows, :n_x])
+    if uncertainty is not None:
+      uncertainty[:, done_y:upto, :] = acc_std[:, :rows, :n_x] * scale
+    acc, acc_std = acc[:, rows:], acc_std[:, rows:]
+    done_y = buf_lo = upto
+
+  total = ty.count * tx.count
+  description = f"clips x{factor:g} ({tta} orientation{'s' if tta > 1 else ''})"
+  with progress.Bar(description, total) if show_progress else contextlib.nullcontext() as bar:
+    for iy in range(ty.count):
+      y0 = iy * ty.stride
+      need = y0 + edge - buf_lo
+      grow = need - (0 if acc is None else acc.shape[1])
+      if grow > 0:
+        pad = np.zeros((n_out, grow, tx.extent), np.float32)
+        acc = pad if acc is None else np.concatenate([acc, pad], axis=1)
+        acc_std = pad.copy() if acc_std is None else np.concatenate([acc_std, pad], axis=1)
+      for ix in range(tx.count):
+        x0 = ix * tx.stride
+        mean, std = tile_mean_std(runner, block_at(y0, x0), tta)
+        w = wy[iy][:, None] * wx[ix][None, :]
+        acc[:, y0 - buf_lo:y0 - buf_lo + edge, x0:x0 + edge] += mean * w
+        acc_std[:, y0 - buf_lo:y0 - buf_lo + edge, x0:x0 + edge] += std * w
+        if bar is not None:
+          bar.update(1)
+      flush(y0 + ty.stride if iy + 1 < ty.count else n_y)
+  acc = acc_std = None
+  return {"tiles": total, "tile": edge, "clips_per_tile": runner.axis.count, "orientations": tta,
+          "filled_sections": sorted(int(k) for k in fill)}
