@@ -30,22 +30,31 @@ def dot_peak() -> float:
   return 2 * 2048**3 / float(np.median(times))
 
 
-def step_speed(config, factor: float, repeats: int = 5) -> dict:
-  """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
-  cfg = runconfig.replace(config, pairs={"factor": factor})
+def train_step_fn(config, crop_shape: tuple[int, ...]):
+  """(jitted train step, its initial state, a batch of random uint8 crops of `crop_shape` on the mesh) of a
+  config whose `pairs.factor` is set: the engine's step as training runs it."""
+  cfg = runconfig.freeze(runconfig.to_json(config))
   model = build_model(cfg["model"])
   pair_fn = pairs.make_batch_fn(cfg["pairs"])
-  batch, edge = cfg["data"]["batch_size"], cfg["data"]["crop"]
   optimizer, schedule = optim.make_optimizer(cfg["optim"], 1000)
   mesh = mesh_lib.make_mesh(cfg["mesh"])
   repl, bsh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
-  sample = jax.ShapeDtypeStruct((batch, edge, edge), jnp.float32)
-  state = state_lib.create_state(model, optimizer, sample, jax.random.key(0), ema=False, sharding=repl)
+  inputs = jax.eval_shape(lambda k, x: pair_fn(k, x)[0], jax.random.key(0),
+                          jax.ShapeDtypeStruct(tuple(crop_shape), jnp.float32))
+  state = state_lib.create_state(model, optimizer, inputs, jax.random.key(0), ema=False, sharding=repl)
   objective = objectives.make(methods.get(cfg["method"]).loss, cfg)
   fn = step.jit_train_step(step.make_train_step(model, pair_fn, objective, optimizer, schedule,
                                                 intensity=(0.0, 255.0)),
                            jax.tree.map(lambda _: repl, state), bsh, repl)
-  crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, (batch, edge, edge), np.uint8), bsh)
+  crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, tuple(crop_shape), np.uint8), bsh)
+  return fn, state, crops
+
+
+def step_speed(config, factor: float, repeats: int = 5) -> dict:
+  """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
+  cfg = runconfig.replace(config, pairs={"factor": factor})
+  batch, edge = cfg["data"]["batch_size"], cfg["data"]["crop"]
+  fn, state, crops = train_step_fn(cfg, (batch, edge, edge))
   flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()
   flops = float((flops[0] if isinstance(flops, list) else flops).get("flops", 0.0))
   state, m = fn(state, crops, jax.random.key(1))

@@ -15,8 +15,8 @@
               "resize": that resampling straight from the N rows, conv 3x3 (F -> F, LeakyReLU); conv 3x3 (-> 1,
               zero-initialised) + the input resampled onto the same rows (`residual`: linear or cubic)
 
-Blocks are `layers.VideoBlock` (LN, video window attention with relative position bias, LN, GLEN per frame);
-every second block of a group uses windows shifted by half. Only the degraded axis (rows, N) is upsampled and
+Blocks are `layers.VideoBlock` (LN, video window attention with relative position bias, LN, GEGLU per frame as in IsoVEM;
+`local` adds GLEN's depthwise 3x3); every second block of a group uses windows shifted by half. Only the degraded axis (rows, N) is upsampled and
 only at the end: the transformer runs at the sections' resolution. Inputs of any T, N, W are padded at the end
 (reflected) to the multiples the windows and the K halvings need, and the output cropped back.
 """
@@ -86,7 +86,8 @@ class EMformer(nn.Module):
   window: Sequence[int] = (2, 2, 16)                 # attention window: frames, rows, columns
   mutual_ratio: float = 0.75                         # share of a U stage's blocks with mutual attention
   ffn_ratio: float = 2.0
-  gated: bool = True                                 # GLEN (True) or LeFF feed-forward
+  gated: bool = True                                 # gated (GEGLU / GLEN) or LeFF feed-forward
+  local: bool = False                                # depthwise 3x3 in the feed-forward (GLEN instead of GEGLU)
   drop_path: float = 0.0                             # maximum stochastic depth rate
   upsampler: str = "shuffle"                         # "shuffle" or "resize"
   head_width: int = 32                               # channels of the upsampling head
@@ -143,7 +144,8 @@ class EMformer(nn.Module):
     h = x
     for j in range(depth):
       h = VideoBlock(self.heads, window, shift if j % 2 else (0, 0, 0), mutual, self.ffn_ratio, self.gated,
-                     next(rates), dtype=self.dtype, param_dtype=self.param_dtype, name=f"{name}_block{j}")(h, train)
+                     self.local, next(rates), dtype=self.dtype, param_dtype=self.param_dtype,
+                     name=f"{name}_block{j}")(h, train)
     return x + nn.Dense(x.shape[-1], dtype=self.dtype, param_dtype=self.param_dtype, name=f"{name}_out")(h)
 
   def _stage(self, x, depth: int, rates, name: str, train: bool):

@@ -1,0 +1,148 @@
+"""jax_iso's equivalent of a case of ../shared/peers (the PyTorch references), timed the same way on this CPU.
+
+  ../shared/peers/bench isovem_x8_train_b2 > /tmp/peer.json            # the reference, just before
+  python experiments/speed_vs_peers.py --case=isovem_x8_train_b2 --peer=/tmp/peer.json --out=results/x.json
+
+Cases (same input and output sizes and the same content of one call as the reference's, `peers/README.md`):
+- isovem_x8_train_b2: EMformer at IsoVEM's x8 sizes (configs/emformer.py default), one jitted train step on 2
+  clips of 16 frames x 128 x 128: sections along Y made on the device (x8 box), forward, L1 + (1 - SSIM),
+  backward, Adam update. Output voxels 2 x 16 x 128 x 128.
+- isovem_x8_infer_d128 / isovem_x8_infer_d16: one forward of 128 (16) frames of 16 sections x 128 -> 128 x 128.
+- uformer_t_train_b4: A2I-3DEM at Uformer-T's sizes (width 16, 2 blocks in each of 9 stages, window 8), one
+  jitted train step (axial pairs made on the device, L1 + PDL, Adam) on 4 images of 128 x 128.
+Timing as the references': compile excluded, 3 warm-up calls, then the median of >= 5 calls (more, up to 20,
+while under 10 s in all), `block_until_ready`. The reference runs with glibc's malloc kept from returning freed
+memory (GLIBC_TUNABLES, its fastest setting); so does this script (it re-executes itself with the same setting:
+XLA's CPU runtime allocates its temporaries per call and was up to 2.5x slower on page faults without it).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+
+TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
+if os.environ.get("GLIBC_TUNABLES") != TUNABLES and __name__ == "__main__":
+  os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "GLIBC_TUNABLES": TUNABLES})
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from configs import a2i_3dem, emformer  # noqa: E402
+from jax_iso.models import build_model  # noqa: E402
+from common import write_json  # noqa: E402  experiments/common.py
+from speed import dot_peak, train_step_fn  # noqa: E402  experiments/speed.py
+
+CASES = ("isovem_x8_train_b2", "isovem_x8_infer_d128", "isovem_x8_infer_d16", "uformer_t_train_b4")
+flags.DEFINE_enum("case", None, CASES, "The reference case to match.")
+flags.DEFINE_string("peer", None, "The reference's JSON line (../shared/peers/bench CASE > FILE): print the ratio.")
+flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
+flags.DEFINE_bool("quick", False, "1 warm-up and 3 timed calls (as bench --quick).")
+FLAGS = flags.FLAGS
+
+
+def measure(call, quick: bool) -> list[float]:
+  """Wall times of `call()` (which blocks), after warm-ups; as peers/bench.py."""
+  for _ in range(1 if quick else 3):
+    call()
+  times = []
+  while len(times) < 3 if quick else (len(times) < 5 or (len(times) < 20 and sum(times) < 10.0)):
+    t = time.perf_counter()
+    call()
+    times.append(time.perf_counter() - t)
+  return times
+
+
+def emformer_x8():
+  cfg = emformer.get_config()
+  cfg.model.factor = 8.0
+  cfg.pairs.factor = 8.0
+  return cfg
+
+
+def train_case(cfg, batch: int, shape: tuple[int, ...]):
+  cfg.data.batch_size = batch
+  fn, state, crops = train_step_fn(cfg, (batch,) + shape)
+  holder = {"state": state}
+
+  def call():
+    holder["state"], m = fn(holder["state"], crops, jax.random.key(1))
+    jax.block_until_ready(m)
+  flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()
+  return call, batch * int(np.prod(shape)), flops
+
+
+def infer_case(depth: int):
+  cfg = emformer_x8()
+  model = build_model(cfg.model)
+  x = jnp.asarray(np.random.default_rng(0).random((1, depth, 16, 128), np.float32))
+  params = model.init(jax.random.key(0), x[:, :16])
+  fn = jax.jit(lambda p, v: model.apply(p, v))
+  flops = fn.lower(params, x).compile().cost_analysis()
+  return (lambda: fn(params, x).block_until_ready()), depth * 128 * 128, flops
+
+
+def main(argv):
+  del argv
+  case = FLAGS.case
+  if case == "isovem_x8_train_b2":
+    call, voxels, flops = train_case(emformer_x8(), 2, (16, 128, 128))
+  elif case.startswith("isovem_x8_infer_d"):
+    call, voxels, flops = infer_case(int(case.rsplit("_d", 1)[1]))
+  else:
+    cfg = a2i_3dem.get_config()       # Uformer-T: width 16, 2 blocks a stage, window 8, LeFF x4, no drop path
+    cfg.model.update({"width": 16, "depths": (2,) * 9, "heads": (1, 2, 4, 8, 16, 16, 8, 4, 2), "window": 8,
+                      "ffn_ratio": 4.0, "gated": False, "drop_path": 0.0})
+    cfg.pairs.factor = 4.0
+    call, voxels, flops = train_case(cfg, 4, (128, 128))
+  flops = float((flops[0] if isinstance(flops, list) else flops).get("flops", 0.0))
+  times = measure(call, FLAGS.quick)
+  median = float(np.median(times))
+  out = {"case": case, "time_s": round(median, 5), "times_s": [round(t, 4) for t in times], "out_voxels": voxels,
+         "voxels_per_s": round(voxels / median, 1), "gflop_xla": round(flops / 1e9, 3),
+         "gflops_per_s": round(flops / 1e9 / median, 2), "dot_peak_gflops": round(dot_peak() / 1e9, 1),
+         "cpu": platform.processor() or _cpu_name(), "devices": jax.device_count(), "jax": jax.__version__,
+         "quick": FLAGS.quick, "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+  out["cpu"] = _cpu_name()
+  rows = [("case", case), ("time per call", f"{median:.3f} s"), ("output voxels/s", f"{out['voxels_per_s']:,.0f}"),
+          ("XLA GFLOP/s", f"{out['gflops_per_s']:.1f} (matmul peak {out['dot_peak_gflops']:.0f})")]
+  if FLAGS.peer:
+    peer = _peer_line(FLAGS.peer, case)
+    out["peer"] = {k: peer.get(k) for k in ("time_s", "voxels_per_s", "gflop", "cpu", "torch", "utc", "quick")}
+    out["ratio"] = round(out["voxels_per_s"] / float(peer["voxels_per_s"]), 3)
+    rows += [("reference voxels/s", f"{float(peer['voxels_per_s']):,.0f} ({peer.get('time_s')} s per call)"),
+             ("ratio (jax_iso / reference)", f"{out['ratio']:.2f}x")]
+  width = max(len(r[0]) for r in rows)
+  print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+  write_json(FLAGS.out, out)
+
+
+def _peer_line(path: str, case: str) -> dict:
+  for line in open(path):
+    line = line.strip()
+    if line.startswith("{"):
+      rec = json.loads(line)
+      if rec.get("case") == case:
+        return rec
+  sys.exit(f"{path} holds no JSON line of case {case}; run ../shared/peers/bench {case} > {path}")
+
+
+def _cpu_name() -> str:
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("case")
+  app.run(main)
