@@ -15,6 +15,7 @@ from jax_iso import mesh as mesh_lib, methods, runconfig
 from jax_iso.degrade import pairs
 from jax_iso.models import build_model
 from jax_iso.train import objectives, optim, state as state_lib, step
+from jax_iso.train.inputs import crop_spec
 
 
 def dot_peak() -> float:
@@ -53,8 +54,11 @@ def train_step_fn(config, crop_shape: tuple[int, ...]):
 def step_speed(config, factor: float, repeats: int = 5) -> dict:
   """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
   cfg = runconfig.replace(config, pairs={"factor": factor})
-  batch, edge = cfg["data"]["batch_size"], cfg["data"]["crop"]
-  fn, state, crops = train_step_fn(cfg, (batch, edge, edge))
+  if "factor" in cfg["model"]:
+    cfg = runconfig.replace(cfg, model={"factor": factor})
+  batch = cfg["data"]["batch_size"]
+  _, size = crop_spec(cfg)
+  fn, state, crops = train_step_fn(cfg, (batch,) + tuple(size))
   flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()
   flops = float((flops[0] if isinstance(flops, list) else flops).get("flops", 0.0))
   state, m = fn(state, crops, jax.random.key(1))
@@ -66,5 +70,5 @@ def step_speed(config, factor: float, repeats: int = 5) -> dict:
     jax.block_until_ready(m)
     times.append(time.perf_counter() - t)
   sec = float(np.median(times))
-  return {"seconds_per_step": sec, "samples_per_s": batch / sec, "pixels_per_s": batch * edge * edge / sec,
+  return {"seconds_per_step": sec, "samples_per_s": batch / sec, "pixels_per_s": batch * np.prod(size) / sec,
           "flops_per_step": flops, "flop_per_s": flops / sec}

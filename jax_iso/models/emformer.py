@@ -15,10 +15,11 @@
               "resize": that resampling straight from the N rows, conv 3x3 (F -> F, LeakyReLU); conv 3x3 (-> 1,
               zero-initialised) + the input resampled onto the same rows (`residual`: linear or cubic)
 
-Blocks are `layers.VideoBlock` (LN, video window attention with relative position bias, LN, GEGLU per frame as in IsoVEM;
-`local` adds GLEN's depthwise 3x3); every second block of a group uses windows shifted by half. Only the degraded axis (rows, N) is upsampled and
-only at the end: the transformer runs at the sections' resolution. Inputs of any T, N, W are padded at the end
-(reflected) to the multiples the windows and the K halvings need, and the output cropped back.
+Blocks are `layers.VideoBlock` (LN, video window attention with relative position bias, LN, GEGLU per frame as
+in IsoVEM; `local` adds GLEN's depthwise 3x3, which doubled the CPU train step); every second block of a group
+uses windows shifted by half. Only the degraded axis (rows, N) is upsampled and only at the end: the
+transformer runs at the sections' resolution. Inputs of any T, N, W are padded at the end (reflected) to the
+multiples the windows and the K halvings need, and the output cropped back.
 """
 from __future__ import annotations
 
