@@ -1,18 +1,20 @@
 """EMformer against cubic, the U-Net and A2I-3DEM on real FIB-SEM at an equal CPU budget; inpainting; uncertainty.
 
   python experiments/bench_emformer.py [--quick] [--minutes=20] [--factors=2.5,3,4] [--methods=unet,a2i,emformer]
-      [--gaps=1,2,3] [--out=results/bench_emformer.json]
+      [--gaps=1,2,3] [--out=results/bench_emformer.json] [--pictures=docs]
 
 Quality: sample2 (../shared/data/flyem_medulla_fibsem_10nm_iso_sample2.tif, 250^3, 10 nm isotropic) gets box
 sections of each factor; each anisotropic volume is reconstructed by cubic interpolation and by every learned
 method fitted on that volume alone (`jobs.reconstruct`, the method's `cpu` variant) for `--minutes` of train-step
 time on this machine (steps = minutes x 60 / the median time of its jitted train step, measured first), then
 scored against the original: PSNR, SSIM of the xz and yz planes, FSC resolution along Z and X.
-Inpainting (EMformer's fit at the largest factor): 1, 2 and 3 consecutive sections in the middle of the volume
-are blanked; `predict --inpaint=I,J` against cubic interpolation across the gap (a cubic spline through the
+Inpainting (EMformer's fit at the largest factor, on the central 128 x 128 columns): 1, 2 and 3 consecutive
+sections in the middle of the volume are blanked; `predict --inpaint=I,J` against cubic interpolation across the gap (a cubic spline through the
 remaining sections' centres, `scipy.interpolate`), PSNR on the gap's fine slices against the original.
 Uncertainty: the standard deviation of the 8 orientations (`--uncertainty`) against the true absolute error, as
 the Spearman correlation of their means over 16^3 blocks.
+--pictures=DIR draws `emformer_uncertainty.png` (an xz plane: original, EMformer, uncertainty, true error) and
+`emformer_inpainting.png` (xz planes across each gap: original, cubic across it, EMformer).
 --quick: x4 only, one minute of training per method, gaps of 1 and 2.
 """
 from __future__ import annotations
@@ -38,7 +40,9 @@ _FACTORS = flags.DEFINE_list("factors", ["2.5", "3", "4"], "Anisotropy factors s
 _METHODS = flags.DEFINE_list("methods", ["unet", "a2i", "emformer"], "Learned methods to compare with cubic.")
 _GAPS = flags.DEFINE_list("gaps", ["1", "2", "3"], "Consecutive missing sections to inpaint.")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
+_PICTURES = flags.DEFINE_string("pictures", None, "Draw the uncertainty and inpainting pictures into this folder.")
 BLOCK = 16
+INPAINT_CROP = 128
 
 
 def _variant(method: str) -> str | None:
@@ -64,6 +68,7 @@ def block_means(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
 
 def uncertainty_vs_error(pred: np.ndarray, std: np.ndarray, ref: np.ndarray) -> dict:
   """Spearman correlation of the block means of the uncertainty and of the true absolute error."""
+  ref = ref[:pred.shape[0]]                      # the fine grid of whole sections (the last slices left out)
   err = np.abs(pred.astype(np.float64) - ref.astype(np.float64))
   rho = stats.spearmanr(block_means(std), block_means(err)).statistic
   return {"spearman_16": float(rho), "mean_std": float(std.mean()), "mean_abs_error": float(err.mean())}
@@ -77,9 +82,60 @@ def cubic_across(sections: np.ndarray, missing: list[int], factor: float, fine: 
   return np.clip(spline(np.asarray(list(fine), np.float64)), 0, 255)
 
 
+def _xz(vol: np.ndarray, y: int, z: slice | None = None) -> np.ndarray:
+  return np.asarray(vol[z or slice(None), y, :], np.float64)
+
+
+def uncertainty_picture(path: pathlib.Path, factor: float, pred: np.ndarray, std: np.ndarray, ref: np.ndarray,
+                        rho: float) -> None:
+  """Central xz plane: original, EMformer, the orientations' standard deviation, the true absolute error."""
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  ref = ref[:pred.shape[0]]
+  y = ref.shape[1] // 2
+  panels = [("original (10 nm)", _xz(ref, y), "gray", (0, 255)), (f"EMformer from x{factor:g}", _xz(pred, y), "gray",
+            (0, 255))]
+  err = np.abs(_xz(pred, y) - _xz(ref, y))
+  top = float(np.percentile(err, 99.5))
+  panels += [("uncertainty (std of 8 orientations)", _xz(std, y), "magma", (0, top)),
+             (f"true |error| (blocks: Spearman {rho:.2f})", err, "magma", (0, top))]
+  fig = Figure(figsize=(4 * len(panels), 4.3))
+  for i, (title, image, cmap, (lo, hi)) in enumerate(panels):
+    ax = fig.add_subplot(1, len(panels), i + 1)
+    ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("X")
+    ax.set_ylabel("Z")
+  fig.suptitle("xz plane of FlyEM sample2: where the orientations disagree is where the errors are", fontsize=11)
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  print(f"wrote {path}")
+
+
+def inpainting_picture(path: pathlib.Path, factor: float, rows: list[dict], images: dict) -> None:
+  """xz planes around each gap: the original, cubic across the gap, EMformer inpainted; the gap marked."""
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  fig = Figure(figsize=(12, 3.2 * len(rows)))
+  for i, row in enumerate(rows):
+    z0, z1 = row["fine_slices"]
+    for j, (name, image) in enumerate(images[row["gap"]]):
+      ax = fig.add_subplot(len(rows), 3, 3 * i + j + 1)
+      ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest", aspect="auto")
+      for z in (z0 - 0.5, z1 - 0.5):
+        ax.axhline(z - row["view"][0], color="tab:red", lw=0.8)
+      psnr = {"cubic across the gap": row["psnr_cubic"], "EMformer inpainted": row["psnr_emformer"]}.get(name)
+      ax.set_title(f"{row['gap']} lost: {name}" + (f" ({psnr:.1f} dB on the gap)" if psnr else ""), fontsize=9)
+      ax.set_xticks([])
+  fig.suptitle(f"Lost sections at x{factor:g} (red lines: the gap's fine slices), xz plane", fontsize=11)
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  print(f"wrote {path}")
+
+
 def inpainting(aniso: pathlib.Path, run: pathlib.Path, work: pathlib.Path, factor: float, gaps: list[int],
-               ref: np.ndarray) -> list[dict]:
+               ref: np.ndarray, images: dict | None = None) -> list[dict]:
   sections, spacing = io.read_volume(aniso)
+  c0, c1 = (sections.shape[1] - INPAINT_CROP) // 2, (sections.shape[1] + INPAINT_CROP) // 2
+  sections, ref = sections[:, c0:c1, c0:c1], ref[:, c0:c1, c0:c1]      # the central crop: 4x less inference
   rows = []
   for gap in gaps:
     start = sections.shape[0] // 2 - gap // 2
@@ -98,6 +154,15 @@ def inpainting(aniso: pathlib.Path, run: pathlib.Path, work: pathlib.Path, facto
     rows.append({"gap": gap, "sections": missing, "fine_slices": [fine.start, fine.stop],
                  "psnr_emformer": _psnr(pred, truth), "psnr_cubic": _psnr(base, truth)})
     rows[-1]["gain_db"] = rows[-1]["psnr_emformer"] - rows[-1]["psnr_cubic"]
+    if images is not None:                        # xz planes 3 sections either side of the gap
+      y = ref.shape[1] // 2
+      view = (max(0, fine.start - int(3 * factor)), min(ref.shape[0], fine.stop + int(3 * factor)))
+      full = io.read_volume(out_path)[0]
+      cubic = ref[view[0]:view[1], y].astype(np.float64).copy()
+      cubic[fine.start - view[0]:fine.stop - view[0]] = base[:, y]
+      images[gap] = [("original", ref[view[0]:view[1], y]), ("cubic across the gap", cubic),
+                     ("EMformer inpainted", full[view[0]:view[1], y])]
+      rows[-1]["view"] = list(view)
     print(f"gap of {gap}: EMformer {rows[-1]['psnr_emformer']:.2f} dB, cubic across {rows[-1]['psnr_cubic']:.2f} "
           f"dB ({rows[-1]['gain_db']:+.2f})", flush=True)
   return rows
@@ -140,8 +205,18 @@ def main(argv):
             flush=True)
     if "emformer" in _METHODS.value:
       factor = max(factors)
+      images = {} if _PICTURES.value else None
       extra["inpainting"] = {"factor": factor, "rows": inpainting(
-          work / f"x{factor:g}.tif", work / f"run_emformer_x{factor:g}", work, factor, gaps, ref)}
+          work / f"x{factor:g}.tif", work / f"run_emformer_x{factor:g}", work, factor, gaps, ref, images)}
+      if _PICTURES.value:
+        folder = pathlib.Path(_PICTURES.value)
+        folder.mkdir(parents=True, exist_ok=True)
+        row = next(r for r in rows if r["method"] == "emformer" and r["factor"] == factor)
+        uncertainty_picture(folder / "emformer_uncertainty.png", factor,
+                            io.read_volume(work / f"x{factor:g}_emformer.tif")[0],
+                            io.read_volume(work / f"x{factor:g}_emformer_std.tif")[0], ref,
+                            row["uncertainty"]["spearman_16"])
+        inpainting_picture(folder / "emformer_inpainting.png", factor, extra["inpainting"]["rows"], images)
   print(f"{minutes:g} min of training per method and factor; variants: "
         + ", ".join(f"{m} {_variant(m)!r}" for m in _METHODS.value))
   print(f"{'factor':>6} {'method':<9} {'steps':>6} {'PSNR dB':>8} {'gain':>6} {'SSIM xz':>8} {'SSIM yz':>8} "

@@ -35,11 +35,11 @@ def test_every_entry_names_pieces_that_are_registered(name):
 
 def test_lookups_and_variants():
   assert methods.names(learned=False) == ("linear", "cubic")
-  assert set(methods.names(learned=True)) == {"unet", "a2i"}
+  assert set(methods.names(learned=True)) == {"unet", "a2i", "emformer"}
   assert methods.get("unet").default_variant("cpu") == "cpu"
   assert methods.get("unet").default_variant("gpu") is None
   assert methods.get("cubic").default_variant("cpu") is None
-  with pytest.raises(UserError, match="unknown method 'magic'; choose one of linear, cubic, unet, a2i"):
+  with pytest.raises(UserError, match="unknown method 'magic'; choose one of linear, cubic, unet, a2i, emformer"):
     methods.get("magic")
 
 
