@@ -73,12 +73,13 @@ def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
   the resolved config on stderr."""
   config = runconfig.freeze(config)
   method = config_checks.method_of(config)
-  model = build_model(config.model)
+  model = build_model(config.model)          # the model section checked before any data is read
   config_checks.check(config, getattr(model, "multiple", 1))
   objective = objectives.make(method.loss, config)
   inputs = open_inputs(config.data)
   try:
-    return _build(resolve.resolve(config, inputs), pathlib.Path(workdir), model, objective, inputs, log)
+    config = resolve.resolve(config, inputs)   # may set model fields (EMformer's factor): build it again
+    return _build(config, pathlib.Path(workdir), build_model(config.model), objective, inputs, log)
   except BaseException:
     inputs.close()
     raise

@@ -60,3 +60,20 @@ def test_same_seed_same_losses(em_config, tmp_path):
   b = train_and_evaluate(em_config, tmp_path / "b", show_progress=False)
   assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
   assert a["eval_psnr"] == b["eval_psnr"]
+
+
+@pytest.mark.parametrize("factor", [2.5, 3.0])
+def test_the_model_upsamples_by_the_volumes_own_factor(factor, tmp_path):
+  """The factor comes from the data (resolved after the config is read): a fractional one trains and predicts
+  onto exactly round(N * s) slices."""
+  from jax_iso import jobs  # pylint: disable=g-import-not-at-top
+  from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top
+  iso = io.read_volume(FIBSEM_10NM)[0][:100, :48, :48]
+  io.write_volume(tmp_path / "iso.tif", iso, (10.0, 10.0, 10.0))
+  jobs.simulate(str(tmp_path / "iso.tif"), str(tmp_path / "aniso.tif"), factor=factor)
+  out = jobs.reconstruct(str(tmp_path / "aniso.tif"), str(tmp_path / "out.tif"), method="emformer", steps=2,
+                         variant="tiny", workdir=str(tmp_path / "run"), show_progress=False)
+  saved = json.loads((tmp_path / "run" / "config.json").read_text())
+  n_sec = io.read_volume(tmp_path / "aniso.tif")[0].shape[0]
+  assert saved["model"]["factor"] == factor and out["factor"] == factor
+  assert out["output_shape"] == [round(n_sec * factor), 48, 48]
