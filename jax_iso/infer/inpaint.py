@@ -64,7 +64,8 @@ def inpaint_sections(src, apply_fn: Callable, pair_fn: Callable, missing: Sequen
     out = np.zeros((b - a, n_rows, cols.extent), np.float32)
     for i in range(cols.count):
       x0 = i * cols.stride
-      pred = np.asarray(apply_fn(inp[None, :, :, x0:x0 + cols.tile]))[0]   # [T, n_rows, tile]
+      clip = np.repeat(inp[None, :, :, x0:x0 + cols.tile], jax.device_count(), axis=0)  # a batch per device
+      pred = np.asarray(apply_fn(clip))[0]                                  # [T, n_rows, tile]
       out[:, :, x0:x0 + cols.tile] += pred * weights[i]
     for k in range(start, stop):
       fill[k] = out[k - a, :n_y, :n_x]
