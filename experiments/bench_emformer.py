@@ -96,8 +96,9 @@ def uncertainty_picture(path: pathlib.Path, factor: float, pred: np.ndarray, std
             (0, 255))]
   err = np.abs(_xz(pred, y) - _xz(ref, y))
   top = float(np.percentile(err, 99.5))
-  panels += [("uncertainty (std of 8 orientations)", _xz(std, y), "magma", (0, top)),
-             (f"true |error| (blocks: Spearman {rho:.2f})", err, "magma", (0, top))]
+  std_top = float(np.percentile(_xz(std, y), 99.5)) or 1.0        # each on its own scale: std is much smaller
+  panels += [(f"uncertainty (std of 8 orientations, 0-{std_top:.1f})", _xz(std, y), "magma", (0, std_top)),
+             (f"true |error| (0-{top:.0f}; blocks: Spearman {rho:.2f})", err, "magma", (0, top))]
   fig = Figure(figsize=(4 * len(panels), 4.3))
   for i, (title, image, cmap, (lo, hi)) in enumerate(panels):
     ax = fig.add_subplot(1, len(panels), i + 1)
@@ -105,7 +106,7 @@ def uncertainty_picture(path: pathlib.Path, factor: float, pred: np.ndarray, std
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("X")
     ax.set_ylabel("Z")
-  fig.suptitle("xz plane of FlyEM sample2: where the orientations disagree is where the errors are", fontsize=11)
+  fig.suptitle("xz plane of FlyEM sample2: the orientations' disagreement against the true error", fontsize=11)
   fig.tight_layout()
   fig.savefig(path, dpi=80)
   print(f"wrote {path}")
