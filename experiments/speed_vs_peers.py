@@ -105,10 +105,9 @@ def main(argv):
   out = {"case": case, "time_s": round(median, 5), "times_s": [round(t, 4) for t in times], "out_voxels": voxels,
          "voxels_per_s": round(voxels / median, 1), "gflop_xla": round(flops / 1e9, 3),
          "gflops_per_s": round(flops / 1e9 / median, 2), "dot_peak_gflops": round(dot_peak() / 1e9, 1),
-         "cpu": platform.processor() or _cpu_name(), "devices": jax.device_count(), "jax": jax.__version__,
+         "cpu": _cpu_name(), "devices": jax.device_count(), "jax": jax.__version__,
          "quick": FLAGS.quick, "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
          "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-  out["cpu"] = _cpu_name()
   rows = [("case", case), ("time per call", f"{median:.3f} s"), ("output voxels/s", f"{out['voxels_per_s']:,.0f}"),
           ("XLA GFLOP/s", f"{out['gflops_per_s']:.1f} (matmul peak {out['dot_peak_gflops']:.0f})")]
   if FLAGS.peer:
@@ -133,13 +132,12 @@ def _peer_line(path: str, case: str) -> dict:
 
 
 def _cpu_name() -> str:
-  try:
+  """The `lscpu` model name (/proc/cpuinfo), else what `platform` knows."""
+  if os.path.exists("/proc/cpuinfo"):
     with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
+      names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    if names:
+      return names[0]
   return platform.processor() or platform.machine()
 
 

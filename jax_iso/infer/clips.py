@@ -52,7 +52,8 @@ def square_tiles(n_y: int, n_x: int, tile: int, overlap: int) -> tuple[AxisTiles
   return with_edge(n_y), with_edge(n_x)
 
 
-def _pad_end(x: np.ndarray, axis: int, size: int) -> np.ndarray:
+def pad_end(x: np.ndarray, axis: int, size: int) -> np.ndarray:
+  """`x` padded at the end of `axis` to `size` (reflected; repeated when it is too short to reflect)."""
   extra = size - x.shape[axis]
   if extra <= 0:
     return x
@@ -73,7 +74,7 @@ class ClipRunner:
 
   def __call__(self, stack: np.ndarray) -> np.ndarray:                 # [F, Z, W] -> [F, Z', W]
     a = self.axis
-    padded = _pad_end(stack, 0, a.extent)
+    padded = pad_end(stack, 0, a.extent)
     clips = np.stack([padded[i * a.stride:i * a.stride + a.tile] for i in range(a.count)])
     outs = []
     for start in range(0, a.count, self.batch):
@@ -120,48 +121,36 @@ def reconstruct_clips(src, sink, apply_fn: Callable, *, factor: float, intensity
   wy, wx = ty.weights(), tx.weights()
   fill = dict(fill or {})
   scale = np.float32(intensity.hi - intensity.lo)
-  done_y = 0                                           # rows [0, done_y) written
-  buf_lo, acc, acc_std = 0, None, None                 # buffers of rows [buf_lo, buf_lo + rows)
+  done_y = 0                                 # rows [0, done_y) written
+  acc = np.zeros((2, n_out, 0, tx.extent), np.float32)   # weighted mean and std of rows [done_y, done_y + rows)
 
   def block_at(y0: int, x0: int) -> np.ndarray:
     y1, x1 = min(y0 + edge, n_y), min(x0 + edge, n_x)
     block = intensity.to_unit(np.asarray(src[:, y0:y1, x0:x1]))
     for k, section in fill.items():
       block[k] = section[y0:y1, x0:x1]
-    return _pad_end(_pad_end(block, 1, edge), 2, edge)
-
-  def flush(upto: int) -> None:
-    nonlocal done_y, buf_lo, acc, acc_std
-    upto = min(upto, n_y)
-    if upto <= done_y:
-      return
-    rows = upto - buf_lo
-    sink[:, done_y:upto, :] = intensity.from_unit(acc[:, :rows, :n_x])
-    if uncertainty is not None:
-      uncertainty[:, done_y:upto, :] = acc_std[:, :rows, :n_x] * scale
-    acc, acc_std = acc[:, rows:], acc_std[:, rows:]
-    done_y = buf_lo = upto
+    return pad_end(pad_end(block, 1, edge), 2, edge)
 
   total = ty.count * tx.count
   description = f"clips x{factor:g} ({tta} orientation{'s' if tta > 1 else ''})"
   with progress.Bar(description, total) if show_progress else contextlib.nullcontext() as bar:
     for iy in range(ty.count):
       y0 = iy * ty.stride
-      need = y0 + edge - buf_lo
-      grow = need - (0 if acc is None else acc.shape[1])
+      grow = y0 + edge - done_y - acc.shape[2]
       if grow > 0:
-        pad = np.zeros((n_out, grow, tx.extent), np.float32)
-        acc = pad if acc is None else np.concatenate([acc, pad], axis=1)
-        acc_std = pad.copy() if acc_std is None else np.concatenate([acc_std, pad], axis=1)
+        acc = np.concatenate([acc, np.zeros((2, n_out, grow, tx.extent), np.float32)], axis=2)
       for ix in range(tx.count):
         x0 = ix * tx.stride
-        mean, std = tile_mean_std(runner, block_at(y0, x0), tta)
         w = wy[iy][:, None] * wx[ix][None, :]
-        acc[:, y0 - buf_lo:y0 - buf_lo + edge, x0:x0 + edge] += mean * w
-        acc_std[:, y0 - buf_lo:y0 - buf_lo + edge, x0:x0 + edge] += std * w
+        acc[:, :, y0 - done_y:y0 - done_y + edge, x0:x0 + edge] += np.stack(
+            tile_mean_std(runner, block_at(y0, x0), tta)) * w
         if bar is not None:
           bar.update(1)
-      flush(y0 + ty.stride if iy + 1 < ty.count else n_y)
-  acc = acc_std = None
+      upto = min(y0 + ty.stride if iy + 1 < ty.count else n_y, n_y)   # rows no later tile reaches
+      rows = upto - done_y
+      sink[:, done_y:upto, :] = intensity.from_unit(acc[0, :, :rows, :n_x])
+      if uncertainty is not None:
+        uncertainty[:, done_y:upto, :] = acc[1, :, :rows, :n_x] * scale
+      acc, done_y = acc[:, :, rows:], upto
   return {"tiles": total, "tile": edge, "clips_per_tile": runner.axis.count, "orientations": tta,
           "filled_sections": sorted(int(k) for k in fill)}

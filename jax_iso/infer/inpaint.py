@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from jax_iso.degrade import grid
-from jax_iso.infer.clips import _pad_end
+from jax_iso.infer.clips import pad_end
 from jax_iso.infer.tiles import axis_tiles
 
 
@@ -56,7 +56,7 @@ def inpaint_sections(src, apply_fn: Callable, pair_fn: Callable, missing: Sequen
   for run_i, (start, stop) in enumerate(runs(missing)):
     a, b = clip_window(start, stop, n_z, frames)
     stack = intensity.to_unit(np.asarray(src[a:b]))
-    stack = _pad_end(_pad_end(stack, 1, pad_y), 2, cols.extent)
+    stack = pad_end(pad_end(stack, 1, pad_y), 2, cols.extent)
     inp, _, _ = pair_fn(jax.random.fold_in(key, run_i), stack[None])
     inp = np.array(inp[0])                                                 # [T, N, X'] sections along Y
     inp[lost[a:b]] = 0.0
