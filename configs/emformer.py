@@ -53,7 +53,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       {"name": "emformer", "factor": 4.0, "width": 40, "depths": (4, 4, 4, 4, 4, 4, 4),
        "refine_depths": (2, 2, 2, 2, 2, 2), "refine_width": 60, "independent": 2, "heads": 4,
        "window": (2, 2, 16), "mutual_ratio": 0.75, "ffn_ratio": 2.0, "gated": True, "drop_path": 0.1,
-       "upsampler": "shuffle", "head_width": 32, "residual": "linear", "local": False,
+       "upsampler": "shuffle", "head_width": 32, "residual": "linear", "local": False, "fill_lost": True,
        "dtype": "float32", "param_dtype": "float32"})
   config.loss = "mae_ssim"
   config.optim = ml_collections.ConfigDict(

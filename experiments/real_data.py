@@ -1,7 +1,7 @@
-"""Trust on real data: `validate` and the reference-free spectral resolution of cubic, U-Net and A2I-3DEM.
+"""Trust on real data: `validate` and the reference-free spectral resolution of cubic and the learned methods.
 
-  python experiments/real_data.py [--quick] [--crop=192] [--unet_steps=300] [--a2i_steps=120] \
-      [--work=DIR] [--out=results/real_data.json]
+  python experiments/real_data.py [--quick] [--crop=192] [--methods=cubic,unet,a2i] [--unet_steps=300] \
+      [--a2i_steps=120] [--emformer_steps=600] [--work=DIR] [--out=results/real_data.json]
 
 For each volume: `jobs.validate` (every other real section held out, the rest reconstructed at twice the factor,
 learned methods fitted on the remaining sections alone) and, at the volume's own factor, each method's
@@ -11,6 +11,7 @@ Volumes: the real ssTEM crops of ../shared/data (CREMI x10, ISBI 2012 x12.5, Dro
 its central `--crop` x `--crop` pixels laterally (inference time), and FlyEM sample2 (10 nm isotropic FIB-SEM)
 with box sections simulated at x4 and x3, where the reconstructions are also scored against the true volume so that
 validate's ranking can be checked. Learned methods train their `cpu` variant for a fixed number of steps.
+EMformer also writes its uncertainty map (the 8 orientations' standard deviation), drawn beside the planes.
 With --work, a rerun reuses the inputs, reconstructions and validate results found there and scores them again.
 --quick: the CREMI crop at 128 px, 12 sections, cubic and U-Net (20 steps).
 """
@@ -37,13 +38,15 @@ VOLUMES = {  # name: (file, simulate factor or None)
     "isbi2012": (DATA / "isbi2012_sstem_train.tif", None),
     "vnc_stack1": (DATA / "drosophila_l3_vnc_sstem_stack1.tif", None),
 }
-METHODS = ("cubic", "unet", "a2i")
+METHODS = ("cubic", "unet", "a2i", "emformer")
 SNR_SWEEP = (1.5, 2.0, 3.0, 4.0, 8.0)
 
 _QUICK = flags.DEFINE_bool("quick", False, "CREMI at 128 px, 12 sections; cubic and U-Net, 20 steps.")
 _CROP = flags.DEFINE_integer("crop", 192, "Lateral crop (px) of the real ssTEM volumes.")
 _UNET_STEPS = flags.DEFINE_integer("unet_steps", 300, "U-Net training steps (each fit).")
 _A2I_STEPS = flags.DEFINE_integer("a2i_steps", 120, "A2I-3DEM training steps (each fit).")
+_EMFORMER_STEPS = flags.DEFINE_integer("emformer_steps", 600, "EMformer training steps (each fit).")
+_METHODS = flags.DEFINE_list("methods", ["cubic", "unet", "a2i"], f"Which of {', '.join(METHODS)}.")
 _VALIDATE = flags.DEFINE_bool("validate", True, "Run validate (off: only the reconstructions' resolutions).")
 _VOLUMES = flags.DEFINE_list("volumes", list(VOLUMES), "Which volumes.")
 _WORK = flags.DEFINE_string("work", None, "Keep inputs, reconstructions and reports here (default: a temp dir).")
@@ -75,7 +78,9 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
   for method in methods:
     recon = work / f"{name}_{method}.tif"
     if not recon.exists():
-      jobs.reconstruct(str(aniso), str(recon), method=method, **learned.get(method, {"show_progress": False}))
+      extra = {"uncertainty": str(work / f"{name}_{method}_std.tif")} if method == "emformer" else {}
+      jobs.reconstruct(str(aniso), str(recon), method=method, **learned.get(method, {"show_progress": False}),
+                       **extra)
     free = jobs.evaluate(str(recon), report_dir=str(work / f"{name}_{method}_report"))
     entry = {"spectral_nm": free["resolution_nm"], "spectral_limited": free["resolution_limited"],
              "self_fsc_nm": free["self_fsc"]["resolution_nm"], "spectral_z_by_snr_factor": _sweep(recon)}
@@ -88,17 +93,23 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
 
 
 def _xz_picture(name: str, work: pathlib.Path, methods: tuple[str, ...]) -> pathlib.Path:
-  """The central XZ plane (256 px wide at most) of the anisotropic input and of each method's reconstruction."""
+  """The central XZ plane (256 px wide at most) of the anisotropic input and of each method's reconstruction, and
+  of EMformer's uncertainty map when there is one (on its own colour scale)."""
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   planes = {}
-  for label, path in [("sections (input)", work / f"{name}.tif")] + [(m, work / f"{name}_{m}.tif") for m in methods]:
+  paths = [("sections (input)", work / f"{name}.tif")] + [(m, work / f"{name}_{m}.tif") for m in methods]
+  if (work / f"{name}_emformer_std.tif").exists() and "emformer" in methods:
+    paths.append(("emformer uncertainty", work / f"{name}_emformer_std.tif"))
+  for label, path in paths:
     with io.open_volume(str(path)) as src:
       _, _, cx = centre_crop(src.shape, 256)
       planes[label] = (np.asarray(src[:, src.shape[1] // 2, cx], np.float32), src.spacing)
   fig = Figure(figsize=(3.0 * len(planes), 3.6), layout="constrained")
   lo, hi = np.percentile(next(iter(planes.values()))[0], [0.5, 99.5])   # one grey scale, set by the input
   for ax, (label, (plane, spacing)) in zip(fig.subplots(1, len(planes)), planes.items()):
-    ax.imshow(plane, cmap="gray", interpolation="nearest", vmin=lo, vmax=hi,
+    std = label.endswith("uncertainty")
+    ax.imshow(plane, cmap="magma" if std else "gray", interpolation="nearest",
+              vmin=0 if std else lo, vmax=(float(np.percentile(plane, 99.5)) or 1.0) if std else hi,
               extent=(0, plane.shape[1] * spacing[2], plane.shape[0] * spacing[0], 0))
     ax.set_title(label, fontsize=10)
     ax.set_xticks([])
@@ -133,14 +144,14 @@ def _validate(aniso: pathlib.Path, out_dir: pathlib.Path, methods: tuple[str, ..
 
 
 def _print(rows: dict) -> None:
-  print(f"{'volume':<11} {'method':<6} {'val PSNR':>8} {'val SSIM':>8} {'val FRC':>8} {'Z spec':>7} {'X spec':>7} "
+  print(f"{'volume':<11} {'method':<8} {'val PSNR':>8} {'val SSIM':>8} {'val FRC':>8} {'Z spec':>7} {'X spec':>7} "
         f"{'Z selfFSC':>9} {'ref PSNR':>8} {'ref FSC Z':>9}")
   for name, row in rows.items():
     for method, rec in row["reconstruction"].items():
       v = row["validate"].get(method, {"psnr": float("nan"), "ssim": float("nan"), "frc_resolution": float("nan")})
       ref = (f"{rec['psnr']:>8.2f} {rec['fsc_z_nm']:>9.1f}" if "psnr" in rec else f"{'-':>8} {'-':>9}")
       z = ("<=" if rec["spectral_limited"]["z"] else "") + f"{rec['spectral_nm']['z']:.1f}"
-      print(f"{name:<11} {method:<6} {v['psnr']:>8.2f} {v['ssim']:>8.4f} {v['frc_resolution']:>8.1f} {z:>7} "
+      print(f"{name:<11} {method:<8} {v['psnr']:>8.2f} {v['ssim']:>8.4f} {v['frc_resolution']:>8.1f} {z:>7} "
             f"{rec['spectral_nm']['x']:>7.1f} {rec['self_fsc_nm']['z']:>9.1f} {ref}")
 
 
@@ -149,8 +160,12 @@ def main(argv):
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
   quick = _QUICK.value
   names = ["cremi"] if quick else _VOLUMES.value
-  methods = ("cubic", "unet") if quick else METHODS
-  steps = {"unet": 20} if quick else {"unet": _UNET_STEPS.value, "a2i": _A2I_STEPS.value}
+  methods = ("cubic", "unet") if quick else tuple(_METHODS.value)
+  unknown = sorted(set(methods) - set(METHODS))
+  if unknown:
+    raise app.UsageError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+  every = {"unet": _UNET_STEPS.value, "a2i": _A2I_STEPS.value, "emformer": _EMFORMER_STEPS.value}
+  steps = {"unet": 20} if quick else {m: every[m] for m in methods if m in every}
   crop, depth = (128, 12) if quick else (_CROP.value, None)
   rows = {}
   with tempfile.TemporaryDirectory() as tmp:

@@ -29,6 +29,7 @@ from jax_iso.degrade import fold as fold_lib
 from jax_iso.degrade import precipitates as precipitates_lib
 from jax_iso.degrade.pipeline import Pipeline
 from jax_iso.degrade.resample import resample
+from jax_iso.degrade.sections import interpolate_missing
 
 SECTION_KINDS = ("fold", "precipitates", "missing")
 MISSING_FILLS = ("blank", "mean", "duplicate")
@@ -63,7 +64,8 @@ def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pi
   'dropped' [..., D] marks them). Target: the clean frames' first round(N*s) rows (the fine grid of the
   sections). With `interpolate`, the input is resampled to the target's size (for 2D models); otherwise it stays
   [..., D, N, W] (EMformer upsamples inside the network) and aux 'baseline' is its linear resampling onto the
-  target's rows (what the held-out evaluation compares with).
+  target's rows, lost frames linearly interpolated from the nearest kept ones (what the held-out evaluation
+  compares with).
   """
   clip = checks.check_float(clip, min_ndim=3)
   if not 0.0 <= drop_prob <= 1.0:
@@ -88,7 +90,8 @@ def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pi
   aux = {"dropped": jnp.broadcast_to(drop, clip.shape[:-2]).astype(jnp.float32), "acquisition": acq}
   if interpolate:
     return resample(axial.materialize(sec), factor, method, axis=-2, n_out=n_out).astype(clip.dtype), target, aux
-  aux["baseline"] = resample(axial.materialize(sec), factor, "linear", axis=-2, n_out=n_out).astype(clip.dtype)
+  kept = interpolate_missing(axial.materialize(sec), jnp.broadcast_to(drop, sec.shape[:-2]))  # lost frames bridged
+  aux["baseline"] = resample(kept, factor, "linear", axis=-2, n_out=n_out).astype(clip.dtype)
   return sec, target, aux
 
 

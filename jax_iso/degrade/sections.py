@@ -9,6 +9,8 @@ Both ops act on stacks (..., D, H, W) and keep the contract of `jax_iso.degrade.
   intact section, as when a section is imaged twice or a slice is repeated to keep the Z grid) or "interpolate"
   (the distance-weighted mean of the nearest intact sections below and above: how curated data sets patch a
   lost section; CREMI val crop slice 3 here is 0.9994-correlated with the mean of slices 2 and 4).
+- `interpolate_missing`: flagged sections (its own flags per stack) bridged like the "interpolate" fill, for
+  consumers that know which sections are lost (EMformer's lost frames, `clip_pair`'s baseline).
 - `misalignment`: every section translated by its own sub-pixel (dy, dx), the residual jitter of section
   registration (`max_shift` default (0, 2) px; adjacent sections of the real ssTEM stacks in ../shared/data
   match best at median offsets of 1.8-3.5 px, drift of oblique structures included, so real jitter is at most
@@ -58,6 +60,35 @@ def _nearest_intact(missing: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array
   above = jnp.min(jnp.where(~missing[None, :] & (offset >= 0), z[None, :], big), axis=1)
   above = jnp.where(above < big, above, -1)
   return nearest.astype(jnp.int32), below.astype(jnp.int32), above.astype(jnp.int32)
+
+
+def _between(x: jax.Array, below: jax.Array, above: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(Every section of x [..., D, H, W] as the distance-weighted mean of sections `below` and `above` [D] (one
+  side where the other is -1), valid [D]: False where both are -1)."""
+  z = jnp.arange(x.shape[-3])
+  lo = jnp.where(below >= 0, below, above)
+  hi = jnp.where(above >= 0, above, below)
+  t = jnp.where(hi > lo, (z - lo) / jnp.maximum(hi - lo, 1), 0.0).astype(x.dtype)
+  mix = (jnp.take(x, jnp.maximum(lo, 0), axis=-3) * (1.0 - t)[:, None, None]
+         + jnp.take(x, jnp.maximum(hi, 0), axis=-3) * t[:, None, None])
+  return mix, lo >= 0
+
+
+def interpolate_missing(x: jax.Array, missing: jax.Array) -> jax.Array:
+  """x [..., D, H, W] with every section flagged in `missing` [..., D] (bool; its own flags per leading index)
+  replaced by the distance-weighted mean of its nearest intact sections below and above (the nearest one alone
+  at the ends); intact sections bitwise unchanged; nothing changed where no section is intact."""
+  n_sec = x.shape[-3]
+  if missing.shape != x.shape[:-2]:
+    raise ValueError(f"missing {missing.shape} must have the stack's leading shape and D: {x.shape[:-2]}")
+
+  def one(xi, mi):
+    _, below, above = _nearest_intact(mi)
+    mix, valid = _between(xi, below, above)
+    return jnp.where((mi & valid)[:, None, None], mix, xi)
+
+  flat = jax.vmap(one)(x.reshape((-1,) + x.shape[-3:]), missing.reshape(-1, n_sec).astype(bool))
+  return flat.reshape(x.shape)
 
 
 def missing_sections(key: jax.Array, x: jax.Array, *, runs: tuple[int, int] = (1, 1),
@@ -115,12 +146,8 @@ def missing_sections(key: jax.Array, x: jax.Array, *, runs: tuple[int, int] = (1
       dup = jnp.take(xf, jnp.maximum(nearest, 0), axis=-3)
       candidates.append(jnp.where((nearest >= 0)[:, None, None], dup, blank))
     else:  # interpolate between the nearest intact sections below and above (one side where only one exists)
-      lo = jnp.where(below >= 0, below, above)
-      hi = jnp.where(above >= 0, above, below)
-      t = jnp.where(hi > lo, (z - lo) / jnp.maximum(hi - lo, 1), 0.0).astype(jnp.float32)
-      mix = (jnp.take(xf, jnp.maximum(lo, 0), axis=-3) * (1.0 - t)[:, None, None]
-             + jnp.take(xf, jnp.maximum(hi, 0), axis=-3) * t[:, None, None])
-      candidates.append(jnp.where((lo >= 0)[:, None, None], mix, blank))
+      mix, valid = _between(xf, below, above)
+      candidates.append(jnp.where(valid[:, None, None], mix, blank))
   filled = candidates[0]
   for i, cand in enumerate(candidates[1:], start=1):
     filled = jnp.where(fill == i, cand, filled)

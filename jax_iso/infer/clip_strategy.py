@@ -65,7 +65,7 @@ def run(src, sink, job) -> dict:
       pair_fn = jax.jit(pairs_lib.make_batch_fn(pairs))
       fill = inpaint_sections(src, apply_fn, pair_fn, missing, factor=job.factor, intensity=job.intensity,
                               frames=settings["frames"], tile=settings["tile"], overlap=settings["overlap"],
-                              seed=int(loaded.config.seed))
+                              seed=int(loaded.config.seed), flips=1 if int(settings["tta"]) == 1 else 4)
   path = options.get("uncertainty") or None
   description = {"job": "uncertainty", "method": loaded.config.method, "factor": job.factor,
                  "quantity": f"standard deviation over {settings['tta']} orientations, in the output's units"}

@@ -8,7 +8,8 @@ factor, with a run of frames zeroed (`degrade.pairs.clip_pair`); it restores eve
 their neighbours. Here the same: for each run of missing sections, a clip of `frames` sections around it (the
 missing ones among them zeroed), made into a training input by the run's own pair maker (`pair_fn`, the same
 acquisition, so inputs look as in training), the model applied in column tiles, and the run's frames kept.
-Y is padded at the end (reflected) so the restored rows cover it.
+Y is padded at the end (reflected) so the restored rows cover it. With `flips` 4 the clip is also run reversed
+in Z, mirrored in X and both (symmetries of the training clips), and the fills are the mean of the 4.
 """
 from __future__ import annotations
 
@@ -41,9 +42,24 @@ def clip_window(start: int, stop: int, n_z: int, frames: int) -> tuple[int, int]
   return a, a + frames
 
 
+FLIPS = ((False, False), (True, False), (False, True), (True, True))     # (reverse the frames, mirror X)
+
+
+def _flip(clip: np.ndarray, flip: tuple[bool, bool]) -> np.ndarray:
+  """[..., T, rows, W] reversed in T and/or mirrored in W (its own inverse)."""
+  if flip[0]:
+    clip = clip[..., ::-1, :, :]
+  if flip[1]:
+    clip = clip[..., ::-1]
+  return np.ascontiguousarray(clip)
+
+
 def inpaint_sections(src, apply_fn: Callable, pair_fn: Callable, missing: Sequence[int], *, factor: float,
-                     intensity, frames: int, tile: int, overlap: int, seed: int = 0) -> dict[int, np.ndarray]:
+                     intensity, frames: int, tile: int, overlap: int, seed: int = 0,
+                     flips: int = 4) -> dict[int, np.ndarray]:
   """{index: restored section [Y, X] in [0, 1]} for every index of `missing` (see the module docstring)."""
+  if flips not in (1, 4):
+    raise ValueError(f"flips={flips} must be 1 or 4")
   n_z, n_y, n_x = (int(n) for n in src.shape)
   missing = sorted(set(int(k) for k in missing))
   lost = np.zeros(n_z, bool)
@@ -65,8 +81,9 @@ def inpaint_sections(src, apply_fn: Callable, pair_fn: Callable, missing: Sequen
     for i in range(cols.count):
       x0 = i * cols.stride
       clip = np.repeat(inp[None, :, :, x0:x0 + cols.tile], jax.device_count(), axis=0)  # a batch per device
-      pred = np.asarray(apply_fn(clip))[0]                                  # [T, n_rows, tile]
-      out[:, :, x0:x0 + cols.tile] += pred * weights[i]
+      for flip in FLIPS[:flips]:
+        pred = _flip(np.asarray(apply_fn(_flip(clip, flip)))[0], flip)     # [T, n_rows, tile]
+        out[:, :, x0:x0 + cols.tile] += pred * (weights[i] / flips)
     for k in range(start, stop):
       fill[k] = out[k - a, :n_y, :n_x]
   return fill

@@ -3,7 +3,10 @@
     model = EMformer(factor=2.5)
     y = model.apply(params, x)      # x [B, T, N, W] frames of N rows -> y [B, T, round(N * 2.5), W]
 
-    stem      conv 3x3 per frame (1 -> C)                                                      X0 [B, T, N, W, C]
+    lost      frames that are zero everywhere (lost sections, as `degrade.pairs.clip_pair` marks them) are
+              filled by linear interpolation between the nearest kept frames (`degrade.sections.
+              interpolate_missing`); a mask channel tells the stem which frames were filled (`fill_lost`)
+    stem      conv 3x3 per frame (image, mask -> C)                                            X0 [B, T, N, W, C]
     U         stage i <= K at scale 2^i (pixel-unshuffle 2x2 + LN + linear down first, i > 0), stages K+1..2K back
               up (linear + pixel-shuffle), each stage: mutual-attention blocks (windows of 2 frames) then
               self-attention blocks, each group closed by a linear layer and a residual; skips added (VRT)
@@ -33,6 +36,7 @@ from flax import linen as nn
 
 from jax_iso.degrade import grid
 from jax_iso.degrade.resample import interp_weights
+from jax_iso.degrade.sections import interpolate_missing
 from jax_iso.models.a2i import depth_to_space, space_to_depth
 from jax_iso.models.layers import VideoBlock
 
@@ -93,6 +97,7 @@ class EMformer(nn.Module):
   upsampler: str = "shuffle"                         # "shuffle" or "resize"
   head_width: int = 32                               # channels of the upsampling head
   residual: str = "linear"                           # the input resampled onto the output rows, added
+  fill_lost: bool = True                             # zero frames filled from their neighbours before the stem
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
 
@@ -175,11 +180,18 @@ class EMformer(nn.Module):
     dense = lambda c, name: nn.Dense(c, name=name, **kw)             # noqa: E731
     norm = lambda name: nn.LayerNorm(name=name, dtype=jnp.float32, param_dtype=self.param_dtype)  # noqa: E731
 
-    h = _pad_end(x.astype(jnp.float32), 1, max(window[0], 2 if self.mutual_ratio > 0 else 1))
+    x = x.astype(jnp.float32)
+    lost = jnp.all(x == 0.0, axis=(2, 3))                             # [B, T] lost frames
+    if self.fill_lost:
+      x = interpolate_missing(x, lost)
+      h = jnp.stack([x, jnp.broadcast_to(lost[:, :, None, None], x.shape).astype(x.dtype)], axis=-1)
+    else:
+      h = x[..., None]
+    h = _pad_end(h, 1, max(window[0], 2 if self.mutual_ratio > 0 else 1))
     h = _pad_end(h, 2, window[1] * 2 ** k)
     h = _pad_end(h, 3, window[2] * 2 ** k)
     x0 = nn.leaky_relu(self._per_frame(nn.Conv(self.width, (3, 3), padding="SAME", name="stem", **kw),
-                                       h[..., None].astype(self.dtype)), 0.1)
+                                       h.astype(self.dtype)), 0.1)
     skips, h = [], x0
     for i in range(k + 1):
       if i:
@@ -219,5 +231,5 @@ class EMformer(nn.Module):
     out = out.astype(jnp.float32)
     if self.residual != "none":
       up = jnp.asarray(section_resampling(n_rows, n_out, s, self.residual))
-      out = out + jnp.einsum("on,btnw->btow", up, x.astype(jnp.float32))
+      out = out + jnp.einsum("on,btnw->btow", up, x)
     return out

@@ -288,3 +288,25 @@ def test_host_misalignment_matches_device_values_for_the_same_shifts():
   a_x = sections.linear_shift_matrix(12, jnp.asarray(aux["shifts"][:, 1], jnp.float32))
   got = np.einsum("dgh,dhw,dvw->dgv", a_y, x, a_x)
   np.testing.assert_allclose(y, got, atol=1e-5)
+
+
+def test_interpolate_missing_each_stack_its_own_flags_against_numpy():
+  """Every flagged section becomes the distance-weighted mean of its nearest intact neighbours below and above
+  (np.interp along D per pixel, which repeats the end values as the nearest one alone does); intact sections
+  keep their bits; a stack with no intact section is left alone."""
+  rng = np.random.default_rng(3)
+  x = rng.random((3, 7, 4, 5)).astype(np.float32)
+  missing = np.zeros((3, 7), bool)
+  missing[0, [2, 3, 4]] = True                       # a run inside
+  missing[1, [0, 6]] = True                          # both ends
+  missing[2] = True                                  # nothing intact
+  y = np.asarray(sections.interpolate_missing(jnp.asarray(x), jnp.asarray(missing)))
+  for b in range(2):
+    kept = np.flatnonzero(~missing[b])
+    for z in np.flatnonzero(missing[b]):
+      want = np.apply_along_axis(lambda v: np.interp(z, kept, v[kept]), 0, x[b])
+      np.testing.assert_allclose(y[b, z], want, atol=1e-6)
+    np.testing.assert_array_equal(y[b, kept], x[b, kept])
+  np.testing.assert_array_equal(y[2], x[2])
+  with pytest.raises(ValueError, match="leading shape"):
+    sections.interpolate_missing(jnp.asarray(x), jnp.asarray(missing[:, :6]))

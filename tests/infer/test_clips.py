@@ -149,6 +149,19 @@ def test_inpainting_fills_only_the_lost_sections_from_their_neighbours(fibsem_is
   for k in (10, 11):
     np.testing.assert_allclose(fill[k], want, atol=1e-5)
 
+  def one_sided(clips):                                # fills from the kept frame before only: not symmetric
+    clips = np.array(clips)
+    for t in range(1, clips.shape[1]):
+      if not clips[:, t].any():
+        clips[:, t] = clips[:, t - 1]
+    return np.asarray(resample(clips, factor, "linear", axis=-2))
+  kw = dict(factor=factor, intensity=UNIT, frames=6, tile=40, overlap=8)
+  alone = inpaint_sections(vol, one_sided, pair_fn, [10, 11], flips=1, **kw)
+  flipped = inpaint_sections(vol, one_sided, pair_fn, [10, 11], flips=4, **kw)
+  assert np.abs(alone[11] - want).max() > 0.05       # section 9's copy ...
+  for k in (10, 11):                                   # ... and, reversed in Z, section 12's: their mean
+    np.testing.assert_allclose(flipped[k], want, atol=1e-5)
+
   def z_model(clips):
     return np.asarray(resample(clips, factor, "linear", axis=-2))
   sink_a, sink_b = ArraySink((vol.shape[0] * 4,) + vol.shape[1:]), ArraySink((vol.shape[0] * 4,) + vol.shape[1:])

@@ -41,6 +41,21 @@ def test_starts_as_the_resampled_input(residual):
   np.testing.assert_allclose(np.asarray(out), np.asarray(want), atol=2e-6)
 
 
+def test_lost_frames_start_as_the_interpolation_across_the_gap():
+  """A frame that is zero everywhere (a lost section) is bridged by linear interpolation between the nearest kept
+  frames before anything else: the untrained network returns that, resampled; with fill_lost off it stays black."""
+  x = jax.random.uniform(jax.random.key(0), (2, 5, 6, 8))
+  x = x.at[0, 1:3].set(0.0).at[1, 4].set(0.0)
+  bridged = x.at[0, 1].set((2 * x[0, 0] + x[0, 3]) / 3).at[0, 2].set((x[0, 0] + 2 * x[0, 3]) / 3)
+  bridged = bridged.at[1, 4].set(x[1, 3])
+  n_out = grid.fine_count(6, 4.0)
+  for fill_lost, source in ((True, bridged), (False, x)):
+    model = build_model({**TINY, "factor": 4.0, "fill_lost": fill_lost})
+    out = model.apply(model.init(jax.random.key(1), x), x)
+    want = resample(source, 4.0, "linear", axis=-2, n_out=n_out)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(want), atol=2e-6)
+
+
 @pytest.mark.parametrize("r, factor", [(1, 2.5), (3, 2.5), (4, 4.0), (13, 12.5)])
 def test_row_resampling_is_linear_interpolation_on_the_section_grid(r, factor):
   n_sec = 6
