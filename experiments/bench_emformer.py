@@ -38,7 +38,7 @@ _QUICK = flags.DEFINE_bool("quick", False, "x4 only, one minute of training per 
 _MINUTES = flags.DEFINE_float("minutes", 20.0, "Training step time per method and factor.")
 _FACTORS = flags.DEFINE_list("factors", ["2.5", "3", "4"], "Anisotropy factors simulated from sample2.")
 _METHODS = flags.DEFINE_list("methods", ["unet", "a2i", "emformer"], "Learned methods to compare with cubic.")
-_GAPS = flags.DEFINE_list("gaps", ["1", "2", "3"], "Consecutive missing sections to inpaint.")
+_GAPS = flags.DEFINE_list("gaps", ["1", "2", "3"], "Consecutive missing sections to inpaint (empty: none).")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
 _PICTURES = flags.DEFINE_string("pictures", None, "Draw the uncertainty and inpainting pictures into this folder.")
 BLOCK = 16
@@ -176,7 +176,7 @@ def main(argv):
   quick = _QUICK.value
   minutes = 1.0 if quick else _MINUTES.value
   factors = (4.0,) if quick else tuple(float(f) for f in _FACTORS.value)
-  gaps = [1, 2] if quick else [int(g) for g in _GAPS.value]
+  gaps = [1, 2] if quick else [int(g) for g in _GAPS.value if g.strip()]
   ref = io.read_volume(SAMPLE2)[0]
   speeds = {m: step_speed(methods.get(m).default_config(_variant(m)), 4.0) for m in _METHODS.value}
   rows, extra = [], {}
@@ -204,7 +204,7 @@ def main(argv):
         rows.append(row)
       print(f"x{factor:g}: " + ", ".join(f"{r['method']} {r['psnr']:.2f} dB" for r in rows if r["factor"] == factor),
             flush=True)
-    if "emformer" in _METHODS.value:
+    if "emformer" in _METHODS.value and gaps:
       factor = max(factors)
       images = {} if _PICTURES.value else None
       extra["inpainting"] = {"factor": factor, "rows": inpainting(

@@ -57,7 +57,8 @@ def clip_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
   """Stack of frames -> sections along Y -> acquisition; a frame dropped half the time (`pairs.clip_pair`)."""
   return ml_collections.ConfigDict({
       "kind": "clip", "factor": float(factor), "profile": "box", "sigma": None, "drop_prob": 0.5, "drop_run": 1,
-      "interpolate": False, "method": "cubic", "acquisition": acquisition(blur_axes=(-1,))})
+      "interpolate": False, "method": "cubic", "support": 1.0,
+      "acquisition": acquisition(blur_axes=(-1,))})
 
 
 def section_pair() -> ml_collections.ConfigDict:

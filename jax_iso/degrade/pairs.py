@@ -55,11 +55,12 @@ def axial_pair(key: jax.Array, patch: jax.Array, *, factor: float, acquisition: 
 
 def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pipeline | None = None,
               drop_prob: float = 0.0, drop_run: int = 1, profile: str | tuple[float, ...] = "box",
-              sigma: float | None = None, interpolate: bool = False,
-              method: str = "cubic") -> tuple[jax.Array, jax.Array, dict]:
+              sigma: float | None = None, interpolate: bool = False, method: str = "cubic",
+              support: float = 1.0) -> tuple[jax.Array, jax.Array, dict]:
   """(input, target, aux) from a stack of frames [..., D, H, W].
 
-  Input: the frames cut into N = floor(H/s) sections along Y (phase 0), degraded; with probability
+  Input: the frames cut into N = floor(H/s) sections along Y (phase 0; `profile`, `sigma` and `support` as in
+  `axial.section_weights`: `validate` trains on sections half as thick as their spacing), degraded; with probability
   `drop_prob` a random run of 1 to `drop_run` consecutive frames is zeroed (lost sections to inpaint; aux
   'dropped' [..., D] marks them). Target: the clean frames' first round(N*s) rows (the fine grid of the
   sections). With `interpolate`, the input is resampled to the target's size (for 2D models); otherwise it stays
@@ -77,7 +78,7 @@ def clip_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pi
     raise ValueError(f"clip height {clip.shape[-2]} holds fewer than 2 sections of {factor} rows")
   n_out = grid.fine_count(n_sec, factor)
   k_acq, k_drop, k_frame = jax.random.split(key, 3)
-  sec = axial.simulate_axial(clip, factor, profile=profile, sigma=sigma, axis=-2)
+  sec = axial.simulate_axial(clip, factor, profile=profile, sigma=sigma, axis=-2, support=support)
   sec, acq = _acquire(acquisition, k_acq, sec)
   depth = clip.shape[-3]
   k_start, k_len = jax.random.split(k_frame)

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from jax_iso.degrade import config, pairs
+from jax_iso.degrade.axial import simulate_axial
+from jax_iso.degrade.resample import resample
 from jax_iso.samples import FIBSEM_10NM
 from jax_iso import io
 
@@ -46,6 +48,23 @@ def test_clip_pair_shapes_and_dropped_frame(em):
   assert interp.shape == target2.shape == (16, 128, 96)
   never, _, aux = pairs.clip_pair(jax.random.key(3), clip, factor=4.0, drop_prob=0.0)
   assert float(aux["dropped"].sum()) == 0 and never.shape == (16, 32, 96)
+
+
+def test_clip_pair_baseline_bridges_the_lost_frames_and_support_thins_the_sections(em):
+  """The held-out baseline: the dropped frame linearly interpolated from its kept neighbours, then resampled;
+  `support` (validate's thin sections) reaches the section integration as in `axial.simulate_axial`."""
+  clip = em[:6, :64, :48]
+  inp, _, aux = pairs.clip_pair(jax.random.key(5), clip, factor=4.0, drop_prob=1.0, drop_run=1)
+  t = int(np.asarray(aux["dropped"]).argmax())
+  lo, hi = max(t - 1, 0), min(t + 1, 5)
+  bridged = np.array(inp)
+  bridged[t] = (bridged[lo] + bridged[hi]) / 2 if 0 < t < 5 else bridged[lo if t else hi]
+  want = resample(jnp.asarray(bridged), 4.0, "linear", axis=-2, n_out=64)
+  np.testing.assert_allclose(np.asarray(aux["baseline"]), np.asarray(want), atol=1e-6)
+  thin, _, _ = pairs.clip_pair(jax.random.key(5), clip, factor=4.0, support=0.5)
+  np.testing.assert_allclose(np.asarray(thin), np.asarray(simulate_axial(clip, 4.0, axis=-2, support=0.5)),
+                             atol=1e-6)
+  assert float(jnp.abs(thin - inp).max()) > 0.01
 
 
 @pytest.mark.parametrize("kind", ["fold", "precipitates", "missing"])

@@ -63,6 +63,19 @@ def test_learned_methods_fit_on_the_kept_sections_with_their_profile(tmp_path):
   assert out["validated_factor"] == 8 and out["heldout"] == [1, 3]
 
 
+def test_emformer_validates_with_thin_sections(tmp_path):
+  """The clip pairs take the held-out section profile too (EMformer at twice the factor, on real EM)."""
+  from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top
+  iso = io.read_volume(FIBSEM_10NM)[0][:, :48, :48]
+  io.write_volume(tmp_path / "iso.tif", iso, (10.0, 10.0, 10.0))
+  path = tmp_path / "x4.tif"
+  jobs.simulate(str(tmp_path / "iso.tif"), str(path), factor=4.0)
+  out = jobs.validate(str(path), ["emformer"], out_dir=str(tmp_path / "v"), steps=2, variant="tiny",
+                      show_progress=False)
+  assert out["validated_factor"] == 8 and np.isfinite(out["methods"]["emformer"]["psnr"])
+  assert out["methods"]["emformer"]["fit"]["steps"] == 2
+
+
 def test_cli_prints_the_table(tmp_path, capsys):
   path, _ = _linear_in_z(tmp_path)
   code = main(["jax-iso", "validate", f"--input={path}", "--methods=linear", f"--out_dir={tmp_path / 'v'}"])
