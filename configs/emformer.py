@@ -21,10 +21,11 @@ Variants (`configs/emformer.py:VARIANT`):
 - `cpu`: width 16, one level, 8-frame clips of 64 x 64, batch 2, 1000 steps (its size is a first guess, not yet
   picked by measurement).
 - `tiny`: tests.
-Expected (`cpu`, 2-core CPU, ../shared/data sample2 with x4 box sections, 3 minutes of train steps; command
-`python experiments/bench_emformer.py --minutes=3 --factors=4`): 31.24 dB PSNR against cubic 30.67 (+0.57 dB;
-the U-Net +0.71, A2I-3DEM +0.57 at the same budget), inference about 4 minutes for the 250^3 output on 2 cores
-(8 orientations). The 20-minute equal-budget comparison at x2.5, x3 and x4 is not measured yet (README).
+Expected (`cpu`, 2-core CPU, ../shared/data sample2 with x4 box sections, 5 minutes of train steps per method;
+command `python experiments/bench_emformer.py --minutes=5 --factors=4`): 31.30 dB PSNR against cubic 30.67
+(+0.63 dB; the U-Net +0.88, A2I-3DEM +0.71 at the same budget), Z-FSC resolution 42.6 nm (cubic 56.6, U-Net 42.1,
+A2I 51.3); two lost sections inpainted 22.01 dB on the gap's fine slices against 21.54 for cubic across the gap
+(+0.47; three lost: +1.43); inference about 3 minutes for the 250^3 output on 2 cores (8 orientations).
 """
 from __future__ import annotations
 
