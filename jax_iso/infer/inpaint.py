@@ -80,10 +80,11 @@ def inpaint_sections(src, apply_fn: Callable, pair_fn: Callable, missing: Sequen
     out = np.zeros((b - a, n_rows, cols.extent), np.float32)
     for i in range(cols.count):
       x0 = i * cols.stride
-      clip = np.repeat(inp[None, :, :, x0:x0 + cols.tile], jax.device_count(), axis=0)  # a batch per device
-      for flip in FLIPS[:flips]:
-        pred = _flip(np.asarray(apply_fn(_flip(clip, flip)))[0], flip)     # [T, n_rows, tile]
-        out[:, :, x0:x0 + cols.tile] += pred * (weights[i] / flips)
+      views = np.stack([_flip(inp[:, :, x0:x0 + cols.tile], f) for f in FLIPS[:flips]])  # one call for all
+      batch = np.concatenate([views, np.repeat(views[:1], -flips % jax.device_count(), axis=0)])  # per device
+      preds = np.asarray(apply_fn(batch))[:flips]                           # [flips, T, n_rows, tile]
+      pred = np.mean([_flip(p, f) for p, f in zip(preds, FLIPS)], axis=0)
+      out[:, :, x0:x0 + cols.tile] += pred * weights[i]
     for k in range(start, stop):
       fill[k] = out[k - a, :n_y, :n_x]
   return fill

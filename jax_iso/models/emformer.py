@@ -181,8 +181,8 @@ class EMformer(nn.Module):
     norm = lambda name: nn.LayerNorm(name=name, dtype=jnp.float32, param_dtype=self.param_dtype)  # noqa: E731
 
     x = x.astype(jnp.float32)
-    lost = jnp.all(x == 0.0, axis=(2, 3))                             # [B, T] lost frames
     if self.fill_lost:
+      lost = jnp.all(x == 0.0, axis=(2, 3))                           # [B, T] lost frames
       x = interpolate_missing(x, lost)
       h = jnp.stack([x, jnp.broadcast_to(lost[:, :, None, None], x.shape).astype(x.dtype)], axis=-1)
     else:
