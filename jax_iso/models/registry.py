@@ -9,10 +9,12 @@ from flax import linen as nn
 from jax_iso import runconfig
 from jax_iso.errors import UserError
 from jax_iso.models.a2i import A2I
+from jax_iso.models.diffusion_unet import DiffusionUNet
 from jax_iso.models.emformer import EMformer
 from jax_iso.models.unet import UNet
 
-MODELS: dict[str, type[nn.Module]] = {"unet": UNet, "a2i": A2I, "emformer": EMformer}
+MODELS: dict[str, type[nn.Module]] = {"unet": UNet, "a2i": A2I, "emformer": EMformer,
+                                      "diffusion_unet": DiffusionUNet}
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 

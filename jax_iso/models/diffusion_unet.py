@@ -1,0 +1,155 @@
+"""The SR3/Palette conditional U-Net of EMDiffuse (guided-diffusion's UNet as the reference configures it).
+
+    net = DiffusionUNet(base=32, mults=(1, 2, 4, 8), res_blocks=2)
+    out = net.apply(params, x, level, train=False, rngs=...)
+    # x: [B, H, W, C_in] = the condition's channels then the noisy target's; level: [B] the noise level
+    # (log SNR); out: [B, H, W, out_channels] (what the diffusion objective asks: noise, v or x0)
+
+Levels: at level i the width is base * mults[i]; `res_blocks` residual blocks a level on the way down and
+res_blocks + 1 on the way up (each taking a skip by concatenation); between levels a residual block that
+average-pools (down) or nearest-upsamples (up). Residual block: GroupNorm, SiLU, conv 3x3, FiLM from the noise
+embedding (scale and shift after the second GroupNorm), SiLU, dropout, conv 3x3 (zero-initialised), plus the
+input (1x1 conv when the width changes). Middle: residual block, self-attention over all positions (heads of
+`head_channels`), residual block; `attn_levels` adds attention after the blocks of those levels. The noise level
+enters as a sinusoidal embedding of `level_scale * level` and a 2-layer MLP (SiLU). Output: GroupNorm, SiLU,
+zero-initialised conv 3x3. The network never sees the schedule, only the noise level.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+
+def sinusoidal(level: jax.Array, dim: int, max_period: float = 10000.0) -> jax.Array:
+  """[B] -> [B, dim]: cos and sin of level x frequencies from 1 down to 1 / max_period (guided-diffusion)."""
+  half = dim // 2
+  freqs = jnp.exp(-math.log(max_period) * jnp.arange(half, dtype=jnp.float32) / half)
+  args = level.astype(jnp.float32)[:, None] * freqs[None]
+  emb = jnp.concatenate([jnp.cos(args), jnp.sin(args)], axis=-1)
+  return jnp.pad(emb, ((0, 0), (0, dim % 2)))
+
+
+def _groups(channels: int, groups: int) -> int:
+  """The largest group count <= `groups` that divides `channels`."""
+  return max(g for g in range(1, min(groups, channels) + 1) if channels % g == 0)
+
+
+class ResBlock(nn.Module):
+  features: int
+  groups: int
+  dropout: float
+  resample: str = "none"       # "none", "down" (2x average pooling) or "up" (2x nearest)
+  dtype: jnp.dtype = jnp.float32
+  param_dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, emb, train: bool):
+    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    norm = lambda name, c: nn.GroupNorm(_groups(c, self.groups), dtype=jnp.float32,
+                                        param_dtype=self.param_dtype, name=name)
+    h = nn.silu(norm("norm1", x.shape[-1])(x)).astype(self.dtype)
+    if self.resample == "down":
+      h, x = (nn.avg_pool(a, (2, 2), (2, 2)) for a in (h, x))
+    elif self.resample == "up":
+      h, x = (jnp.repeat(jnp.repeat(a, 2, axis=1), 2, axis=2) for a in (h, x))
+    h = nn.Conv(self.features, (3, 3), name="conv1", **kw)(h)
+    scale, shift = jnp.split(nn.Dense(2 * self.features, name="film", **kw)(nn.silu(emb)), 2, axis=-1)
+    h = norm("norm2", self.features)(h) * (1.0 + scale[:, None, None]) + shift[:, None, None]
+    h = nn.Dropout(self.dropout, deterministic=not train)(nn.silu(h)).astype(self.dtype)
+    h = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros, name="conv2", **kw)(h)
+    if x.shape[-1] != self.features:
+      x = nn.Conv(self.features, (1, 1), name="skip", **kw)(x)
+    return x.astype(jnp.float32) + h.astype(jnp.float32)
+
+
+class AttentionBlock(nn.Module):
+  head_channels: int
+  groups: int
+  dtype: jnp.dtype = jnp.float32
+  param_dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    b, hh, ww, c = x.shape
+    heads = max(1, c // self.head_channels)
+    h = nn.GroupNorm(_groups(c, self.groups), dtype=jnp.float32, param_dtype=self.param_dtype, name="norm")(x)
+    h = h.astype(self.dtype).reshape(b, hh * ww, c)
+    h = nn.MultiHeadDotProductAttention(heads, dtype=self.dtype, param_dtype=self.param_dtype,
+                                        out_kernel_init=nn.initializers.zeros, name="attention")(h, h)
+    return x + h.reshape(b, hh, ww, c).astype(x.dtype)
+
+
+class DiffusionUNet(nn.Module):
+  base: int = 32
+  mults: tuple[int, ...] = (1, 2, 4, 8)
+  res_blocks: int = 2
+  attn_levels: tuple[int, ...] = ()
+  head_channels: int = 32
+  groups: int = 32
+  dropout: float = 0.2
+  out_channels: int = 1
+  level_scale: float = 50.0     # log SNR (about -12..14) x 50: the range of DDPM's step indices
+  dtype: jnp.dtype = jnp.float32
+  param_dtype: jnp.dtype = jnp.float32
+
+  def problems(self) -> list[str]:
+    out = []
+    if self.base < 1:
+      out.append(f"base={self.base} must be >= 1")
+    if not self.mults or min(self.mults) < 1:
+      out.append(f"mults={tuple(self.mults)} must be one or more multipliers >= 1")
+    if self.res_blocks < 1:
+      out.append(f"res_blocks={self.res_blocks} must be >= 1")
+    if not 0.0 <= self.dropout < 1.0:
+      out.append(f"dropout={self.dropout} must be in [0, 1)")
+    if any(not 0 <= lvl < len(self.mults) for lvl in self.attn_levels):
+      out.append(f"attn_levels={tuple(self.attn_levels)} must be levels 0..{len(self.mults) - 1}")
+    return out
+
+  @property
+  def multiple(self) -> int:
+    """Input sizes must be multiples of this."""
+    return 2 ** (len(self.mults) - 1)
+
+  @nn.compact
+  def __call__(self, x: jax.Array, level: jax.Array, train: bool = False) -> jax.Array:
+    if x.shape[1] % self.multiple or x.shape[2] % self.multiple:
+      raise ValueError(f"DiffusionUNet with {len(self.mults)} levels needs H and W divisible by {self.multiple}, "
+                       f"got {x.shape}")
+    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    block = dict(groups=self.groups, dropout=self.dropout, **kw)
+    attend = lambda name, h: AttentionBlock(self.head_channels, self.groups, name=name, **kw)(h)
+    emb_dim = 4 * self.base
+    emb = sinusoidal(self.level_scale * level, self.base)
+    emb = nn.Dense(emb_dim, name="embed1", **kw)(emb)
+    emb = nn.Dense(emb_dim, name="embed2", **kw)(nn.silu(emb))
+
+    h = nn.Conv(self.base * self.mults[0], (3, 3), name="stem", **kw)(x.astype(self.dtype)).astype(jnp.float32)
+    skips = [h]
+    for i, mult in enumerate(self.mults):
+      for j in range(self.res_blocks):
+        h = ResBlock(self.base * mult, name=f"down{i}_{j}", **block)(h, emb, train)
+        if i in self.attn_levels:
+          h = attend(f"down{i}_{j}_attention", h)
+        skips.append(h)
+      if i < len(self.mults) - 1:
+        h = ResBlock(h.shape[-1], resample="down", name=f"down{i}_pool", **block)(h, emb, train)
+        skips.append(h)
+    h = ResBlock(h.shape[-1], name="middle1", **block)(h, emb, train)
+    h = attend("middle_attention", h)
+    h = ResBlock(h.shape[-1], name="middle2", **block)(h, emb, train)
+    for i, mult in reversed(list(enumerate(self.mults))):
+      for j in range(self.res_blocks + 1):
+        h = jnp.concatenate([h, skips.pop()], axis=-1)
+        h = ResBlock(self.base * mult, name=f"up{i}_{j}", **block)(h, emb, train)
+        if i in self.attn_levels:
+          h = attend(f"up{i}_{j}_attention", h)
+      if i > 0:
+        h = ResBlock(h.shape[-1], resample="up", name=f"up{i}_upsample", **block)(h, emb, train)
+    h = nn.silu(nn.GroupNorm(_groups(h.shape[-1], self.groups), dtype=jnp.float32, param_dtype=self.param_dtype,
+                             name="out_norm")(h))
+    out = nn.Conv(self.out_channels, (3, 3), kernel_init=nn.initializers.zeros, name="out", **kw)(h.astype(self.dtype))
+    return out.astype(jnp.float32)
