@@ -11,7 +11,10 @@ objective derives its own from it (`fold_in`), leaving the key itself to the pai
   the projected distribution loss (`train/pdl.py`) when a `pdl` section is given. The model runs with
   `train=True` (stochastic depth draws from the 'dropout' rng `fold_in(key, 1)`; PDL's directions come from
   `fold_in(key, 2)`).
-Adding one (e.g. a diffusion loss with a sampler as `predict`): a class with these methods, added to OBJECTIVES.
+- "diffusion": the network denoises the target given the input as its condition (EMDiffuse): `config.diffusion`
+  names the schedule, the prediction ("eps", "v", "x0") and the sampler that `predict` runs (sampler, steps,
+  eta); images are mapped from [0, 1] to [-1, 1] for the network and back (`diffusion_objective.py`).
+Adding one: a class with these methods, added to OBJECTIVES.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from flax import linen as nn
 
 from jax_iso.errors import UserError
 from jax_iso.metrics.ssim import RADIUS, ssim_images
+from jax_iso.train.diffusion_objective import Diffusion
 from jax_iso.train.pdl import pdl as projected_distribution_loss
 
 PIXEL_LOSSES = ("mae", "mse", "mae_ssim")
@@ -79,7 +83,7 @@ class Regression:
     return model.apply(params, inputs)
 
 
-OBJECTIVES = {"regression": Regression}
+OBJECTIVES = {"regression": Regression, "diffusion": Diffusion}
 
 
 def make(name: str, config: Mapping):

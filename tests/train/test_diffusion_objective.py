@@ -1,0 +1,53 @@
+"""The "diffusion" objective: its config checks, per-example loss and a sample in [0, 1] as its prediction."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jax_iso.errors import UserError
+from jax_iso.models.diffusion_unet import DiffusionUNet
+from jax_iso.train import objectives
+
+CONFIG = {"diffusion": {"schedule": {"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2},
+                        "prediction": "eps", "sampler": "dpm2m", "steps": 4, "eta": 0.0, "clip": True}}
+NET = DiffusionUNet(base=8, mults=(1, 2), res_blocks=1, groups=4, head_channels=8, dropout=0.1)
+
+
+def _params(x):
+  return NET.init(jax.random.key(0), jnp.zeros(x.shape + (2,)), jnp.zeros(x.shape[0]))
+
+
+def test_loss_per_example_and_prediction_in_unit_range():
+  objective = objectives.make("diffusion", CONFIG)
+  x = jax.random.uniform(jax.random.key(1), (4, 16, 16))
+  params = _params(x)
+  loss = objective.loss(NET, params, x, x, jax.random.key(2))
+  # a zero-initialised output predicts no noise: each term is the mean square of 256 standard normals
+  assert loss.shape == (4,) and np.all(np.abs(np.asarray(loss) - 1.0) < 0.35)
+  pred = objective.predict(NET, params, x, jax.random.key(3))
+  assert pred.shape == (4, 16, 16) and float(pred.min()) >= 0.0 and float(pred.max()) <= 1.0
+  assert float(jnp.std(pred)) > 0.1      # a blind network's sample is the noise it started from, clipped
+
+
+def test_sampler_overrides_and_determinism():
+  objective = objectives.make("diffusion", CONFIG)
+  x = jax.random.uniform(jax.random.key(1), (2, 16, 16))
+  params = _params(x)
+  a = objective.sample(NET, params, x, jax.random.key(5))
+  np.testing.assert_array_equal(np.asarray(a), np.asarray(objective.sample(NET, params, x, jax.random.key(5))))
+  b = objective.sample(NET, params, x, jax.random.key(5), sampler="ddpm", steps=3)
+  assert b.shape == a.shape
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"prediction": "score"}, "diffusion.prediction='score' is unknown"),
+    ({"sampler": "euler"}, "diffusion.sampler='euler' is unknown"),
+    ({"steps": 0}, "diffusion.steps=0 must be >= 1"),
+    ({"eta": 2.0}, "diffusion.eta=2.0 must be in"),
+    ({"schedule": {"name": "sigmoid"}}, "diffusion.schedule: unknown noise schedule 'sigmoid'"),
+])
+def test_bad_settings_are_one_line_errors(change, words):
+  with pytest.raises(UserError, match=words):
+    objectives.make("diffusion", {"diffusion": {**CONFIG["diffusion"], **change}})
+  with pytest.raises(UserError, match="needs a `diffusion` config section"):
+    objectives.make("diffusion", {})
