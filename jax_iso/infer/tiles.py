@@ -146,13 +146,17 @@ def device_batch(batch_size: int, n_tiles: int | None = None) -> int:
 
 
 def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int, margin: int,
-                   batch_size: int, multiple: int, exact_batch: bool = False) -> np.ndarray:
+                   batch_size: int, multiple: int, exact_batch: bool = False, origins: bool = False) -> np.ndarray:
   """Runs [N, H, W] float32 planes through `apply_fn` ([B, th, tw] -> [B, th, tw]) tile by tile -> [N, H, W].
 
   `apply_fn` gets batches of `batch_size` tiles (fewer if the planes have fewer, unless `exact_batch`, which
   keeps one batch shape across calls; the last batch padded with zeros; always a multiple of
   `jax.device_count()`), each tile `tile` + 2 * `margin` pixels per axis. Batches are dispatched before the
-  previous result is blended, so host work overlaps the model.
+  previous result is blended, so host work overlaps the model. With `origins`, `apply_fn(batch, origins)` also
+  gets int32 [B, 3]: each tile's plane index and the plane coordinates (y, x) of its input's first pixel
+  (negative in the mirrored context), so it can draw what depends on the position alone (diffusion noise). Its
+  output may carry extra axes before the last two ([B, ..., th, tw]: K samples of a tile), blended alike into
+  [N, ..., H, W].
   """
   planes = np.asarray(planes, np.float32)
   if planes.ndim != 3 or min(planes.shape) < 1:
@@ -165,28 +169,36 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
   windows = np.lib.stride_tricks.sliding_window_view(padded, plan.window, axis=(1, 2))
   windows = windows[:, ::rows.stride, ::cols.stride]          # [N, rows.count, cols.count, wh, ww] (a view)
   w_rows, w_cols = rows.weights(), cols.weights()
-  acc = np.zeros((n, rows.extent, cols.extent), np.float32)
   total = n * plan.per_plane
   b = device_batch(batch_size, None if exact_batch else total)
 
   def blend(out, ids) -> None:
     out = np.asarray(out)
-    if out.shape != (b,) + plan.window:
+    if out.shape[0] != b or out.shape[-2:] != plan.window:
       raise ValueError(f"apply_fn returned {out.shape} for input {(b,) + plan.window}; it must keep the shape")
     for k, (p, i, j) in enumerate(zip(*np.unravel_index(ids, (n, rows.count, cols.count)))):
-      core = out[k, rows.margin:rows.margin + rows.tile, cols.margin:cols.margin + cols.tile]
+      core = out[k, ..., rows.margin:rows.margin + rows.tile, cols.margin:cols.margin + cols.tile]
       y0, x0 = i * rows.stride, j * cols.stride
-      acc[p, y0:y0 + rows.tile, x0:x0 + cols.tile] += core * w_rows[i][:, None] * w_cols[j][None, :]
+      acc[p, ..., y0:y0 + rows.tile, x0:x0 + cols.tile] += core * w_rows[i][:, None] * w_cols[j][None, :]
 
+  acc = None
   pending = None
   for start in range(0, total, b):
     ids = np.arange(start, min(start + b, total))
     batch = np.zeros((b,) + plan.window, np.float32)
     batch[:len(ids)] = windows[np.unravel_index(ids, (n, rows.count, cols.count))]
-    out = apply_fn(batch)                                     # dispatched; runs while we blend the last one
+    if origins:
+      where = np.zeros((b, 3), np.int32)
+      p, i, j = np.unravel_index(ids, (n, rows.count, cols.count))
+      where[:len(ids)] = np.stack([p, i * rows.stride - rows.margin, j * cols.stride - cols.margin], axis=1)
+      out = apply_fn(batch, where)
+    else:
+      out = apply_fn(batch)                                   # dispatched; runs while we blend the last one
+    if acc is None:
+      acc = np.zeros((n,) + tuple(out.shape[1:-2]) + (rows.extent, cols.extent), np.float32)
     if pending is not None:
       blend(*pending)
     pending = (out, ids)
   blend(*pending)
   norm = rows.weight_sum()[:h, None] * cols.weight_sum()[None, :w]
-  return acc[:, :h, :w] / norm
+  return acc[..., :h, :w] / norm

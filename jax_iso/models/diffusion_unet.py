@@ -13,6 +13,11 @@ input (1x1 conv when the width changes). Middle: residual block, self-attention 
 `head_channels`), residual block; `attn_levels` adds attention after the blocks of those levels. The noise level
 enters as a sinusoidal embedding of `level_scale * level` and a 2-layer MLP (SiLU). Output: GroupNorm, SiLU,
 zero-initialised conv 3x3. The network never sees the schedule, only the noise level.
+
+`norm="pixel"` replaces every GroupNorm by a LayerNorm over each pixel's channels: GroupNorm's statistics over
+the whole input make each tile's output depend on the tile's extent and content, so two tilings of one image
+disagreed by 5/255 on average everywhere (tests/infer/test_diffusion_tiles.py); with per-pixel statistics they
+agree to 0.04/255. `middle_attention=False` drops the middle block's (tile-wide) attention.
 """
 from __future__ import annotations
 
@@ -37,19 +42,27 @@ def _groups(channels: int, groups: int) -> int:
   return max(g for g in range(1, min(groups, channels) + 1) if channels % g == 0)
 
 
+def _norm(kind: str, channels: int, groups: int, param_dtype, name: str) -> nn.Module:
+  """GroupNorm (statistics over the image: the reference) or a per-pixel LayerNorm over the channels ("pixel":
+  an output that depends on the neighbourhood only, not on the extent of the tile)."""
+  if kind == "pixel":
+    return nn.LayerNorm(dtype=jnp.float32, param_dtype=param_dtype, name=name)
+  return nn.GroupNorm(_groups(channels, groups), dtype=jnp.float32, param_dtype=param_dtype, name=name)
+
+
 class ResBlock(nn.Module):
   features: int
   groups: int
   dropout: float
   resample: str = "none"       # "none", "down" (2x average pooling) or "up" (2x nearest)
+  norm: str = "group"
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, emb, train: bool):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    norm = lambda name, c: nn.GroupNorm(_groups(c, self.groups), dtype=jnp.float32,
-                                        param_dtype=self.param_dtype, name=name)
+    norm = lambda name, c: _norm(self.norm, c, self.groups, self.param_dtype, name)
     h = nn.silu(norm("norm1", x.shape[-1])(x)).astype(self.dtype)
     if self.resample == "down":
       h, x = (nn.avg_pool(a, (2, 2), (2, 2)) for a in (h, x))
@@ -68,6 +81,7 @@ class ResBlock(nn.Module):
 class AttentionBlock(nn.Module):
   head_channels: int
   groups: int
+  norm: str = "group"
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
 
@@ -75,7 +89,7 @@ class AttentionBlock(nn.Module):
   def __call__(self, x):
     b, hh, ww, c = x.shape
     heads = max(1, c // self.head_channels)
-    h = nn.GroupNorm(_groups(c, self.groups), dtype=jnp.float32, param_dtype=self.param_dtype, name="norm")(x)
+    h = _norm(self.norm, c, self.groups, self.param_dtype, "norm")(x)
     h = h.astype(self.dtype).reshape(b, hh * ww, c)
     h = nn.MultiHeadDotProductAttention(heads, dtype=self.dtype, param_dtype=self.param_dtype,
                                         out_kernel_init=nn.initializers.zeros, name="attention")(h, h)
@@ -90,6 +104,8 @@ class DiffusionUNet(nn.Module):
   head_channels: int = 32
   groups: int = 32
   dropout: float = 0.2
+  norm: str = "group"           # "group" (the reference) or "pixel" (tile-independent)
+  middle_attention: bool = True
   out_channels: int = 1
   level_scale: float = 50.0     # log SNR (about -12..14) x 50: the range of DDPM's step indices
   dtype: jnp.dtype = jnp.float32
@@ -105,6 +121,8 @@ class DiffusionUNet(nn.Module):
       out.append(f"res_blocks={self.res_blocks} must be >= 1")
     if not 0.0 <= self.dropout < 1.0:
       out.append(f"dropout={self.dropout} must be in [0, 1)")
+    if self.norm not in ("group", "pixel"):
+      out.append(f"norm={self.norm!r} must be 'group' or 'pixel'")
     if any(not 0 <= lvl < len(self.mults) for lvl in self.attn_levels):
       out.append(f"attn_levels={tuple(self.attn_levels)} must be levels 0..{len(self.mults) - 1}")
     return out
@@ -120,8 +138,8 @@ class DiffusionUNet(nn.Module):
       raise ValueError(f"DiffusionUNet with {len(self.mults)} levels needs H and W divisible by {self.multiple}, "
                        f"got {x.shape}")
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    block = dict(groups=self.groups, dropout=self.dropout, **kw)
-    attend = lambda name, h: AttentionBlock(self.head_channels, self.groups, name=name, **kw)(h)
+    block = dict(groups=self.groups, dropout=self.dropout, norm=self.norm, **kw)
+    attend = lambda name, h: AttentionBlock(self.head_channels, self.groups, self.norm, name=name, **kw)(h)
     emb_dim = 4 * self.base
     emb = sinusoidal(self.level_scale * level, self.base)
     emb = nn.Dense(emb_dim, name="embed1", **kw)(emb)
@@ -139,7 +157,8 @@ class DiffusionUNet(nn.Module):
         h = ResBlock(h.shape[-1], resample="down", name=f"down{i}_pool", **block)(h, emb, train)
         skips.append(h)
     h = ResBlock(h.shape[-1], name="middle1", **block)(h, emb, train)
-    h = attend("middle_attention", h)
+    if self.middle_attention:
+      h = attend("middle_attention", h)
     h = ResBlock(h.shape[-1], name="middle2", **block)(h, emb, train)
     for i, mult in reversed(list(enumerate(self.mults))):
       for j in range(self.res_blocks + 1):
@@ -149,7 +168,6 @@ class DiffusionUNet(nn.Module):
           h = attend(f"up{i}_{j}_attention", h)
       if i > 0:
         h = ResBlock(h.shape[-1], resample="up", name=f"up{i}_upsample", **block)(h, emb, train)
-    h = nn.silu(nn.GroupNorm(_groups(h.shape[-1], self.groups), dtype=jnp.float32, param_dtype=self.param_dtype,
-                             name="out_norm")(h))
+    h = nn.silu(_norm(self.norm, h.shape[-1], self.groups, self.param_dtype, "out_norm")(h))
     out = nn.Conv(self.out_channels, (3, 3), kernel_init=nn.initializers.zeros, name="out", **kw)(h.astype(self.dtype))
     return out.astype(jnp.float32)

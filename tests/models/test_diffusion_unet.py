@@ -21,8 +21,9 @@ def test_default_has_the_reference_size():
   assert sum(int(np.prod(a.shape)) for a in jax.tree.leaves(shapes)) == 15_677_345
 
 
-def test_output_shape_and_zero_start():
-  net = DiffusionUNet(**TINY, out_channels=2, attn_levels=(1,))
+@pytest.mark.parametrize("norm", ["group", "pixel"])
+def test_output_shape_and_zero_start(norm):
+  net = DiffusionUNet(**TINY, out_channels=2, attn_levels=(1,), norm=norm)
   x = jax.random.normal(jax.random.key(0), (3, 16, 24, 3))
   params = net.init(jax.random.key(1), x, jnp.zeros(3))
   out = net.apply(params, x, jnp.asarray([-5.0, 0.0, 9.0]))
@@ -69,7 +70,7 @@ def test_sinusoidal_embedding_against_numpy():
 
 
 @pytest.mark.parametrize("field, value, words", [("mults", (), "mults=()"), ("attn_levels", (3,), "levels 0..1"),
-                                                 ("dropout", 1.0, "dropout=1.0")])
+                                                 ("dropout", 1.0, "dropout=1.0"), ("norm", "batch", "norm='batch'")])
 def test_bad_fields(field, value, words):
   from jax_iso.errors import UserError
   with pytest.raises(UserError, match=words.replace("(", r"\(").replace(")", r"\)")):
