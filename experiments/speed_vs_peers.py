@@ -10,6 +10,11 @@ Cases (same input and output sizes and the same content of one call as the refer
 - isovem_x8_infer_d128 / isovem_x8_infer_d16: one forward of 128 (16) frames of 16 sections x 128 -> 128 x 128.
 - uformer_t_train_b4: A2I-3DEM at Uformer-T's sizes (width 16, 2 blocks in each of 9 stages, window 8), one
   jitted train step (axial pairs made on the device, L1 + PDL, Adam) on 4 images of 128 x 128.
+- emdiffuse_n_train_b3: EMDiffuse-n's U-Net at the reference's sizes (configs/emdiffuse_n.py default, dropout
+  0.2 on), one jitted train step on 3 (condition, clean) pairs of 256 x 256: random noise level, noisy target,
+  U-Net, MSE on the noise, backward, Adam 5e-5 (the EMA update apart, as the reference times it).
+- emdiffuse_n_step_b1: one sampling step at t = 1/2 (U-Net on condition + z_t, then the posterior update to
+  the next of 1000 steps) on one 256 x 256 image.
 Timing as the references': compile excluded, 3 warm-up calls, then the median of >= 5 calls (more, up to 20,
 while under 10 s in all), `block_until_ready`. The reference runs with glibc's malloc kept from returning freed
 memory (GLIBC_TUNABLES, its fastest setting); so does this script (it re-executes itself with the same setting:
@@ -30,14 +35,18 @@ if os.environ.get("GLIBC_TUNABLES") != TUNABLES and __name__ == "__main__":
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from configs import a2i_3dem, emformer  # noqa: E402
+from configs import a2i_3dem, emdiffuse_n, emformer  # noqa: E402
+from jax_iso.diffusion import losses, samplers  # noqa: E402
 from jax_iso.models import build_model  # noqa: E402
+from jax_iso.train.diffusion_objective import Diffusion  # noqa: E402
 from common import write_json  # noqa: E402  experiments/common.py
 from speed import dot_peak, train_step_fn  # noqa: E402  experiments/speed.py
 
-CASES = ("isovem_x8_train_b2", "isovem_x8_infer_d128", "isovem_x8_infer_d16", "uformer_t_train_b4")
+CASES = ("isovem_x8_train_b2", "isovem_x8_infer_d128", "isovem_x8_infer_d16", "uformer_t_train_b4",
+         "emdiffuse_n_train_b3", "emdiffuse_n_step_b1")
 flags.DEFINE_enum("case", None, CASES, "The reference case to match.")
 flags.DEFINE_string("peer", None, "The reference's JSON line (../shared/peers/bench CASE > FILE): print the ratio.")
 flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
@@ -86,11 +95,52 @@ def infer_case(depth: int):
   return (lambda: fn(params, x).block_until_ready()), depth * 128 * 128, flops
 
 
+def diffusion_case(train: bool):
+  """EMDiffuse-n at the reference's sizes: a train step on 3 pairs, or one sampling step on one image."""
+  cfg = emdiffuse_n.get_config()
+  model, objective = build_model(cfg.model), Diffusion(cfg)
+  rng = np.random.default_rng(0)
+  batch = 3 if train else 1
+  cond, clean = (jnp.asarray(rng.random((batch, 256, 256), np.float32)) for _ in range(2))
+  params = model.init(jax.random.key(0), jnp.zeros((1, 256, 256, 2)), jnp.zeros(1))
+  if train:
+    optimizer = optax.adam(5e-5)
+    holder = {"state": (params, optimizer.init(params))}
+
+    @jax.jit
+    def step(state, key):
+      p, opt = state
+      loss, grads = jax.value_and_grad(lambda q: objective.loss(model, q, cond, clean, key).mean())(p)
+      updates, opt = optimizer.update(grads, opt, p)
+      return (optax.apply_updates(p, updates), opt), loss
+
+    def call():
+      holder["state"], loss = step(holder["state"], jax.random.key(1))
+      jax.block_until_ready(loss)
+    flops = step.lower(holder["state"], jax.random.key(1)).compile().cost_analysis()
+    return call, batch * 256 * 256, flops
+  z = jnp.asarray(rng.standard_normal((1, 256, 256, 1)), jnp.float32)
+  t, s = jnp.float32(0.5), jnp.float32(0.5 - 1.0 / 1000)
+
+  @jax.jit
+  def one(p, z, key):
+    c = cond[..., None] * 2.0 - 1.0
+    alpha, sigma = objective.schedule.alpha_sigma(t)
+    out = objective.denoiser(model, p, c)(z, jnp.full((1,), objective.schedule.log_snr(t)))
+    x0, eps = losses.to_x0_eps("eps", out, z, jnp.full((1,), alpha), jnp.full((1,), sigma))
+    x0 = jnp.clip(x0, -1.0, 1.0)
+    return samplers.ddpm_step(z, x0, eps, t, s, jax.random.normal(key, z.shape), objective.schedule)
+  flops = one.lower(params, z, jax.random.key(1)).compile().cost_analysis()
+  return (lambda: one(params, z, jax.random.key(1)).block_until_ready()), 256 * 256, flops
+
+
 def main(argv):
   del argv
   case = FLAGS.case
   if case == "isovem_x8_train_b2":
     call, voxels, flops = train_case(emformer_x8(), 2, (16, 128, 128))
+  elif case.startswith("emdiffuse_n_"):
+    call, voxels, flops = diffusion_case(train=case == "emdiffuse_n_train_b3")
   elif case.startswith("isovem_x8_infer_d"):
     call, voxels, flops = infer_case(int(case.rsplit("_d", 1)[1]))
   else:

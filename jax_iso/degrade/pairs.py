@@ -14,6 +14,8 @@ for every example).
 - `section_pair` (ssTEM restoration): three consecutive sections [3, H, W]; the middle one is damaged by a fold
   (SFF), staining precipitates (SP) or is missing (MS); returns the damage mask and the unfolding flow.
 - `noise_pair` (EMDiffuse-n): an image and its degraded copy.
+- `registered_pair` (EMDiffuse-n on real pairs): a crop [2, ...] of two registered volumes
+  (`data.paired.PairedVolume`) split into its first (input) and second (target) image.
 """
 from __future__ import annotations
 
@@ -166,8 +168,17 @@ def noise_pair(key: jax.Array, image: jax.Array, *, pipeline: Pipeline) -> tuple
   return inp, image, aux
 
 
+def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Array, dict]:
+  """(input, target, aux): the two images of a registered pair crop [2, ...] (no degradation: both are real)."""
+  del key
+  pair = checks.check_float(pair, min_ndim=3)
+  if pair.shape[0] != 2:
+    raise ValueError(f"a registered pair crop is [2, ...] (input, target), got {pair.shape}")
+  return pair[0], pair[1], {}
+
+
 PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "clip": clip_pair, "section": section_pair,
-                                    "noise": noise_pair}
+                                    "noise": noise_pair, "registered": registered_pair}
 
 
 def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:

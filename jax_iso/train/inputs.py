@@ -27,7 +27,7 @@ class Inputs:
 def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
   """(crop kind, crop size) the pair maker of `config.pairs` needs (`jax_iso.data` crop kinds)."""
   kind, edge = config["pairs"]["kind"], int(config["data"]["crop"])
-  if kind in ("axial", "noise"):
+  if kind in ("axial", "noise", "registered"):
     return "lateral", (edge, edge)
   if kind == "clip":
     return "clip", (int(config["data"].get("frames", 16)), edge, edge)

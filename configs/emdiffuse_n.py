@@ -1,0 +1,67 @@
+"""EMDiffuse-n (Lu et al.): conditional diffusion that denoises EM images, with uncertainty from repeated sampling.
+
+The network (`jax_iso/models/diffusion_unet.py`, the reference's SR3/Palette U-Net: base 32, multipliers
+1-2-4-8, 2 residual blocks a level, attention in the middle; 15.68 M parameters) learns to remove the noise of a
+diffusion schedule from the clean image, conditioned on the noisy image (`train/diffusion_objective.py`);
+sampling draws clean images for a noisy input with the configured sampler (`diffusion/samplers.py`).
+
+Work in progress (issue "Diffusion in JAX"): the network, objective, samplers and seamless tiles are built and
+tested; the `jax-iso denoise` command, its pair sources and the benchmark are not yet, so this config is not yet
+registered as a method and states no expected result.
+
+Variants: default (the reference's sizes and schedule; EMA 0.9999, Adam 5e-5, 256^2 crops), `cpu` (base 16,
+three levels of one block, 64^2 crops), `tiny` (tests).
+"""
+from __future__ import annotations
+
+import ml_collections
+
+from configs import common
+from jax_iso.degrade import config as degrade_config
+
+VARIANTS = ("cpu", "tiny")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.method = "emdiffuse_n"
+  config.seed = 0
+
+  config.data = common.data()
+  config.data.update({"crop": 256, "batch_size": 4})
+  config.pairs = degrade_config.noise_pair()          # synthetic pairs; registered pairs replace them
+  config.model = ml_collections.ConfigDict(
+      {"name": "diffusion_unet", "base": 32, "mults": (1, 2, 4, 8), "res_blocks": 2, "attn_levels": (),
+       "head_channels": 32, "groups": 32, "dropout": 0.2, "norm": "pixel", "middle_attention": True,
+       "out_channels": 1, "level_scale": 50.0, "dtype": "float32", "param_dtype": "float32"})
+  config.diffusion = ml_collections.ConfigDict(
+      {"schedule": {"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2},
+       "prediction": "eps", "sampler": "dpm2m", "steps": 20, "eta": 0.0, "spacing": "uniform", "clip": True})
+  config.optim = ml_collections.ConfigDict(
+      {"name": "adam", "lr": 5e-5, "schedule": "constant", "warmup_steps": 0, "end_fraction": 1.0,
+       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.train = common.train(steps=100000, log_every=100, eval_every=5000, checkpoint_every=5000)
+  config.train.ema = 0.9999
+  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.infer = ml_collections.ConfigDict(
+      {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 4, "samples": 8, "threshold": 0.12})
+
+  if arg == "cpu":
+    config.model.update({"base": 16, "mults": (1, 2, 4), "res_blocks": 1, "groups": 16, "head_channels": 32,
+                         "dropout": 0.0})
+    config.data.update({"crop": 64, "batch_size": 8})
+    config.optim.lr = 2e-4
+    config.train.update({"steps": 2000, "ema": 0.999, "eval_every": 500, "checkpoint_every": 500})
+    config.infer.update({"tile": 128, "overlap": 32, "margin": 16, "batch_size": 4})
+  elif arg == "tiny":
+    config.model.update({"base": 8, "mults": (1, 2), "res_blocks": 1, "groups": 4, "head_channels": 8,
+                         "dropout": 0.0})
+    config.data.update({"crop": 32, "batch_size": 4, "eval_crops": 4})
+    config.diffusion.steps = 2
+    config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2, "ema": 0.0})
+    config.infer.update({"tile": 32, "overlap": 8, "margin": 8, "batch_size": 4, "samples": 2})
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of configs/emdiffuse_n.py; use configs/emdiffuse_n.py or "
+                     f"configs/emdiffuse_n.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
+  config.lock()
+  return config
