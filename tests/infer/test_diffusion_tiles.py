@@ -34,7 +34,7 @@ def trained():
   FIB-SEM section with Gaussian noise (sigma 0.1 of [0, 1]) and without."""
   vol = np.asarray(read_volume(FIBSEM_10NM)[0], np.float32) / 255.0
   objective = objectives.make("diffusion", CONFIG)
-  params = NET.init(jax.random.key(1), jnp.zeros((1, 32, 32, 2)), jnp.zeros(1))
+  params = jax.jit(NET.init)(jax.random.key(1), jnp.zeros((1, 32, 32, 2)), jnp.zeros(1))
   leaves, tree = jax.tree.flatten(params)
   keys = jax.random.split(jax.random.key(2), len(leaves))
   params = jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])

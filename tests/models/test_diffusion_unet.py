@@ -25,14 +25,14 @@ def test_default_has_the_reference_size():
 def test_output_shape_and_zero_start(norm):
   net = DiffusionUNet(**TINY, out_channels=2, attn_levels=(1,), norm=norm)
   x = jax.random.normal(jax.random.key(0), (3, 16, 24, 3))
-  params = net.init(jax.random.key(1), x, jnp.zeros(3))
-  out = net.apply(params, x, jnp.asarray([-5.0, 0.0, 9.0]))
+  params = jax.jit(net.init)(jax.random.key(1), x, jnp.zeros(3))
+  out = jax.jit(net.apply)(params, x, jnp.asarray([-5.0, 0.0, 9.0]))
   assert out.shape == (3, 16, 24, 2) and out.dtype == jnp.float32
   assert float(jnp.abs(out).max()) == 0.0        # the output convolution starts at zero (guided-diffusion)
 
 
 def _perturbed(net, x, seed=2):
-  params = net.init(jax.random.key(1), x, jnp.zeros(x.shape[0]))
+  params = jax.jit(net.init)(jax.random.key(1), x, jnp.zeros(x.shape[0]))
   leaves, tree = jax.tree.flatten(params)
   keys = jax.random.split(jax.random.key(seed), len(leaves))
   return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
@@ -42,12 +42,13 @@ def test_noise_level_and_condition_change_the_output():
   net = DiffusionUNet(**TINY)
   x = jax.random.normal(jax.random.key(0), (2, 16, 16, 2))
   params = _perturbed(net, x)
-  base = net.apply(params, x, jnp.asarray([1.0, 1.0]))
-  assert float(jnp.abs(net.apply(params, x, jnp.asarray([1.0, 3.0]))[1] - base[1]).mean()) > 1e-3
-  np.testing.assert_allclose(np.asarray(net.apply(params, x, jnp.asarray([1.0, 3.0]))[0]), np.asarray(base[0]),
-                             atol=1e-6)     # examples are independent (GroupNorm, no batch statistics)
-  cond = x.at[..., 0].multiply(-1.0)
-  assert float(jnp.abs(net.apply(params, cond, jnp.asarray([1.0, 1.0])) - base).mean()) > 1e-3
+  apply = jax.jit(net.apply)
+  base = apply(params, x, jnp.asarray([1.0, 1.0]))
+  other = apply(params, x, jnp.asarray([1.0, 3.0]))
+  assert float(jnp.abs(other[1] - base[1]).mean()) > 1e-3
+  np.testing.assert_allclose(np.asarray(other[0]), np.asarray(base[0]), atol=1e-6)   # examples are independent
+  cond = x.at[..., 0].multiply(-1.0)                                                 # (no batch statistics)
+  assert float(jnp.abs(apply(params, cond, jnp.asarray([1.0, 1.0])) - base).mean()) > 1e-3
 
 
 def test_dropout_only_in_training():
@@ -55,9 +56,10 @@ def test_dropout_only_in_training():
   x = jax.random.normal(jax.random.key(0), (1, 16, 16, 2))
   params = _perturbed(net, x)
   level = jnp.zeros(1)
-  np.testing.assert_array_equal(np.asarray(net.apply(params, x, level)), np.asarray(net.apply(params, x, level)))
-  a = net.apply(params, x, level, train=True, rngs={"dropout": jax.random.key(3)})
-  b = net.apply(params, x, level, train=True, rngs={"dropout": jax.random.key(4)})
+  apply = jax.jit(net.apply, static_argnames="train")
+  np.testing.assert_array_equal(np.asarray(apply(params, x, level)), np.asarray(apply(params, x, level)))
+  a = apply(params, x, level, train=True, rngs={"dropout": jax.random.key(3)})
+  b = apply(params, x, level, train=True, rngs={"dropout": jax.random.key(4)})
   assert float(jnp.abs(a - b).mean()) > 1e-4
 
 

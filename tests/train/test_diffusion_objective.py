@@ -14,17 +14,17 @@ NET = DiffusionUNet(base=8, mults=(1, 2), res_blocks=1, groups=4, head_channels=
 
 
 def _params(x):
-  return NET.init(jax.random.key(0), jnp.zeros(x.shape + (2,)), jnp.zeros(x.shape[0]))
+  return jax.jit(NET.init)(jax.random.key(0), jnp.zeros(x.shape + (2,)), jnp.zeros(x.shape[0]))
 
 
 def test_loss_per_example_and_prediction_in_unit_range():
   objective = objectives.make("diffusion", CONFIG)
   x = jax.random.uniform(jax.random.key(1), (4, 16, 16))
   params = _params(x)
-  loss = objective.loss(NET, params, x, x, jax.random.key(2))
+  loss = jax.jit(lambda p, k: objective.loss(NET, p, x, x, k))(params, jax.random.key(2))
   # a zero-initialised output predicts no noise: each term is the mean square of 256 standard normals
   assert loss.shape == (4,) and np.all(np.abs(np.asarray(loss) - 1.0) < 0.35)
-  pred = objective.predict(NET, params, x, jax.random.key(3))
+  pred = jax.jit(lambda p, k: objective.predict(NET, p, x, k))(params, jax.random.key(3))
   assert pred.shape == (4, 16, 16) and float(pred.min()) >= 0.0 and float(pred.max()) <= 1.0
   assert float(jnp.std(pred)) > 0.1      # a blind network's sample is the noise it started from, clipped
 
