@@ -191,9 +191,9 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
       where = np.zeros((b, 3), np.int32)
       p, i, j = np.unravel_index(ids, (n, rows.count, cols.count))
       where[:len(ids)] = np.stack([p, i * rows.stride - rows.margin, j * cols.stride - cols.margin], axis=1)
-      out = apply_fn(batch, where)
+      out = apply_fn(batch, where)                            # dispatched; runs while we blend the last one
     else:
-      out = apply_fn(batch)                                   # dispatched; runs while we blend the last one
+      out = apply_fn(batch)
     if acc is None:
       acc = np.zeros((n,) + tuple(out.shape[1:-2]) + (rows.extent, cols.extent), np.float32)
     if pending is not None:
