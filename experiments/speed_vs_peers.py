@@ -39,7 +39,7 @@ import optax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from configs import a2i_3dem, emdiffuse_n, emformer  # noqa: E402
-from jax_iso.diffusion import losses, samplers  # noqa: E402
+from jax_iso.diffusion import samplers  # noqa: E402
 from jax_iso.models import build_model  # noqa: E402
 from jax_iso.train.diffusion_objective import Diffusion  # noqa: E402
 from common import write_json  # noqa: E402  experiments/common.py
@@ -124,11 +124,8 @@ def diffusion_case(train: bool):
 
   @jax.jit
   def one(p, z, key):
-    c = cond[..., None] * 2.0 - 1.0
-    alpha, sigma = objective.schedule.alpha_sigma(t)
-    out = objective.denoiser(model, p, c)(z, jnp.full((1,), objective.schedule.log_snr(t)))
-    x0, eps = losses.to_x0_eps("eps", out, z, jnp.full((1,), alpha), jnp.full((1,), sigma))
-    x0 = jnp.clip(x0, -1.0, 1.0)
+    denoise = objective.denoiser(model, p, cond[..., None] * 2.0 - 1.0)
+    x0, eps = samplers.estimate(denoise, objective.schedule, z, t, prediction=objective.prediction)
     return samplers.ddpm_step(z, x0, eps, t, s, jax.random.normal(key, z.shape), objective.schedule)
   flops = one.lower(params, z, jax.random.key(1)).compile().cost_analysis()
   return (lambda: one(params, z, jax.random.key(1)).block_until_ready()), 256 * 256, flops

@@ -91,6 +91,20 @@ def dpm2m_step(z, x0, x0_prev, t, s, t_prev, lower, schedule: Schedule):
   return jnp.where(clean, x0, moved)
 
 
+def estimate(denoise: Callable[[jax.Array, jax.Array], jax.Array], schedule: Schedule, z: jax.Array, t: jax.Array,
+             *, prediction: str = "eps", clip: tuple[float, float] | None = (-1.0, 1.0)):
+  """(x0, eps): the network's estimates at time t of the clean image (clipped to `clip`) and of the noise in z
+  (consistent with the clipped estimate); one network evaluation, the first half of every sampler step."""
+  b = z.shape[0]
+  _, alpha_t, sigma_t = _levels(schedule, t)
+  out = denoise(z, jnp.full((b,), schedule.log_snr(t), jnp.float32))
+  x0, eps = to_x0_eps(prediction, out.astype(z.dtype), z, jnp.full((b,), alpha_t), jnp.full((b,), sigma_t))
+  if clip is not None:
+    x0 = jnp.clip(x0, *clip)
+    eps = (z - alpha_t * x0) / sigma_t
+  return x0, eps
+
+
 def sample(denoise: Callable[[jax.Array, jax.Array], jax.Array], schedule: Schedule, z_init: jax.Array,
            key: jax.Array | None = None, *, sampler: str = "ddim", steps: int = 50, eta: float = 0.0,
            prediction: str = "eps", clip: tuple[float, float] | None = (-1.0, 1.0), spacing: str = "uniform",
@@ -104,18 +118,12 @@ def sample(denoise: Callable[[jax.Array, jax.Array], jax.Array], schedule: Sched
       raise ValueError(f"the {sampler} sampler with eta={eta} draws noise: it needs a key")
     noise_fn = lambda i: jax.random.normal(jax.random.fold_in(key, i), z_init.shape, z_init.dtype)
   ts = time_grid(schedule, steps, spacing)
-  b = z_init.shape[0]
 
   def body(i, carry):
     z, x0_prev = carry
     t, s = ts[i], ts[i + 1]
     t_prev = ts[jnp.maximum(i - 1, 0)]
-    _, alpha_t, sigma_t = _levels(schedule, t)
-    out = denoise(z, jnp.full((b,), schedule.log_snr(t), jnp.float32))
-    x0, eps = to_x0_eps(prediction, out.astype(z.dtype), z, jnp.full((b,), alpha_t), jnp.full((b,), sigma_t))
-    if clip is not None:
-      x0 = jnp.clip(x0, *clip)
-      eps = (z - alpha_t * x0) / sigma_t            # the noise consistent with the clipped estimate
+    x0, eps = estimate(denoise, schedule, z, t, prediction=prediction, clip=clip)
     if sampler == "dpm2m":
       z = dpm2m_step(z, x0, x0_prev, t, s, t_prev, (i == 0) | (i == steps - 1), schedule)
     else:

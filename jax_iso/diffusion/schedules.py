@@ -18,6 +18,7 @@ The network never sees t or the schedule, only the noise level log SNR(t).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Mapping
 
@@ -89,6 +90,5 @@ def get(config: Mapping) -> Schedule:
   try:
     return _BUILDERS[name](**params)
   except TypeError:
-    import inspect
     known = ", ".join(inspect.signature(_BUILDERS[name]).parameters)
     raise ValueError(f"the {name} schedule takes {known}; got {', '.join(sorted(params)) or 'nothing'}") from None
