@@ -23,13 +23,24 @@ VARIANTS = ("cpu", "tiny")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = build(arg, method="emdiffuse_n", pairs=degrade_config.noise_pair())  # synthetic pairs by default
+  config.lock()
+  return config
+
+
+def build(arg: str | None, *, method: str, pairs: ml_collections.ConfigDict,
+          scale: int = 1) -> ml_collections.ConfigDict:
+  """The EMDiffuse config of `method` (unlocked): its training pairs and, for registered pairs, the lateral
+  `scale` of the input relative to the target (EMDiffuse-r: 2)."""
   config = ml_collections.ConfigDict()
-  config.method = "emdiffuse_n"
+  config.method = method
   config.seed = 0
 
   config.data = common.data()
   config.data.update({"crop": 256, "batch_size": 4})
-  config.pairs = degrade_config.noise_pair()          # synthetic pairs; registered pairs replace them
+  config.data.target = ""        # registered pairs (pairs.kind = "registered"): the partner of each data.path
+  config.data.scale = scale      # registered pairs: data.path is `scale` x coarser in Y and X than data.target
+  config.pairs = pairs
   config.model = ml_collections.ConfigDict(
       {"name": "diffusion_unet", "base": 32, "mults": (1, 2, 4, 8), "res_blocks": 2, "attn_levels": (),
        "head_channels": 32, "groups": 32, "dropout": 0.2, "norm": "pixel", "middle_attention": True,
@@ -61,7 +72,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2, "ema": 0.0})
     config.infer.update({"tile": 32, "overlap": 8, "margin": 8, "batch_size": 4, "samples": 2})
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of configs/emdiffuse_n.py; use configs/emdiffuse_n.py or "
-                     f"configs/emdiffuse_n.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
-  config.lock()
+    raise ValueError(f"unknown variant {arg!r} of configs/{method}.py; use configs/{method}.py or "
+                     f"configs/{method}.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
   return config

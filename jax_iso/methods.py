@@ -6,7 +6,10 @@ An entry names the pieces a method is made of, each registered by name where it 
 - `pairs`: the training-pair maker, in `jax_iso.degrade.pairs.PAIR_MAKERS`;
 - `loss`: the training objective, in `jax_iso.train.objectives.OBJECTIVES`;
 - `strategy`: how it reconstructs a volume, in `jax_iso.infer.strategies.STRATEGIES`, with its settings from
-  the config's `infer` section, or `options` for a method without a config.
+  the config's `infer` section, or `options` for a method without a config;
+- `task`: what it makes of a volume: "isotropic" (sections onto the fine grid: `reconstruct --method`),
+  "denoise" (the same grid, clean: `jax-iso denoise`) or "superres" (2x finer in X and Y: `jax-iso superres`).
+  `alt_pairs` are further pair makers its config may choose (registered real pairs instead of synthetic ones).
 Every subcommand reads this table (`reconstruct --method`, `train`, `predict`, `export`, `demo`); the training
 engine and inference look their pieces up through it by the config's `method`. The entry holds names only and
 imports nothing of the engine, so every layer can read it.
@@ -20,6 +23,8 @@ import ml_collections
 
 from jax_iso.errors import UserError
 
+TASKS = ("isotropic", "denoise", "superres")
+
 
 @dataclasses.dataclass(frozen=True)
 class Method:
@@ -30,9 +35,16 @@ class Method:
   model: str | None = None     # network (models.MODELS)
   pairs: str | None = None     # training-pair maker (degrade.pairs.PAIR_MAKERS)
   loss: str | None = None      # training objective (train.objectives.OBJECTIVES)
+  task: str = "isotropic"      # TASKS
+  alt_pairs: tuple = ()        # other pair makers its config may name (pairs.kind)
   options: tuple = ()          # (name, value) settings of the strategy, for methods without a config (learned
                                # ones take theirs from their config's `infer` section)
   in_demo: bool = False        # part of `jax-iso demo` by default
+
+  @property
+  def pair_kinds(self) -> tuple[str, ...]:
+    """The pair makers a config of this method may name: its own, then the alternatives."""
+    return ((self.pairs,) if self.pairs else ()) + tuple(self.alt_pairs)
 
   @property
   def learned(self) -> bool:
@@ -66,17 +78,36 @@ _ENTRIES = (
     Method("emformer", "EMformer video transformer fitted on the volume itself, over clips of neighbouring "
            "planes; any factor, lost-section inpainting, uncertainty map", strategy="clips",
            config="configs.emformer", model="emformer", pairs="clip", loss="regression"),
+    Method("emdiffuse_n", "EMDiffuse-n conditional diffusion denoising every section, trained on a registered "
+           "noisy/clean pair or on synthetic noise; K samples: mean, uncertainty, flags", strategy="diffusion",
+           config="configs.emdiffuse_n", model="diffusion_unet", pairs="noise", alt_pairs=("registered",),
+           loss="diffusion", task="denoise"),
+    Method("emdiffuse_r", "EMDiffuse-r conditional diffusion super-resolving every section 2x in X and Y, trained "
+           "on registered low/high-resolution pairs or on synthetic ones; K samples: mean, uncertainty, flags",
+           strategy="diffusion", config="configs.emdiffuse_r", model="diffusion_unet", pairs="lateral2d",
+           alt_pairs=("registered",), loss="diffusion", task="superres"),
 )
 METHODS: dict[str, Method] = {m.name: m for m in _ENTRIES}
 
 
-def get(name: str) -> Method:
-  """The entry of method `name`; a UserError lists the known ones."""
+COMMANDS = {"isotropic": "reconstruct --method=", "denoise": "denoise", "superres": "superres"}
+
+
+def get(name: str, *, task: str | None = None, flag: str = "method") -> Method:
+  """The entry of method `name` (of `task`, when given); a UserError lists the known ones, or names the command
+  that runs a method of another task. `flag` names the option in the message."""
+  known = names(task=task)
   if name not in METHODS:
-    raise UserError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
-  return METHODS[name]
+    raise UserError(f"unknown --{flag}={name}; choose one of {', '.join(known)}")
+  method = METHODS[name]
+  if task is not None and method.task != task:
+    raise UserError(f"--{flag}={name} is a {method.task} method (run it with `jax-iso {COMMANDS[method.task]}"
+                    f"{'' if method.task != 'isotropic' else name}`); choose one of {', '.join(known)}")
+  return method
 
 
-def names(*, learned: bool | None = None) -> tuple[str, ...]:
-  """The registered methods' names (only the learned ones, or only the others, when `learned` is given)."""
-  return tuple(m.name for m in _ENTRIES if learned is None or m.learned == learned)
+def names(*, learned: bool | None = None, task: str | None = None) -> tuple[str, ...]:
+  """The registered methods' names (only the learned ones, or only the others, when `learned` is given; only
+  those of `task` when it is given)."""
+  return tuple(m.name for m in _ENTRIES if (learned is None or m.learned == learned)
+               and (task is None or m.task == task))

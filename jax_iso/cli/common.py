@@ -50,3 +50,57 @@ def print_clip_outputs(out: dict) -> None:
     print(f"inpainted section(s) {', '.join(str(k) for k in strategy['inpainted'])} before the isotropic pass")
   if strategy.get("uncertainty"):
     print(f"wrote {strategy['uncertainty']}: standard deviation of {strategy['orientations']} orientations")
+
+
+def define_diffusion(fv: flags.FlagValues, task: str) -> None:
+  """The flags `denoise` and `superres` share: the model or its training, the sampling and its outputs."""
+  flags.DEFINE_string("input", None, f"Volume (or stack of 2D images, one per Z section) to {task}: TIFF, zarr / "
+                      "OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("output", None, "Volume to write, the mean of the samples: .tif or .ome.zarr.", flag_values=fv)
+  flags.DEFINE_string("model", None, "A trained model (bundle or training workdir) instead of training one.",
+                      flag_values=fv)
+  flags.DEFINE_integer("samples", None, "Samples per voxel, K (default: the config's; >= 2 for --uncertainty).",
+                       flag_values=fv)
+  flags.DEFINE_integer("steps", None, "Sampler steps per sample (default: the config's).", flag_values=fv)
+  flags.DEFINE_string("sampler", None, "Sampler: ddpm, ddim or dpm2m (default: the config's).", flag_values=fv)
+  flags.DEFINE_string("uncertainty", None, "Also write the per-voxel standard deviation of the K samples here "
+                      "(float32, intensity in [0, 1]).", flag_values=fv)
+  flags.DEFINE_string("flags", None, "Also write the flag mask here (uint8: 255 where the uncertainty exceeds "
+                      "--threshold).", flag_values=fv)
+  flags.DEFINE_float("threshold", None, "Uncertainty above which a voxel is flagged (default 0.12, the paper's).",
+                     flag_values=fv)
+  flags.DEFINE_string("report", None, "Draw input | mean | uncertainty | flags of the middle section into this "
+                      ".png.", flag_values=fv)
+  flags.DEFINE_string("workdir", None, "Keep the trained model here (default: a temporary folder, removed after).",
+                      flag_values=fv)
+  flags.DEFINE_integer("train_steps", None, "Training steps (default: the config's).", flag_values=fv)
+  define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
+  define_volume_selection(fv)
+
+
+def diffusion_kwargs(fv: flags.FlagValues) -> dict:
+  """The keyword arguments of `jobs.denoise` / `jobs.superres` from the shared flags."""
+  from jax_iso.jobs.restore import Sampling  # pylint: disable=g-import-not-at-top
+  return {"model": fv.model, "spacing": spacing(fv), "workdir": fv.workdir, "train_steps": fv.train_steps,
+          "report": fv.report, **volume_selection(fv),
+          "sampling": Sampling(samples=fv.samples, steps=fv.steps, sampler=fv.sampler, threshold=fv.threshold,
+                               uncertainty=fv.uncertainty, flags=fv.flags)}
+
+
+def print_diffusion(out: dict) -> None:
+  """What `denoise` / `superres` did, a few lines."""
+  if out.get("fit"):
+    fit = out["fit"]
+    print(f"trained {out['method']}: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR of one sample "
+          f"{fit['eval_psnr']:.2f} dB (input {fit['eval_psnr_input']:.2f} dB)")
+  s = out["strategy"]
+  print(f"wrote {out['output']}: {shape_str(out['output_shape'])} from {shape_str(out['input_shape'])} "
+        f"({out['method']}, mean of {s['samples']} samples, {s['sampler']} {s['steps']} steps), spacing "
+        f"{spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
+  if s.get("flagged_fraction") is not None:
+    print(f"uncertainty above {s['threshold']:g}: {s['flagged_fraction']:.2%} of the voxels")
+  for name in ("uncertainty", "flags"):
+    if s.get(name):
+      print(f"wrote {s[name]}: {name}")
+  if out.get("report"):
+    print(f"wrote {out['report']}: input | mean | uncertainty | flags")

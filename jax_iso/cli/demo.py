@@ -22,10 +22,11 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 def main(fv: flags.FlagValues) -> int:
   from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
-  from jax_iso.methods import METHODS  # pylint: disable=g-import-not-at-top
-  unknown = [m for m in fv.methods if m not in METHODS]
+  from jax_iso.methods import names  # pylint: disable=g-import-not-at-top
+  isotropic = names(task="isotropic")
+  unknown = [m for m in fv.methods if m not in isotropic]
   if unknown or not fv.methods:
-    raise UserError(f"--methods={','.join(fv.methods)}: choose among {', '.join(METHODS)}")
+    raise UserError(f"--methods={','.join(fv.methods)}: choose among {', '.join(isotropic)}")
   if fv.steps < 1:
     raise UserError(f"--steps={fv.steps} must be >= 1")
   print("jax_iso demo: FlyEM FIB-SEM sample (160^3, 10 nm isotropic) -> simulated "

@@ -16,7 +16,8 @@ from absl import flags
 import jax_iso
 from jax_iso.errors import UserError
 
-SUBCOMMANDS = ("simulate", "reconstruct", "evaluate", "validate", "train", "predict", "export", "demo")
+SUBCOMMANDS = ("simulate", "reconstruct", "denoise", "superres", "evaluate", "validate", "train", "predict", "export",
+               "demo")
 EXIT_USAGE = 2
 
 

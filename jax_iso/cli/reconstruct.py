@@ -3,9 +3,11 @@ from absl import flags
 
 from jax_iso import jobs
 from jax_iso.cli import common
-from jax_iso.methods import METHODS
+from jax_iso.methods import METHODS, names
 
-USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(METHODS)} [--factor=F | "
+ISOTROPIC = names(task="isotropic")
+
+USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(ISOTROPIC)} [--factor=F | "
          "--spacing=Z,Y,X] [--workdir=W --steps=N] [--inpaint=auto|I,J] [--uncertainty=U.tif]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
@@ -14,8 +16,8 @@ SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("input", None, "Anisotropic volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
   flags.DEFINE_string("output", None, "Isotropic volume to write: .tif or .ome.zarr.", flag_values=fv)
-  flags.DEFINE_string("method", "cubic", "Reconstruction method: " + "; ".join(f"{m.name} ({m.summary})" for m in
-                      METHODS.values()) + ".", flag_values=fv)
+  flags.DEFINE_string("method", "cubic", "Reconstruction method: " + "; ".join(f"{n} ({METHODS[n].summary})" for n in
+                      ISOTROPIC) + ".", flag_values=fv)
   flags.DEFINE_float("factor", None, "Anisotropy factor Z spacing / XY spacing (default: from the voxel size).",
                      flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")

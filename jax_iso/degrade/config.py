@@ -77,3 +77,12 @@ def noise_pair() -> ml_collections.ConfigDict:
   cfg = pipeline_config(("poisson_gaussian_noise", "scan_line_noise"))
   cfg.ops.poisson_gaussian_noise.prob = 1.0
   return ml_collections.ConfigDict({"kind": "noise", "pipeline": cfg})
+
+
+def lateral2d_pair(scale: int = 2) -> ml_collections.ConfigDict:
+  """An image sampled `scale` times coarser in Y and X, then cubic back to its size (`pairs.lateral2d_pair`);
+  the coarse image's noise (`pipeline`) is off by default: turn an op on to match a noisy low-resolution
+  acquisition."""
+  return ml_collections.ConfigDict({"kind": "lateral2d", "scale": int(scale), "profile": "box", "sigma": None,
+                                    "method": "cubic", "phase": (0.0, 1.0),
+                                    "pipeline": pipeline_config(())})

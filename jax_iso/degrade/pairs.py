@@ -14,7 +14,10 @@ for every example).
 - `section_pair` (ssTEM restoration): three consecutive sections [3, H, W]; the middle one is damaged by a fold
   (SFF), staining precipitates (SP) or is missing (MS); returns the damage mask and the unfolding flow.
 - `noise_pair` (EMDiffuse-n): an image and its degraded copy.
-- `registered_pair` (EMDiffuse-n on real pairs): a crop [2, ...] of two registered volumes
+- `lateral2d_pair` (EMDiffuse-r): an image sampled `scale` times coarser in Y and in X (the sections of the axial
+  degradation along both axes, at random sub-pixel phases), degraded by `pipeline` (the coarse acquisition's
+  noise), and interpolated back to its size: the condition; the image is the target.
+- `registered_pair` (EMDiffuse-n/-r on real pairs): a crop [2, ...] of two registered volumes
   (`data.paired.PairedVolume`) split into its first (input) and second (target) image.
 """
 from __future__ import annotations
@@ -168,6 +171,23 @@ def noise_pair(key: jax.Array, image: jax.Array, *, pipeline: Pipeline) -> tuple
   return inp, image, aux
 
 
+def lateral2d_pair(key: jax.Array, image: jax.Array, *, scale: int = 2, pipeline: Pipeline | None = None,
+                   profile: str | tuple[float, ...] = "box", sigma: float | None = None, method: str = "cubic",
+                   phase: tuple[float, float] = (0.0, 1.0)) -> tuple[jax.Array, jax.Array, dict]:
+  """(input [..., H, W], target [..., H, W], aux): `image` integrated into pixels `scale` times larger along Y
+  then X, degraded by `pipeline`, and interpolated back onto its own grid (aux: the phases in fine pixels)."""
+  image = checks.check_float(image)
+  k_y, k_x, k_acq = jax.random.split(key, 3)
+  low, aux_y = axial.axial_sections(k_y, image, factor=float(scale), axis=-2, profile=profile, sigma=sigma,
+                                    phase=phase)
+  low, aux_x = axial.axial_sections(k_x, low, factor=float(scale), axis=-1, profile=profile, sigma=sigma,
+                                    phase=phase)
+  low, acq = _acquire(pipeline, k_acq, low)
+  up = resample(axial.materialize(low), float(scale), method, axis=-2, phase=aux_y["phase"], n_out=image.shape[-2])
+  up = resample(up, float(scale), method, axis=-1, phase=aux_x["phase"], n_out=image.shape[-1])
+  return up.astype(image.dtype), image, {"phase_y": aux_y["phase"], "phase_x": aux_x["phase"], "acquisition": acq}
+
+
 def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Array, dict]:
   """(input, target, aux): the two images of a registered pair crop [2, ...] (no degradation: both are real)."""
   del key
@@ -178,7 +198,8 @@ def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Arr
 
 
 PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "clip": clip_pair, "section": section_pair,
-                                    "noise": noise_pair, "registered": registered_pair}
+                                    "noise": noise_pair, "lateral2d": lateral2d_pair,
+                                    "registered": registered_pair}
 
 
 def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:

@@ -1,6 +1,6 @@
 """Diffusion sampling over whole planes without seams: overlapping tiles whose noise is a function of the pixel.
 
-    draw = make_tile_sampler(objective, model, params, key, samples=8)     # jitted
+    draw = make_tile_sampler(Conditional(config.diffusion), model, params, key, samples=8)   # jitted, sharded
     out = predict_planes(draw, planes, origins=True, **tiling.geometry, batch_size=4)   # [N, K, H, W]
     mean, std, flags = uncertainty.summarize(out.transpose(1, 0, 2, 3))
 
@@ -13,11 +13,13 @@ brightness jumps.) The K samples of each tile run in one batched call.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
+from jax_iso import mesh as mesh_lib
 from jax_iso.diffusion import uncertainty
 
 BLOCK = 64
@@ -40,16 +42,18 @@ def position_noise(key: jax.Array, origin: jax.Array, shape: tuple[int, int], bl
   return jax.lax.dynamic_slice(mosaic, (offset[0], offset[1]), (h, w))
 
 
-def make_tile_sampler(objective, model, params, key: jax.Array, *, samples: int = 1,
+def make_tile_sampler(sampler, model, params, key: jax.Array, *, samples: int = 1,
                       **overrides) -> Callable[[jax.Array, jax.Array], jax.Array]:
   """`draw(tiles [B, h, w] in [0, 1], origins int32 [B, 3]) -> [B, K, h, w]`: K samples of each tile (the
-  condition), jitted; `origins` (plane, y, x) as `predict_planes(..., origins=True)` gives them. `overrides`
-  change the objective's sampler settings (sampler, steps, eta, spacing)."""
+  condition), jitted, the batch sharded over every device and the parameters replicated; `origins` (plane, y, x)
+  as `predict_planes(..., origins=True)` gives them. `sampler`: a `diffusion.Conditional` (or the training
+  objective); `overrides` change its sampler settings (sampler, steps, eta, spacing)."""
   if samples < 1:
     raise ValueError(f"need at least one sample per tile, got {samples}")
+  mesh = mesh_lib.make_mesh()
+  batch, repl = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
 
-  @jax.jit
-  def draw(tiles, origins):
+  def draw(params, tiles, origins):
     b, h, w = tiles.shape
     cond = uncertainty.repeat(tiles, samples)                                   # [K * B, h, w]
     where = uncertainty.repeat(origins, samples)
@@ -59,7 +63,8 @@ def make_tile_sampler(objective, model, params, key: jax.Array, *, samples: int 
     def noise(step):      # step -1: the starting noise
       return jax.vmap(lambda k, yx: position_noise(jax.random.fold_in(k, step + 1), yx, (h, w)))(
           row_keys, where[:, 1:])[..., None]
-    out = objective.sample(model, params, cond, key, z_init=noise(-1), noise_fn=noise, **overrides)
+    out = sampler.sample(model, params, cond, key, z_init=noise(-1), noise_fn=noise, **overrides)
     return uncertainty.unrepeat(out, samples).transpose(1, 0, 2, 3)              # [B, K, h, w]
 
-  return draw
+  jitted = jax.jit(draw, in_shardings=(repl, batch, batch), out_shardings=batch)
+  return functools.partial(jitted, jax.device_put(params, repl))

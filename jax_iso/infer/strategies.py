@@ -13,10 +13,13 @@ volume become the isotropic volume.
   lateral tiles, `tta` orientations averaged, their standard deviation written to `uncertainty` (a path) when
   given; `inpaint` ("auto" or "I,J"): lost sections filled by the same model first (`clips.py`, `inpaint.py`,
   `bad_sections.py`); options: frames, frame_overlap, tile, overlap, batch_size, tta, uncertainty, inpaint.
-A strategy's `features` name the extra outputs it offers ("uncertainty", "inpaint"), so commands can refuse a
-flag a method cannot honour before any work.
-Adding one (sections, diffusion sampling): a module in infer/ with its `run` and `check`, one entry in
-STRATEGIES, and the method's registry entry naming it.
+- "diffusion": K samples of every section by a conditional diffusion model, in seamless tiles; the mean is the
+  output, their standard deviation and the flags (std above `threshold`) go to `uncertainty` and `flags` (paths)
+  when given (`diffusion_strategy.py`); its source is the input on the output's grid (`jobs/restore.py`).
+A strategy's `features` name the extra outputs it offers ("uncertainty", "inpaint", "flags"), so commands can
+refuse a flag a method cannot honour before any work.
+Adding one (sections): a module in infer/ with its `run` and `check`, one entry in STRATEGIES, and the method's
+registry entry naming it.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from typing import Any
 from jax_iso import runconfig
 from jax_iso.degrade.resample import METHODS as RESAMPLING
 from jax_iso.errors import UserError
-from jax_iso.infer import clip_strategy
+from jax_iso.infer import clip_strategy, diffusion_strategy
 from jax_iso.infer.apply import make_apply_fn
 from jax_iso.infer.planes import FUSES, Resume, reconstruct_planes
 from jax_iso.infer.resume import fingerprint
@@ -92,6 +95,8 @@ STRATEGIES: dict[str, Strategy] = {
     "planes": Strategy("planes", _planes, _check_planes, resumable=True),
     "clips": Strategy("clips", clip_strategy.run, clip_strategy.check, resumable=False,
                       features=("uncertainty", "inpaint")),
+    "diffusion": Strategy("diffusion", diffusion_strategy.run, diffusion_strategy.check, resumable=False,
+                          features=("uncertainty", "flags")),
 }
 
 

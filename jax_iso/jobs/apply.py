@@ -68,7 +68,8 @@ def check_extras(method: methods.Method, input: str, output: str, *, inpaint: st
   features = strategies.get(method.strategy).features
   for flag, value in (("inpaint", inpaint), ("uncertainty", uncertainty)):
     if value and flag not in features:
-      offering = [m.name for m in methods.METHODS.values() if flag in strategies.get(m.strategy).features]
+      offering = [m.name for m in methods.METHODS.values()
+                  if m.task == method.task and flag in strategies.get(m.strategy).features]
       raise UserError(f"--{flag} is not available for --method={method.name}; use a method that offers it: "
                       f"{', '.join(offering)}")
   extras = {}

@@ -34,9 +34,7 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   indices "I,J") fills lost sections first and `uncertainty` (a path) writes the test-time orientations'
   standard deviation, for a method whose strategy offers them (emformer).
   """
-  if method not in methods.METHODS:
-    raise UserError(f"unknown --method={method}; choose one of {', '.join(methods.METHODS)}")
-  entry = methods.METHODS[method]
+  entry = methods.get(method, task="isotropic")
   io.check_output_path(output, inputs=[input])
   extras = check_extras(entry, input, output, inpaint=inpaint, uncertainty=uncertainty, channel=channel,
                         timepoint=timepoint, log=show_progress)

@@ -41,8 +41,7 @@ def parse_methods(methods: str | Sequence[str]) -> tuple[str, ...]:
   if not names:
     raise UserError(f"--methods is empty; pass e.g. --methods={','.join(DEFAULT_METHODS)}")
   for name in names:
-    if name not in registry.METHODS:
-      raise UserError(f"unknown method {name!r} in --methods; choose from {', '.join(registry.METHODS)}")
+    registry.get(name, task="isotropic", flag="methods")
   return tuple(dict.fromkeys(names))
 
 

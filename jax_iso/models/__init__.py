@@ -1,2 +1,2 @@
 """Flax linen models. They know nothing of data, degradations or losses: images in, images out."""
-from jax_iso.models.registry import build_model, MODELS
+from jax_iso.models.registry import build_model, example_inputs, init_params, MODELS

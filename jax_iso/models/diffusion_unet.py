@@ -132,6 +132,11 @@ class DiffusionUNet(nn.Module):
     """Input sizes must be multiples of this."""
     return 2 ** (len(self.mults) - 1)
 
+  def example_inputs(self, shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """(x, level) zeros for a batch of conditions of `shape` ([B, H, W] or [B, H, W, C]): what `init` takes."""
+    cond = tuple(shape) + (1,) if len(shape) == 3 else tuple(shape)
+    return jnp.zeros(cond[:-1] + (cond[-1] + self.out_channels,), jnp.float32), jnp.zeros(cond[:1], jnp.float32)
+
   @nn.compact
   def __call__(self, x: jax.Array, level: jax.Array, train: bool = False) -> jax.Array:
     if x.shape[1] % self.multiple or x.shape[2] % self.multiple:

@@ -19,13 +19,12 @@ import pathlib
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from flax import linen as nn
 
 from jax_iso import runconfig
 from jax_iso.errors import UserError
-from jax_iso.models.registry import build_model
+from jax_iso.models.registry import build_model, init_params
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -62,7 +61,7 @@ def input_shape(config: runconfig.Frozen, model: nn.Module) -> tuple[int, ...]:
 
 def abstract_params(model: nn.Module, config: runconfig.Frozen) -> Any:
   """The parameters' shapes and dtypes, computed without allocating them."""
-  return jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(input_shape(config, model), jnp.float32))
+  return jax.eval_shape(lambda k: init_params(model, k, input_shape(config, model)), jax.random.key(0))
 
 
 def latest_step(workdir: str | os.PathLike) -> int | None:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 import jax.numpy as jnp
 from flax import linen as nn
 
+import jax
+
 from jax_iso import runconfig
 from jax_iso.errors import UserError
 from jax_iso.models.a2i import A2I
@@ -40,3 +42,17 @@ def build_model(cfg: Mapping) -> nn.Module:
   if problems:
     raise UserError(f"model.{problems[0]}; fix it with --config.model.{problems[0].split('=')[0]}=...")
   return model
+
+
+def example_inputs(model: nn.Module, shape: tuple[int, ...]) -> tuple:
+  """The arguments `model.init` is called with for a batch of training inputs of `shape` (zeros): the input
+  alone, or what a model with another signature builds from it (`model.example_inputs(shape)`: the diffusion
+  U-Net adds the noisy target's channels and a noise level)."""
+  if hasattr(model, "example_inputs"):
+    return model.example_inputs(tuple(shape))
+  return (jnp.zeros(shape, jnp.float32),)
+
+
+def init_params(model: nn.Module, key: jax.Array, shape: tuple[int, ...]):
+  """`model.init` on zero inputs of `shape` (see `example_inputs`)."""
+  return model.init(key, *example_inputs(model, shape))

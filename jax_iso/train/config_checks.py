@@ -25,9 +25,10 @@ def method_of(config: Mapping) -> methods.Method:
   if config["model"]["name"] != method.model:
     raise UserError(f"model.name={config['model']['name']!r} is not the network of method {name} "
                     f"({method.model!r}); remove the override or set --config.method")
-  if config["pairs"]["kind"] != method.pairs:
-    raise UserError(f"pairs.kind={config['pairs']['kind']!r} is not the pair maker of method {name} "
-                    f"({method.pairs!r}); remove the override or set --config.method")
+  if config["pairs"]["kind"] not in method.pair_kinds:
+    raise UserError(f"pairs.kind={config['pairs']['kind']!r} is not a pair maker of method {name} "
+                    f"({' or '.join(repr(k) for k in method.pair_kinds)}); remove the override or set "
+                    "--config.method")
   return method
 
 

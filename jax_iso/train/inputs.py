@@ -1,5 +1,12 @@
 """The training volumes named by a config's `data` section: opened lazily, with anisotropy factor and intensity
-window resolved and checked (one clear UserError for every bad input)."""
+window resolved and checked (one clear UserError for every bad input).
+
+`data.path` names the volumes (comma-separated). With registered pairs (`pairs.kind = "registered"`),
+`data.target` names their partners in the same order (the clean acquisition of each noisy one, or the
+high-resolution one of each low-resolution one): each pair is read as one `data.PairedVolume`, the first
+upsampled `data.scale` times in X and Y first (`data.UpsampledVolume`, EMDiffuse-r). A method whose task keeps
+the voxel grid in Z (denoise, superres) needs no anisotropy: its factor is None.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,15 +14,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jax_iso import io
+from jax_iso import io, methods
+from jax_iso.data.paired import PairedVolume
+from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.errors import UserError
 from jax_iso.io.factor import resolve_factor
 
 
 @dataclasses.dataclass
 class Inputs:
-  volumes: list                      # io.VolumeSource, (Z, Y, X) each
-  factor: float                      # anisotropy s = z / xy spacing
+  volumes: list                      # io.VolumeSource, (Z, Y, X) each (PairedVolume for registered pairs)
+  factor: float | None               # anisotropy s = z / xy spacing; None for a 2D task
   spacing: tuple | None              # (z, y, x) nm of the anisotropic input, or None
   intensity: io.Intensity            # stored values <-> [0, 1]
 
@@ -27,7 +36,7 @@ class Inputs:
 def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
   """(crop kind, crop size) the pair maker of `config.pairs` needs (`jax_iso.data` crop kinds)."""
   kind, edge = config["pairs"]["kind"], int(config["data"]["crop"])
-  if kind in ("axial", "noise", "registered"):
+  if kind in ("axial", "noise", "lateral2d", "registered"):
     return "lateral", (edge, edge)
   if kind == "clip":
     return "clip", (int(config["data"].get("frames", 16)), edge, edge)
@@ -35,34 +44,53 @@ def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
   return "clip", (3, edge + 2 * context, edge + 2 * context)
 
 
-def paths_of(cfg: Mapping) -> list[str]:
-  paths = [p.strip() for p in str(cfg.get("path") or "").split(",") if p.strip()]
+def paths_of(cfg: Mapping, field: str = "path") -> list[str]:
+  paths = [p.strip() for p in str(cfg.get(field) or "").split(",") if p.strip()]
   if not paths:
-    raise UserError("no training volume: pass --config.data.path=VOLUME (TIFF, zarr or N5)")
+    raise UserError(f"no training volume: pass --config.data.{field}=VOLUME (TIFF, zarr or N5)")
   return paths
 
 
-def open_inputs(cfg: Mapping) -> Inputs:
-  """Opens every volume of `cfg.path` and resolves factor, spacing and intensity (they must agree)."""
+def open_inputs(config: Mapping) -> Inputs:
+  """Opens every volume of `config.data` and resolves factor, spacing and intensity (they must agree)."""
+  cfg = config["data"]
+  isotropic = methods.get(config["method"]).task == "isotropic"
+  registered = config["pairs"]["kind"] == "registered"
   spacing_flag = io.parse_spacing(cfg["spacing"]) if cfg.get("spacing") else None
-  volumes, factor, spacing = [], None, None
+  paths = paths_of(cfg)
+  targets = paths_of(cfg, "target") if registered else []
+  if registered and len(targets) != len(paths):
+    raise UserError(f"registered pairs: data.path names {len(paths)} volume(s) but data.target {len(targets)}; "
+                    "give one target per input, in the same order")
+  opened, volumes, factor, spacing = [], [], None, None
   try:
-    for path in paths_of(cfg):
+    for path in paths + targets:
       src = io.open_volume(path, channel=cfg.get("channel"), timepoint=cfg.get("timepoint"))
-      volumes.append(src)
-      f, sp = resolve_factor(cfg.get("factor"), spacing_flag, src.spacing, src.spacing_origin)
-      if factor is not None and abs(f - factor) > 0.01 * factor:
-        raise UserError(f"{path} has anisotropy {f:g} but {volumes[0].path} has {factor:g}; train on volumes "
-                        "with one voxel size, or pass --config.data.spacing")
-      factor, spacing = (f, sp) if factor is None else (factor, spacing)
-      if src.dtype != volumes[0].dtype:
-        raise UserError(f"{path} is {src.dtype} but {volumes[0].path} is {volumes[0].dtype}; convert them to "
+      opened.append(src)
+      if src.dtype != opened[0].dtype:
+        raise UserError(f"{path} is {src.dtype} but {opened[0].path} is {opened[0].dtype}; convert them to "
                         "one dtype")
       if src.dtype == np.float32:
         io.check_finite(src)
-    intensity = io.intensity_of(volumes[0], mode=cfg.get("normalize", "dtype"))
+      if path in targets:
+        continue
+      if isotropic:
+        f, sp = resolve_factor(cfg.get("factor"), spacing_flag, src.spacing, src.spacing_origin)
+        if factor is not None and abs(f - factor) > 0.01 * factor:
+          raise UserError(f"{path} has anisotropy {f:g} but {opened[0].path} has {factor:g}; train on volumes "
+                          "with one voxel size, or pass --config.data.spacing")
+        factor, spacing = (f, sp) if factor is None else (factor, spacing)
+      elif spacing is None:
+        spacing = spacing_flag or src.spacing
+    intensity = io.intensity_of(opened[0], mode=cfg.get("normalize", "dtype"))
+    volumes = opened
+    if registered:
+      scale = int(cfg.get("scale") or 1)
+      up = (lambda v: UpsampledVolume(v, scale)) if scale > 1 else (lambda v: v)
+      volumes = [PairedVolume(up(a), b, names=("data.path", "data.target"), dtype=np.float32 if scale > 1 else None)
+                 for a, b in zip(opened[:len(paths)], opened[len(paths):])]
   except BaseException:
-    for v in volumes:
+    for v in opened:
       v.close()
     raise
   return Inputs(volumes, factor, spacing, intensity)

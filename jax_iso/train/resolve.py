@@ -25,12 +25,15 @@ from jax_iso.train.inputs import Inputs, crop_spec
 def resolve(config: runconfig.Frozen, inputs: Inputs) -> runconfig.Frozen:
   """`config` with the factor, section noise and `resolved` section that `inputs` decide."""
   out = runconfig.to_json(config)
-  out["pairs"]["factor"] = inputs.factor
-  if "factor" in out["model"]:                     # a model that upsamples by the factor itself (EMformer)
-    out["model"]["factor"] = inputs.factor
+  if inputs.factor is not None:                    # a 2D task (denoise, superres) has no anisotropy
+    out["pairs"]["factor"] = inputs.factor
+    if "factor" in out["model"]:                   # a model that upsamples by the factor itself (EMformer)
+      out["model"]["factor"] = inputs.factor
   out["pairs"], noise = section_noise.resolve(out.get("section_noise", "off"), out["pairs"], inputs.factor,
                                               inputs.volumes, inputs.intensity)
   _, size = crop_spec(out)
+  if out["pairs"]["kind"] == "registered":         # a crop of a PairedVolume holds both images: [2, ...]
+    size = (2,) + tuple(size)
   pair_fn = pairs.make_batch_fn(out["pairs"])
   sample = jax.eval_shape(lambda k, x: pair_fn(k, x)[0], jax.random.key(0),
                           jax.ShapeDtypeStruct((1,) + size, jnp.float32))
@@ -54,6 +57,7 @@ def describe(config: runconfig.Frozen) -> str:
     added = f"{noise.added_sigma:.4g} added to each synthetic section (gaussian_noise in pairs.acquisition)"
   else:
     added = "off"
-  return (f"anisotropy x{r.factor:g} ({spacing}); intensity {r.intensity.dtype} [{r.intensity.lo:g}, "
+  grid = "no anisotropy (2D task)" if r.factor is None else f"anisotropy x{r.factor:g}"
+  return (f"{grid} ({spacing}); intensity {r.intensity.dtype} [{r.intensity.lo:g}, "
           f"{r.intensity.hi:g}] -> [0, 1]; section noise {added}; model input "
           f"{' x '.join(str(n) for n in r.input_shape)}")

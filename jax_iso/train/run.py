@@ -27,7 +27,7 @@ from flax import linen as nn
 from jax_iso import data, mesh as mesh_lib, runconfig
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
-from jax_iso.models import build_model, loader
+from jax_iso.models import build_model, init_params, loader
 from jax_iso.train import checkpoint, config_checks, objectives, optim, resolve, state as state_lib, step
 from jax_iso.train.inputs import Inputs, crop_spec, open_inputs
 from jax_iso.train.prefetch import DevicePrefetch
@@ -76,7 +76,7 @@ def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
   model = build_model(config.model)          # the model section checked before any data is read
   config_checks.check(config, getattr(model, "multiple", 1))
   objective = objectives.make(method.loss, config)
-  inputs = open_inputs(config.data)
+  inputs = open_inputs(config)
   try:
     config = resolve.resolve(config, inputs)   # may set model fields (EMformer's factor): build it again
     return _build(config, pathlib.Path(workdir), build_model(config.model), objective, inputs, log)
@@ -99,7 +99,7 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, ob
   sample = jax.ShapeDtypeStruct((batch,) + tuple(config.resolved.input_shape), jnp.float32)
   optimizer, schedule = optim.make_optimizer(config.optim, steps)
   optimizer = optim.freeze(optimizer, tuple(config.train.get("frozen", ())),
-                           jax.eval_shape(model.init, jax.random.key(0), sample))
+                           jax.eval_shape(lambda k: init_params(model, k, sample.shape), jax.random.key(0)))
   init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
   abstract = state_lib.abstract_state(model, optimizer, sample, ema=ema > 0, sharding=repl)
   kind, size = crop_spec(config)

@@ -11,6 +11,8 @@ import optax
 from flax import linen as nn
 from jax.sharding import NamedSharding
 
+from jax_iso.models.registry import init_params
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -28,7 +30,7 @@ class TrainState:
 def _init_fn(model: nn.Module, optimizer: optax.GradientTransformation, sample: jax.ShapeDtypeStruct,
              ema: bool) -> Callable[[jax.Array], TrainState]:
   def init(key):
-    params = model.init(key, jnp.zeros(sample.shape, sample.dtype))
+    params = init_params(model, key, sample.shape)
     return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params), params if ema else None)
   return init
 

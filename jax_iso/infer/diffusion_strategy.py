@@ -1,0 +1,106 @@
+"""The "diffusion" inference strategy (EMDiffuse-n/-r): every section sampled K times by the trained conditional
+diffusion model, in overlapping tiles without seams; the mean is the output, the per-voxel standard deviation of
+the K samples the uncertainty, and the voxels whose uncertainty exceeds a threshold the flags.
+
+    summary = run(condition, sink, Job(None, intensity, options, loaded))
+
+`condition` is the input on the output's grid (the noisy volume itself for denoising, the low-resolution one
+upsampled for super-resolution: `data.UpsampledVolume`); sections go through `predict_planes` a few at a time
+(`infer.diffusion_tiles`: the noise is a function of the voxel, so the result does not depend on the tiling or
+on how many sections a call holds). Options (a config's `infer` section plus what the command adds):
+tile, overlap, margin, batch_size (tiles a call), samples (K), threshold (0.12: the paper's, on intensities in
+[0, 1]); `sampler`, `steps` override the config's sampler; `uncertainty` and `flags` are paths to write the
+standard deviation (float32, in [0, 1] intensity units) and the flag mask (uint8: 255 flagged, 0 not) to.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+import jax
+import numpy as np
+
+from jax_iso import io, progress
+from jax_iso.diffusion import uncertainty as uncertainty_lib
+from jax_iso.diffusion.conditional import Conditional, check_sampler
+from jax_iso.errors import UserError
+from jax_iso.infer.diffusion_tiles import make_tile_sampler
+from jax_iso.infer.tiles import Tiling, plan_tiles, predict_planes
+
+PLANE_PIXELS = 1 << 22        # sections per call: as many as fit this many pixels (K samples of each are held)
+SAMPLING_SALT = 0x5EED        # the sampling key: the config's seed folded with this (not the training key)
+
+
+def check(options: Mapping) -> None:
+  """One-line UserErrors for the sampling options, before any work."""
+  for name in ("tile", "batch_size", "samples"):
+    if int(options[name]) < 1:
+      raise UserError(f"infer.{name}={options[name]} must be >= 1")
+  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(options["tile"])
+  if overlap < 0 or margin < 0 or 2 * overlap >= tile:
+    raise UserError(f"infer.overlap={overlap} and infer.margin={margin} must be >= 0 with 2 * overlap < tile "
+                    f"({tile})")
+  if not float(options["threshold"]) > 0:
+    raise UserError(f"--threshold={options['threshold']} must be > 0 (an uncertainty in [0, 1] intensity units; "
+                    "the paper's is 0.12)")
+  if (options.get("uncertainty") or options.get("flags")) and int(options["samples"]) < 2:
+    raise UserError(f"--samples={options['samples']}: an uncertainty map or flags need at least 2 samples per "
+                    "input (their spread); pass --samples=8, or drop --uncertainty/--flags")
+  check_sampler({k: options[k] for k in ("sampler", "steps") if options.get(k) is not None}, prefix="--")
+
+
+def _sinks(options: Mapping, sink, description: Mapping):
+  """The uncertainty and flags writers the options ask for (None where not)."""
+  stack = contextlib.ExitStack()
+  made = []
+  for name, dtype, quantity in (("uncertainty", np.float32, "standard deviation of the samples, intensity in "
+                                 "[0, 1]"), ("flags", np.uint8, "255 where the uncertainty exceeds the threshold")):
+    path = options.get(name)
+    made.append(stack.enter_context(io.create_volume(path, tuple(sink.shape), dtype, sink.spacing,
+                                                     description={**description, "job": name,
+                                                                  "quantity": quantity}))
+                if path else None)
+  return stack, made
+
+
+def run(condition, sink, job) -> dict:
+  loaded, options = job.model, job.options
+  k = int(options["samples"])
+  threshold = float(options["threshold"])
+  overrides = {name: options[name] for name in ("sampler", "steps") if options.get(name) is not None}
+  overrides = {n: int(v) if n == "steps" else str(v) for n, v in overrides.items()}
+  key = jax.random.fold_in(jax.random.key(int(loaded.config.seed)), SAMPLING_SALT)
+  draw = make_tile_sampler(Conditional(loaded.config.diffusion), loaded.model, loaded.params, key, samples=k,
+                           **overrides)
+  tiling = Tiling.from_config(options, loaded.multiple)
+  n, h, w = (int(s) for s in condition.shape)
+  chunk = max(1, min(n, PLANE_PIXELS // max(1, h * w * k)))
+  per_plane = plan_tiles((h, w), **tiling.geometry).per_plane
+  batch = max(1, min(tiling.batch_size, chunk * per_plane))
+  description = {"method": loaded.config.method, "samples": k, "threshold": threshold}
+  flagged = 0
+  stack, (unc_sink, flag_sink) = _sinks(options, sink, description)
+  with stack, (progress.Bar(f"{loaded.config.method}: sampling {k} x", n) if job.progress
+               else contextlib.nullcontext()) as bar:
+    for z0 in range(0, n, chunk):
+      z1 = min(n, z0 + chunk)
+      planes = job.intensity.to_unit(np.asarray(condition[z0:z1], np.float32)).astype(np.float32)
+      offset = np.array([z0, 0, 0], np.int32)
+      samples = predict_planes(lambda tiles, origins: draw(tiles, origins + offset), planes,
+                               batch_size=batch, exact_batch=True, origins=True, **tiling.geometry)  # [n, K, H, W]
+      if k >= 2:
+        mean, std, flags = (np.asarray(a) for a in uncertainty_lib.summarize(np.moveaxis(samples, 1, 0), threshold))
+        flagged += int(flags.sum())
+        if unc_sink is not None:
+          unc_sink[z0:z1] = std
+        if flag_sink is not None:
+          flag_sink[z0:z1] = flags.astype(np.uint8) * 255
+      else:
+        mean = samples[:, 0]
+      sink[z0:z1] = job.intensity.from_unit(mean)
+      if bar is not None:
+        bar.update(z1 - z0)
+  return {"samples": k, "threshold": threshold, "flagged_fraction": flagged / float(n * h * w) if k >= 2 else None,
+          "uncertainty": options.get("uncertainty") or None, "flags": options.get("flags") or None,
+          "sampler": overrides.get("sampler", loaded.config.diffusion.sampler),
+          "steps": overrides.get("steps", int(loaded.config.diffusion.steps))}
