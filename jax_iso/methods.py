@@ -109,5 +109,5 @@ def get(name: str, *, task: str | None = None, flag: str = "method") -> Method:
 def names(*, learned: bool | None = None, task: str | None = None) -> tuple[str, ...]:
   """The registered methods' names (only the learned ones, or only the others, when `learned` is given; only
   those of `task` when it is given)."""
-  return tuple(m.name for m in _ENTRIES if (learned is None or m.learned == learned)
+  return tuple(m.name for m in METHODS.values() if (learned is None or m.learned == learned)
                and (task is None or m.task == task))

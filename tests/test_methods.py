@@ -24,7 +24,8 @@ def test_every_entry_names_pieces_that_are_registered(name):
     with pytest.raises(UserError, match="learns nothing"):
       method.default_config()
     return
-  assert method.model in MODELS and method.pairs in pairs.PAIR_MAKERS and method.loss in objectives.OBJECTIVES
+  assert method.model in MODELS and method.loss in objectives.OBJECTIVES and method.task in methods.TASKS
+  assert all(kind in pairs.PAIR_MAKERS for kind in method.pair_kinds)
   for variant in (None,) + method.variants():
     config = method.default_config(variant)
     assert config.method == name, variant
@@ -35,19 +36,26 @@ def test_every_entry_names_pieces_that_are_registered(name):
 
 def test_lookups_and_variants():
   assert methods.names(learned=False) == ("linear", "cubic")
-  assert set(methods.names(learned=True)) == {"unet", "a2i", "emformer"}
+  assert set(methods.names(learned=True)) == {"unet", "a2i", "emformer", "emdiffuse_n", "emdiffuse_r"}
+  assert methods.names(task="isotropic") == ("linear", "cubic", "unet", "a2i", "emformer")
+  assert methods.names(task="denoise") == ("emdiffuse_n",) and methods.names(task="superres") == ("emdiffuse_r",)
+  assert methods.get("emdiffuse_n").pair_kinds == ("noise", "registered")
   assert methods.get("unet").default_variant("cpu") == "cpu"
   assert methods.get("unet").default_variant("gpu") is None
   assert methods.get("cubic").default_variant("cpu") is None
-  with pytest.raises(UserError, match="unknown method 'magic'; choose one of linear, cubic, unet, a2i, emformer"):
+  with pytest.raises(UserError, match="unknown --method=magic; choose one of linear, cubic, unet, a2i, emformer, "
+                     "emdiffuse_n, emdiffuse_r"):
     methods.get("magic")
+  with pytest.raises(UserError, match=r"--method=emdiffuse_r is a superres method \(run it with `jax-iso superres`\); "
+                     "choose one of linear, cubic, unet, a2i, emformer$"):
+    methods.get("emdiffuse_r", task="isotropic")
 
 
-def test_reconstruct_help_lists_every_method(capsys):
+def test_reconstruct_help_lists_every_isotropic_method(capsys):
   assert main(["jax-iso", "reconstruct", "--help"]) == 0
   text = capsys.readouterr().out
   for method in methods.METHODS.values():
-    assert f"{method.name} ({method.summary})" in text
+    assert (f"{method.name} ({method.summary})" in text) == (method.task == "isotropic")
 
 
 def _flat_run(src, sink, job):

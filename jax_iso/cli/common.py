@@ -74,6 +74,8 @@ def define_diffusion(fv: flags.FlagValues, task: str) -> None:
   flags.DEFINE_string("workdir", None, "Keep the trained model here (default: a temporary folder, removed after).",
                       flag_values=fv)
   flags.DEFINE_integer("train_steps", None, "Training steps (default: the config's).", flag_values=fv)
+  flags.DEFINE_string("variant", None, "Config variant to train: cpu, tiny, or 'default' for the reference's sizes "
+                      "(default: cpu on a CPU, else the reference's).", flag_values=fv)
   define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   define_volume_selection(fv)
 
@@ -82,6 +84,7 @@ def diffusion_kwargs(fv: flags.FlagValues) -> dict:
   """The keyword arguments of `jobs.denoise` / `jobs.superres` from the shared flags."""
   from jax_iso.jobs.restore import Sampling  # pylint: disable=g-import-not-at-top
   return {"model": fv.model, "spacing": spacing(fv), "workdir": fv.workdir, "train_steps": fv.train_steps,
+          "variant": fv.variant,
           "report": fv.report, **volume_selection(fv),
           "sampling": Sampling(samples=fv.samples, steps=fv.steps, sampler=fv.sampler, threshold=fv.threshold,
                                uncertainty=fv.uncertainty, flags=fv.flags)}

@@ -42,11 +42,11 @@ def position_noise(key: jax.Array, origin: jax.Array, shape: tuple[int, int], bl
   return jax.lax.dynamic_slice(mosaic, (offset[0], offset[1]), (h, w))
 
 
-def make_tile_sampler(sampler, model, params, key: jax.Array, *, samples: int = 1,
+def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: int = 1,
                       **overrides) -> Callable[[jax.Array, jax.Array], jax.Array]:
   """`draw(tiles [B, h, w] in [0, 1], origins int32 [B, 3]) -> [B, K, h, w]`: K samples of each tile (the
   condition), jitted, the batch sharded over every device and the parameters replicated; `origins` (plane, y, x)
-  as `predict_planes(..., origins=True)` gives them. `sampler`: a `diffusion.Conditional` (or the training
+  as `predict_planes(..., origins=True)` gives them. `conditional`: a `diffusion.Conditional` (or the training
   objective); `overrides` change its sampler settings (sampler, steps, eta, spacing)."""
   if samples < 1:
     raise ValueError(f"need at least one sample per tile, got {samples}")
@@ -63,7 +63,7 @@ def make_tile_sampler(sampler, model, params, key: jax.Array, *, samples: int = 
     def noise(step):      # step -1: the starting noise
       return jax.vmap(lambda k, yx: position_noise(jax.random.fold_in(k, step + 1), yx, (h, w)))(
           row_keys, where[:, 1:])[..., None]
-    out = sampler.sample(model, params, cond, key, z_init=noise(-1), noise_fn=noise, **overrides)
+    out = conditional.sample(model, params, cond, key, z_init=noise(-1), noise_fn=noise, **overrides)
     return uncertainty.unrepeat(out, samples).transpose(1, 0, 2, 3)              # [B, K, h, w]
 
   jitted = jax.jit(draw, in_shardings=(repl, batch, batch), out_shardings=batch)

@@ -172,6 +172,9 @@ def restore(task: str, input: str, output: str, *, training: Mapping | None = No
     _check_pair(pair, scale, channel, timepoint)
   loaded = None
   if model is not None:
+    given = [f"--{n}" for n, v in (("variant", variant), ("train_steps", train_steps), ("workdir", workdir)) if v]
+    if given:
+      raise UserError(f"{' and '.join(given)} set how a model is trained; with --model={model} none is: drop them")
     loaded = load_model(model)
     if loaded.config.method != name:
       raise UserError(f"--model={model} holds a {loaded.config.method} model "
@@ -213,7 +216,10 @@ def restore(task: str, input: str, output: str, *, training: Mapping | None = No
 def _training_config(method: methods.Method, training: Mapping, *, variant, overrides, train_steps, channel,
                      timepoint) -> runconfig.Frozen:
   variant = variant or method.default_variant(jax.default_backend())
-  config = method.default_config(variant)
+  if variant is not None and variant != "default" and variant not in method.variants():
+    raise UserError(f"--variant={variant} is not a variant of {method.name}; choose one of "
+                    f"{', '.join(('default',) + method.variants())}")
+  config = method.default_config(None if variant == "default" else variant)
   with config.ignore_type(), config.unlocked():
     for field, value in training.items():
       if field == "pairs":

@@ -17,7 +17,8 @@ zero-initialised conv 3x3. The network never sees the schedule, only the noise l
 `norm="pixel"` replaces every GroupNorm by a LayerNorm over each pixel's channels: GroupNorm's statistics over
 the whole input make each tile's output depend on the tile's extent and content, so two tilings of one image
 disagreed by 5/255 on average everywhere (tests/infer/test_diffusion_tiles.py); with per-pixel statistics they
-agree to 0.04/255. `middle_attention=False` drops the middle block's (tile-wide) attention.
+agree to 0.04/255. `middle_attention=False` drops the middle block's (tile-wide) attention. The 3x3
+convolutions are `conv.Conv3x3` (nn.Conv's parameters; a kernel gradient XLA runs 2x faster on CPU).
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+
+from jax_iso.models.conv import Conv3x3
 
 
 def sinusoidal(level: jax.Array, dim: int, max_period: float = 10000.0) -> jax.Array:
@@ -68,11 +71,11 @@ class ResBlock(nn.Module):
       h, x = (nn.avg_pool(a, (2, 2), (2, 2)) for a in (h, x))
     elif self.resample == "up":
       h, x = (jnp.repeat(jnp.repeat(a, 2, axis=1), 2, axis=2) for a in (h, x))
-    h = nn.Conv(self.features, (3, 3), name="conv1", **kw)(h)
+    h = Conv3x3(self.features, name="conv1", **kw)(h)
     scale, shift = jnp.split(nn.Dense(2 * self.features, name="film", **kw)(nn.silu(emb)), 2, axis=-1)
     h = norm("norm2", self.features)(h) * (1.0 + scale[:, None, None]) + shift[:, None, None]
     h = nn.Dropout(self.dropout, deterministic=not train)(nn.silu(h)).astype(self.dtype)
-    h = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros, name="conv2", **kw)(h)
+    h = Conv3x3(self.features, kernel_init=nn.initializers.zeros, name="conv2", **kw)(h)
     if x.shape[-1] != self.features:
       x = nn.Conv(self.features, (1, 1), name="skip", **kw)(x)
     return x.astype(jnp.float32) + h.astype(jnp.float32)
@@ -150,7 +153,7 @@ class DiffusionUNet(nn.Module):
     emb = nn.Dense(emb_dim, name="embed1", **kw)(emb)
     emb = nn.Dense(emb_dim, name="embed2", **kw)(nn.silu(emb))
 
-    h = nn.Conv(self.base * self.mults[0], (3, 3), name="stem", **kw)(x.astype(self.dtype)).astype(jnp.float32)
+    h = Conv3x3(self.base * self.mults[0], name="stem", **kw)(x.astype(self.dtype)).astype(jnp.float32)
     skips = [h]
     for i, mult in enumerate(self.mults):
       for j in range(self.res_blocks):
@@ -174,5 +177,5 @@ class DiffusionUNet(nn.Module):
       if i > 0:
         h = ResBlock(h.shape[-1], resample="up", name=f"up{i}_upsample", **block)(h, emb, train)
     h = nn.silu(_norm(self.norm, h.shape[-1], self.groups, self.param_dtype, "out_norm")(h))
-    out = nn.Conv(self.out_channels, (3, 3), kernel_init=nn.initializers.zeros, name="out", **kw)(h.astype(self.dtype))
+    out = Conv3x3(self.out_channels, kernel_init=nn.initializers.zeros, name="out", **kw)(h.astype(self.dtype))
     return out.astype(jnp.float32)

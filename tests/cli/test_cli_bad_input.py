@@ -112,7 +112,7 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
     "validate: fewer than 4 sections": (["validate", "--input={three}", "--methods=cubic", "--out_dir={tmp}/v"],
                                         "needs at least 4"),
     "validate: unknown method": (["validate", "--input={aniso}", "--methods=cubic,magic", "--out_dir={tmp}/v"],
-                                 "unknown method 'magic'"),
+                                 "unknown --methods=magic"),
     "validate: no methods": (["validate", "--input={aniso}", "--methods=,", "--out_dir={tmp}/v"], "is empty"),
     "validate: twice the factor is absurd": (["validate", "--input={aniso}", "--methods=cubic", "--factor=40",
                                               "--spacing=400,10,10", "--out_dir={tmp}/v"], "twice the factor"),

@@ -102,13 +102,31 @@ def test_noise_pair(em):
   assert 0.005 < float(jnp.std(inp - target)) < 0.2
 
 
-@pytest.mark.parametrize("preset", ["axial_pair", "clip_pair", "section_pair", "noise_pair"])
+def test_lateral2d_pair_is_what_inference_sees_of_a_coarse_acquisition(em):
+  """At phase 0 the input is the image's 2 x 2 block means (an acquisition at 2x larger pixels) read on the fine
+  grid exactly as `superres` reads a low-resolution input (`UpsampledVolume`); a constant image is unchanged."""
+  from jax_iso.data.upsampled import UpsampledVolume  # pylint: disable=g-import-not-at-top
+  image = em[5, :64, :48]
+  inp, target, aux = pairs.lateral2d_pair(jax.random.key(3), image, scale=2, phase=(0.0, 0.0))
+  np.testing.assert_array_equal(target, image)
+  blocks = np.asarray(image, np.float64).reshape(32, 2, 24, 2).mean(axis=(1, 3))
+  want = UpsampledVolume(blocks[None].astype(np.float32), 2)[0]
+  np.testing.assert_allclose(np.asarray(inp), want, atol=2e-6)          # float32 box sums vs float64 means
+  assert float(aux["phase_y"]) == float(aux["phase_x"]) == 0.0
+  flat = jnp.full((32, 32), 0.4)
+  np.testing.assert_allclose(pairs.lateral2d_pair(jax.random.key(4), flat)[0], flat, atol=1e-6)
+  # a random phase shifts the coarse pixels but keeps the image: the input stays close to the target
+  inp, _, aux = pairs.lateral2d_pair(jax.random.key(5), image)
+  assert 0 < float(aux["phase_y"]) < 2 and float(jnp.abs(inp - image).mean()) < 0.1
+
+
+@pytest.mark.parametrize("preset", ["axial_pair", "clip_pair", "section_pair", "noise_pair", "lateral2d_pair"])
 def test_every_preset_builds_a_jittable_batched_pair_fn(em, preset):
   cfg = getattr(config, preset)()
   if preset == "section_pair":
     cfg.context = 16                                                   # the preset's 64 needs > 128 px crops
   x = {"axial_pair": em[:2], "clip_pair": jnp.stack([em[:8, :64, :64], em[8:16, :64, :64]]),
-       "section_pair": jnp.stack([em[:3], em[3:6]]), "noise_pair": em[:2]}[preset]
+       "section_pair": jnp.stack([em[:3], em[3:6]]), "noise_pair": em[:2], "lateral2d_pair": em[:2]}[preset]
   fn = jax.jit(jax.vmap(pairs.make_pair_fn(cfg)))
   inp, target, _ = fn(jax.random.split(jax.random.key(7), 2), x)
   assert inp.shape[0] == target.shape[0] == 2
