@@ -6,6 +6,7 @@ pipeline or the training loop.
 from __future__ import annotations
 
 from jax_iso import io, methods, runconfig
+from jax_iso.errors import UserError
 from jax_iso.jobs.apply import apply_method, check_extras
 from jax_iso.models.loader import load_model
 
@@ -23,6 +24,9 @@ def predict(model: str, input: str, output: str, *, factor: float | None = None,
   io.check_output_path(output, inputs=[input])
   loaded = load_model(model)
   method = methods.get(loaded.config.method)
+  if method.task != "isotropic":
+    raise UserError(f"{model} holds a {method.name} model ({method.task}); run it with `jax-iso "
+                    f"{methods.COMMANDS[method.task]} --model={model} --input=... --output=...`")
   extras = check_extras(method, input, output, inpaint=inpaint, uncertainty=uncertainty, channel=channel,
                         timepoint=timepoint, log=show_progress)
   if fuse is not None:

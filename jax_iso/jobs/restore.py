@@ -33,6 +33,7 @@ from jax_iso.jobs.train import train
 from jax_iso.models.loader import load_model
 
 TASKS = {"denoise": ("emdiffuse_n", 1), "superres": ("emdiffuse_r", 2)}   # task: (method, lateral scale)
+FEW_SECTIONS = 10   # training volumes with fewer Z sections hold none out for evaluation (data.holdout = 0)
 NOISES = {"gaussian": "gaussian:SIGMA", "poisson_gaussian": "poisson_gaussian:DOSE[,READ_SIGMA]"}
 
 
@@ -220,7 +221,10 @@ def _training_config(method: methods.Method, training: Mapping, *, variant, over
     raise UserError(f"--variant={variant} is not a variant of {method.name}; choose one of "
                     f"{', '.join(('default',) + method.variants())}")
   config = method.default_config(None if variant == "default" else variant)
+  sections = _shape(training["data.path"], channel, timepoint)[0]
   with config.ignore_type(), config.unlocked():
+    if sections < FEW_SECTIONS:        # a few images: evaluation crops from anywhere rather than none to train on
+      config.data.holdout = 0.0
     for field, value in training.items():
       if field == "pairs":
         config.pairs = ml_collections.ConfigDict(dict(value))

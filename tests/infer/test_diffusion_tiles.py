@@ -1,4 +1,8 @@
 """Seamless diffusion tiles: noise that is a function of the pixel, and two tilings of one image that agree."""
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -72,3 +76,43 @@ def test_k_samples_in_one_call_differ_by_their_noise(trained):
   assert np.abs(out[0, 0] - out[0, 1]).mean() > 1e-3                  # samples of one tile differ
   assert np.abs(out[0] - out[1]).mean() > 1e-3                         # so do planes (their own noise)
   np.testing.assert_array_equal(out, np.asarray(draw(tiles, where)))   # and all is a function of the key
+
+
+_SHARDED = """
+import jax, jax.numpy as jnp, numpy as np
+from jax_iso.diffusion.conditional import Conditional
+from jax_iso.infer.diffusion_tiles import make_tile_sampler
+from jax_iso.models.diffusion_unet import DiffusionUNet
+net = DiffusionUNet(base=8, mults=(1, 2), res_blocks=1, groups=4, head_channels=8, dropout=0.0, norm="pixel")
+params = jax.jit(net.init)(jax.random.key(1), jnp.zeros((1, 32, 32, 2)), jnp.zeros(1))
+leaves, tree = jax.tree.flatten(params)
+keys = jax.random.split(jax.random.key(2), len(leaves))
+params = jax.tree.unflatten(tree, [p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+conditional = Conditional({"schedule": {"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2},
+                           "prediction": "v", "sampler": "ddpm", "steps": 4, "eta": 0.0, "clip": True})
+tiles = jnp.asarray(np.random.default_rng(0).random((4, 32, 32), np.float32))
+where = jnp.asarray([[0, 0, 0], [0, 0, 32], [1, 0, 0], [1, 32, 32]], jnp.int32)
+draw = make_tile_sampler(conditional, net, params, jax.random.key(3), samples=2)
+sharded = np.asarray(draw(tiles, where))
+print(jax.device_count(), sharded.shape, float(np.abs(sharded).mean()))
+np.save(__import__("sys").argv[1], sharded)
+"""
+
+
+def test_sampling_sharded_over_four_devices_equals_one_device(tmp_path):
+  """The same K samples of the same tiles whether the batch is split over 4 (forced CPU) devices or not."""
+  outs = []
+  for devices in (4, 1):
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu",
+           "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir or "",
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.2"}
+    path = tmp_path / f"d{devices}.npy"
+    run = subprocess.run([sys.executable, "-c", _SHARDED, str(path)], env=env, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] == str(devices)
+    outs.append(np.load(path))
+  assert outs[0].shape == (4, 2, 32, 32)
+  # float32: another partitioning of the same 4 network evaluations (sums reordered: ~1e-6 relative each,
+  # compounding over 4 steps); a tile's noise or condition sent to another tile would differ by > 0.1
+  np.testing.assert_allclose(outs[0], outs[1], atol=1e-4)

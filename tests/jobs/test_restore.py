@@ -154,4 +154,5 @@ def test_bad_inputs_are_one_line_and_write_nothing(pair, denoised, capsys):
   _bad(capsys, ["denoise"] + base + [f"--train_clean={pair['clean']}", "--noise=gaussian:0.1", "--variant=huge"],
        "not a variant of emdiffuse_n", out)
   _bad(capsys, ["reconstruct"] + base + ["--method=emdiffuse_n"], "run it with `jax-iso denoise`", out)
+  _bad(capsys, ["predict", f"--model={f / 'run_n'}"] + base, "run it with `jax-iso denoise --model=", out)
   assert not list(f.glob(".bad.tif*"))                                   # no temporary training folder left
