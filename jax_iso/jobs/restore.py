@@ -26,7 +26,6 @@ import ml_collections
 import numpy as np
 
 from jax_iso import io, methods, runconfig
-from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.errors import UserError
 from jax_iso.infer import strategies
 from jax_iso.jobs.train import train
@@ -168,6 +167,8 @@ def restore(task: str, input: str, output: str, *, training: Mapping | None = No
   _check_outputs(input, output, sampling)
   if report and not str(report).endswith(".png"):
     raise UserError(f"--report={report} must be a .png path")
+  if report and not os.path.isdir(os.path.dirname(os.path.abspath(report))):
+    raise UserError(f"the folder of --report={report} does not exist; create it or choose another path")
   _shape(input, channel, timepoint)                     # opens, and finite, before any training
   if pair is not None:
     _check_pair(pair, scale, channel, timepoint)
@@ -204,14 +205,21 @@ def restore(task: str, input: str, output: str, *, training: Mapping | None = No
     if run_dir is not None and not keep:
       shutil.rmtree(run_dir, ignore_errors=True)
   if report:
-    from jax_iso.metrics.uncertainty_plot import restore_figure  # pylint: disable=g-import-not-at-top
-    result["report"] = str(restore_figure(report, input, output, result, scale=scale, channel=channel,
-                                          timepoint=timepoint))
+    result["report"] = _report(report, input, output, result, scale=scale, channel=channel, timepoint=timepoint)
   if fit is not None:
     result["fit"] = {k: fit.get(k) for k in ("steps", "seconds", "samples_per_s", "eval_psnr", "eval_psnr_input")}
     result["workdir"] = str(run_dir) if keep else None
   result["model"] = str(model) if model is not None else None
   return result
+
+
+def _report(path: str, input: str, output: str, summary: dict, *, scale: int, channel, timepoint) -> str:
+  """The picture input | mean | uncertainty | flags of the middle section (`metrics.uncertainty_plot`)."""
+  from jax_iso.data.upsampled import UpsampledVolume  # pylint: disable=g-import-not-at-top
+  from jax_iso.metrics.uncertainty_plot import restore_figure  # pylint: disable=g-import-not-at-top
+  with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
+    view = UpsampledVolume(src, scale) if scale > 1 else src
+    return str(restore_figure(path, view, io.intensity_of(src), output, summary, scale=scale))
 
 
 def _training_config(method: methods.Method, training: Mapping, *, variant, overrides, train_steps, channel,
@@ -243,6 +251,8 @@ def _training_config(method: methods.Method, training: Mapping, *, variant, over
 
 def _apply(task: str, method: methods.Method, loaded, input: str, output: str, options, *, scale: int, spacing,
            channel, timepoint, show_progress: bool) -> dict:
+  # jax_iso.data's package brings grain, which inference does without (`jax-iso predict` imports this module)
+  from jax_iso.data.upsampled import UpsampledVolume  # pylint: disable=g-import-not-at-top
   strategy = strategies.get(method.strategy)
   start = time.perf_counter()
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:

@@ -1,6 +1,6 @@
 """The picture of a denoise / superres run: input | mean | uncertainty | flags of one section, as a PNG.
 
-    restore_figure("den.png", "noisy.tif", "den.tif", summary)   # summary: what jobs.restore returned
+    restore_figure("den.png", input_view, "den.tif", summary)   # summary: what jobs.restore returned
 
 The uncertainty (standard deviation of the K samples, intensity in [0, 1]) is drawn on a fixed scale from 0 to
 twice the flag threshold, so pictures of different runs compare; flagged pixels are drawn in red over the mean.
@@ -14,7 +14,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jax_iso import io
-from jax_iso.data.upsampled import UpsampledVolume
 
 MAX_SIDE = 512       # the section's central 512 x 512 pixels (of the output grid)
 
@@ -23,24 +22,22 @@ def _crop(shape: tuple[int, int]) -> tuple[slice, slice]:
   return tuple(slice(max(0, (n - MAX_SIDE) // 2), max(0, (n - MAX_SIDE) // 2) + min(n, MAX_SIDE)) for n in shape)
 
 
-def _section(path: str, z: int, box, *, scale: int = 1, channel=None, timepoint=None) -> np.ndarray:
-  """Section z of the volume at `path` on the output grid (upsampled `scale` x), in [0, 1] by its dtype."""
-  with io.open_volume(path, channel=channel, timepoint=timepoint) as src:
-    intensity = io.intensity_of(src)
-    view = UpsampledVolume(src, scale) if scale > 1 else src
-    return np.clip(intensity.to_unit(np.asarray(view[(z,) + tuple(box)], np.float32)), 0.0, 1.0)
+def _section(view, intensity: io.Intensity, z: int, box) -> np.ndarray:
+  """Section z of `view` (a volume on the output grid) cropped to `box`, in [0, 1]."""
+  return np.clip(intensity.to_unit(np.asarray(view[(z,) + tuple(box)], np.float32)), 0.0, 1.0)
 
 
-def restore_figure(path: str | pathlib.Path, input: str, output: str, summary: Mapping, *, scale: int = 1,
-                   channel=None, timepoint=None) -> pathlib.Path:
-  """Draws the middle section of `input` (upsampled `scale` x), `output`, and the uncertainty and flags the
-  run wrote (`summary["strategy"]`) into `path`."""
+def restore_figure(path: str | pathlib.Path, input_view, input_intensity: io.Intensity, output: str,
+                   summary: Mapping, *, scale: int = 1) -> pathlib.Path:
+  """Draws the middle section of `input_view` (the input on the output grid: upsampled `scale` x), `output`, and
+  the uncertainty and flags the run wrote (`summary["strategy"]`) into `path`."""
   shape = tuple(summary["output_shape"])
   z, box = shape[0] // 2, _crop(shape[1:])
   strategy = summary.get("strategy") or {}
-  panels = [(f"input{' (cubic x%d)' % scale if scale > 1 else ''}",
-             _section(input, z, box, scale=scale, channel=channel, timepoint=timepoint), {}),
-            (f"mean of {strategy.get('samples', 1)} samples", _section(output, z, box), {})]
+  with io.open_volume(output) as out:
+    mean = _section(out, io.intensity_of(out), z, box)
+  panels = [(f"input{' (cubic x%d)' % scale if scale > 1 else ''}", _section(input_view, input_intensity, z, box), {}),
+            (f"mean of {strategy.get('samples', 1)} samples", mean, {})]
   threshold = float(strategy.get("threshold") or 0.12)
   if strategy.get("uncertainty"):
     with io.open_volume(strategy["uncertainty"]) as src:
