@@ -8,8 +8,8 @@ images are integrated into 2x larger pixels at random sub-pixel phases and inter
 `data.target` the high-resolution volume, `data.scale = 2`).
 
 Command: `jax-iso superres --input=LR --output=OUT --train_hr=HR [--train_lr=LR_TRAIN]`.
-Expected: `experiments/bench_emdiffuse.py` scores it on FlyEM sample1 at 2x2-pixel means against cubic (the
-README gives the number once measured).
+Expected: not measured yet; `experiments/bench_emdiffuse.py` scores it on FlyEM sample1 at 2x2-pixel means
+against cubic.
 Variants: default (the reference's sizes), `cpu`, `tiny` (tests).
 """
 from __future__ import annotations
