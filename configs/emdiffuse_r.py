@@ -8,8 +8,9 @@ images are integrated into 2x larger pixels at random sub-pixel phases and inter
 `data.target` the high-resolution volume, `data.scale = 2`).
 
 Command: `jax-iso superres --input=LR --output=OUT --train_hr=HR [--train_lr=LR_TRAIN]`.
-Expected: not measured yet; `experiments/bench_emdiffuse.py` scores it on FlyEM sample1 at 2x2-pixel means
-against cubic.
+Expected (`experiments/bench_emdiffuse.py --parts=superres --other_steps=600`): `cpu`, 600 steps on FlyEM sample2
+(4.5 minutes on 2 CPU cores), sample1 at 2x2-pixel means: the mean of 4 samples 32.1 dB against cubic's 34.1 dB
+(below cubic at this budget).
 Variants: default (the reference's sizes), `cpu`, `tiny` (tests).
 """
 from __future__ import annotations

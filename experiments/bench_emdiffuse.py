@@ -58,6 +58,7 @@ _QUICK = flags.DEFINE_bool("quick", False, "sigma 0.08 only, two sections, 40 tr
 _STEPS = flags.DEFINE_integer("steps", 2000, "Training steps of the sigma 0.08 model.")
 _OTHER_STEPS = flags.DEFINE_integer("other_steps", 1000, "Training steps of the other noise models and of -r.")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
+_PARTS = flags.DEFINE_list("parts", ["denoise", "superres"], "Which parts to run: denoise, superres.")
 
 
 def _read(path) -> np.ndarray:
@@ -135,6 +136,7 @@ def main(argv):
   k = 2 if quick else 8
   pixels = clean.shape[1] * clean.shape[2]
   noises = {"gaussian 0.08": NOISES["gaussian 0.08"]} if quick else NOISES
+  noises = noises if "denoise" in _PARTS.value else {}
   results = {"test": f"sample1 sections {TEST_SECTIONS}, {clean.shape[1]}^2", "train": "sample2 (synthetic noise)",
              "denoise": {}, "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()}
   with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +182,10 @@ def main(argv):
       results["denoise"][name] = row
       print(f"{name}: {row}", flush=True)
 
+    if "superres" not in _PARTS.value:
+      _print(results)
+      write_json(_OUT.value, results)
+      return
     # super-resolution 2x: sample1's sections at 2x2-pixel means
     h2, w2 = clean.shape[1] // 2 * 2, clean.shape[2] // 2 * 2
     hr = clean[:, :h2, :w2]
@@ -193,6 +199,19 @@ def main(argv):
                            "cubic": _scores(UpsampledVolume(lr, 2)[:], hr),
                            "diffusion_mean_k4": _scores(_read(work / "sr.tif"), hr)}
 
+  _print(results)
+  write_json(_OUT.value, results)
+
+
+def _print(results: dict) -> None:
+  """The tables of what ran."""
+  if results.get("denoise"):
+    _print_denoise(results)
+  if results.get("superres"):
+    print(f"super-resolution 2x: {results['superres']}")
+
+
+def _print_denoise(results: dict) -> None:
   print("\ndenoising (PSNR dB / SSIM) on sample1, trained on sample2")
   cols = ["noisy", "bm3d", "unet_regressor", "diffusion_one_sample", "diffusion_mean_k"]
   print(f"{'noise':28s}" + "".join(f"{c:>22s}" for c in cols))
@@ -204,8 +223,6 @@ def main(argv):
     print(f"  {s['sampler']:6s} {s['steps']:5d}  PSNR {s['psnr']:6.2f}  SSIM {s['ssim']:.3f}  "
           f"{s['seconds_per_256']:7.2f} s / 256^2")
   print(f"\ncalibration: {results['denoise']['gaussian 0.08']['calibration']}")
-  print(f"super-resolution 2x: {results['superres']}")
-  write_json(_OUT.value, results)
 
 
 if __name__ == "__main__":
