@@ -76,9 +76,10 @@ def parse_noise(spec: str) -> ml_collections.ConfigDict:
   return cfg
 
 
-def _shape(path: str, channel, timepoint) -> tuple[int, ...]:
+def _shape(path: str, channel, timepoint, *, check: bool = True) -> tuple[int, ...]:
+  """(Z, Y, X) of the volume at `path`; with `check`, a float volume is also scanned for NaN / Inf."""
   with io.open_volume(path, channel=channel, timepoint=timepoint) as src:
-    if src.dtype == np.float32:
+    if check and src.dtype == np.float32:
       io.check_finite(src)
     return tuple(int(n) for n in src.shape)
 
@@ -229,7 +230,7 @@ def _training_config(method: methods.Method, training: Mapping, *, variant, over
     raise UserError(f"--variant={variant} is not a variant of {method.name}; choose one of "
                     f"{', '.join(('default',) + method.variants())}")
   config = method.default_config(None if variant == "default" else variant)
-  sections = _shape(training["data.path"], channel, timepoint)[0]
+  sections = _shape(training["data.path"], channel, timepoint, check=False)[0]   # training scans it anyway
   with config.ignore_type(), config.unlocked():
     if sections < FEW_SECTIONS:        # a few images: evaluation crops from anywhere rather than none to train on
       config.data.holdout = 0.0
