@@ -40,6 +40,7 @@ class Method:
   options: tuple = ()          # (name, value) settings of the strategy, for methods without a config (learned
                                # ones take theirs from their config's `infer` section)
   in_demo: bool = False        # part of `jax-iso demo` by default
+  train_iso: bool = False      # trained on an isotropic volume of similar tissue (`--train_iso`), not the input
 
   @property
   def pair_kinds(self) -> tuple[str, ...]:
@@ -78,6 +79,14 @@ _ENTRIES = (
     Method("emformer", "EMformer video transformer fitted on the volume itself, over clips of neighbouring "
            "planes; any factor, lost-section inpainting, uncertainty map", strategy="clips",
            config="configs.emformer", model="emformer", pairs="clip", loss="regression"),
+    Method("vemdiffuse_a", "vEMDiffuse-a conditional diffusion fitted on the volume itself, generating every "
+           "fine slice from the two sections around it; any factor; K samples: mean, uncertainty, flags",
+           strategy="between", config="configs.vemdiffuse_a", model="diffusion_unet", pairs="between",
+           loss="diffusion"),
+    Method("vemdiffuse_i", "vEMDiffuse-i conditional diffusion trained on an isotropic volume (--train_iso), "
+           "generating every fine slice from the two sections around it; K samples: mean, uncertainty, flags",
+           strategy="between", config="configs.vemdiffuse_i", model="diffusion_unet", pairs="between",
+           loss="diffusion", train_iso=True),
     Method("emdiffuse_n", "EMDiffuse-n conditional diffusion denoising every section, trained on a registered "
            "noisy/clean pair or on synthetic noise; K samples: mean, uncertainty, flags", strategy="diffusion",
            config="configs.emdiffuse_n", model="diffusion_unet", pairs="noise", alt_pairs=("registered",),

@@ -34,21 +34,43 @@ def spacing_str(spacing) -> str:
 
 
 def define_clip_outputs(fv: flags.FlagValues) -> None:
-  """--inpaint and --uncertainty (methods whose inference offers them: emformer)."""
+  """--inpaint, --uncertainty, --flags and the sampling settings (methods whose inference offers them: emformer,
+  vemdiffuse_a/_i)."""
   flags.DEFINE_string("inpaint", None, "emformer: fill lost sections before the isotropic pass: 'auto' (detect "
                       "blank and outlier sections, and print them) or section indices of the input, e.g. 12,57.",
                       flag_values=fv)
   flags.DEFINE_string("uncertainty", None, "emformer: also write the standard deviation of the 8 test-time "
-                      "orientations on the output grid to this path (float32, the output's units).",
+                      "orientations on the output grid to this path (float32, the output's units); vemdiffuse: "
+                      "that of the K samples (float32, intensity in [0, 1]).", flag_values=fv)
+  flags.DEFINE_string("flags", None, "vemdiffuse: also write the flag mask here (uint8: 255 where the samples' "
+                      "standard deviation exceeds --threshold).", flag_values=fv)
+  flags.DEFINE_integer("samples", None, "vemdiffuse: samples per voxel, K (default: the config's; >= 2 for "
+                       "--uncertainty).", flag_values=fv)
+  flags.DEFINE_string("sampler", None, "vemdiffuse: sampler, ddpm, ddim or dpm2m (default: the config's).",
                       flag_values=fv)
+  flags.DEFINE_float("threshold", None, "vemdiffuse: uncertainty above which a voxel is flagged (default 0.12, the "
+                     "paper's).", flag_values=fv)
+
+
+def sampling(fv: flags.FlagValues, steps: int | None) -> dict:
+  """The sampling settings of the flags (`steps`: the sampler's steps), None where not given."""
+  return {"samples": fv.samples, "steps": steps, "sampler": fv.sampler, "threshold": fv.threshold}
 
 
 def print_clip_outputs(out: dict) -> None:
-  """What --inpaint and --uncertainty did, one line each."""
+  """What --inpaint, --uncertainty and --flags did, one line each."""
   strategy = out.get("strategy") or {}
   if strategy.get("inpainted"):
     print(f"inpainted section(s) {', '.join(str(k) for k in strategy['inpainted'])} before the isotropic pass")
-  if strategy.get("uncertainty"):
+  if strategy.get("samples") is not None:
+    print(f"sampled: mean of {strategy['samples']} samples ({strategy['sampler']} {strategy['steps']} steps, "
+          f"{strategy.get('noise', 'own')} noise)")
+    if strategy.get("flagged_fraction") is not None:
+      print(f"uncertainty above {strategy['threshold']:g}: {strategy['flagged_fraction']:.2%} of the voxels")
+    for name in ("uncertainty", "flags"):
+      if strategy.get(name):
+        print(f"wrote {strategy[name]}: {name}")
+  elif strategy.get("uncertainty"):
     print(f"wrote {strategy['uncertainty']}: standard deviation of {strategy['orientations']} orientations")
 
 

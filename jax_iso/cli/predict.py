@@ -19,6 +19,8 @@ def define_flags(fv: flags.FlagValues) -> None:
                      flag_values=fv)
   flags.DEFINE_enum("fuse", None, ["mean", "geometric", "xz", "yz"], "How the xz and yz predictions are "
                     "combined (default: the model config's).", flag_values=fv)
+  flags.DEFINE_integer("steps", None, "vemdiffuse: sampler steps per sample (default: the config's).",
+                       flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
   common.define_clip_outputs(fv)
@@ -30,7 +32,8 @@ def main(fv: flags.FlagValues) -> int:
   if (fv.model is None) == (fv.workdir is None):
     raise UserError("pass exactly one of --model=BUNDLE or --workdir=W")
   out = predict(fv.model or fv.workdir, fv.input, fv.output, factor=fv.factor, spacing=common.spacing(fv),
-                fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, **common.volume_selection(fv))
+                fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, flags=fv.flags,
+                sampling=common.sampling(fv, fv.steps), **common.volume_selection(fv))
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
         f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}, fused by "
         f"{out['fuse']}), spacing {common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")

@@ -8,7 +8,8 @@ from jax_iso.methods import METHODS, names
 ISOTROPIC = names(task="isotropic")
 
 USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(ISOTROPIC)} [--factor=F | "
-         "--spacing=Z,Y,X] [--workdir=W --steps=N] [--inpaint=auto|I,J] [--uncertainty=U.tif]")
+         "--spacing=Z,Y,X] [--workdir=W --train_steps=N] [--inpaint=auto|I,J] [--uncertainty=U.tif] "
+         "[--train_iso=ISO] [--samples=K --steps=N --flags=F.tif]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 
@@ -24,15 +25,27 @@ def define_flags(fv: flags.FlagValues) -> None:
   common.define_volume_selection(fv)
   flags.DEFINE_string("workdir", None, "Learned methods: keep the fitted model here (default: a temporary "
                       "folder, removed after).", flag_values=fv)
-  flags.DEFINE_integer("steps", None, "Learned methods: training steps (default: the method config's).",
+  flags.DEFINE_integer("steps", None, "Diffusion methods (vemdiffuse_a/_i): sampler steps per sample, as in "
+                       "`denoise`; other learned methods: training steps (as --train_steps). Default: the config's.",
                        flag_values=fv)
+  flags.DEFINE_integer("train_steps", None, "Learned methods: training steps (default: the method config's).",
+                       flag_values=fv)
+  flags.DEFINE_string("train_iso", None, "vemdiffuse_i: the isotropic volume of similar tissue (e.g. a FIB-SEM) it "
+                      "learns from; same dtype as the input.", flag_values=fv)
   common.define_clip_outputs(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
+  from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
+  from jax_iso.infer import strategies  # pylint: disable=g-import-not-at-top
+  sampled = fv.method in METHODS and "sampling" in strategies.get(METHODS[fv.method].strategy).features
+  if not sampled and fv.steps is not None and fv.train_steps is not None:
+    raise UserError(f"--steps and --train_steps both give the training steps of --method={fv.method}; pass one")
+  train_steps = fv.train_steps if sampled or fv.train_steps is not None else fv.steps
   out = jobs.reconstruct(fv.input, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
-                         workdir=fv.workdir, steps=fv.steps, inpaint=fv.inpaint, uncertainty=fv.uncertainty,
-                         **common.volume_selection(fv))
+                         workdir=fv.workdir, steps=train_steps, inpaint=fv.inpaint, uncertainty=fv.uncertainty,
+                         flags=fv.flags, sampling=common.sampling(fv, fv.steps if sampled else None),
+                         train_iso=fv.train_iso, **common.volume_selection(fv))
   if out.get("fit"):
     fit = out["fit"]
     print(f"fitted {out['method']} on the input: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR "

@@ -61,6 +61,14 @@ def clip_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
       "acquisition": acquisition(blur_axes=(-1,))})
 
 
+def between_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
+  """Stack -> sections along Y -> acquisition; two neighbouring sections and a fine slice between them
+  (`pairs.between_pair`, vEMDiffuse)."""
+  return ml_collections.ConfigDict({
+      "kind": "between", "factor": float(factor), "profile": "box", "sigma": None, "support": 1.0,
+      "acquisition": acquisition(blur_axes=(-1,))})
+
+
 def section_pair() -> ml_collections.ConfigDict:
   """Three sections, the middle one folded, stained or missing (`pairs.section_pair`); 64 px of context around
   the crop so that folds pull in real tissue (outputs are cropped by `context`)."""

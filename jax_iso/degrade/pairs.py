@@ -17,12 +17,16 @@ for every example).
 - `lateral2d_pair` (EMDiffuse-r): an image sampled `scale` times coarser in Y and in X (the sections of the axial
   degradation along both axes, at random sub-pixel phases), degraded by `pipeline` (the coarse acquisition's
   noise), and interpolated back to its size: the condition; the image is the target.
+- `between_pair` (vEMDiffuse): a stack [D, H, W] cut into sections along Y (axis -2) at a random sub-slice phase;
+  the input is the planes [D, W] of two neighbouring sections and the position in [0, 1) of one fine plane
+  between their centres, the target that fine plane.
 - `registered_pair` (EMDiffuse-n/-r on real pairs): a crop [2, ...] of two registered volumes
   (`data.paired.PairedVolume`) split into its first (input) and second (target) image.
 """
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 
 import jax
@@ -188,6 +192,47 @@ def lateral2d_pair(key: jax.Array, image: jax.Array, *, scale: int = 2, pipeline
   return up.astype(image.dtype), image, {"phase_y": aux_y["phase"], "phase_x": aux_x["phase"], "acquisition": acq}
 
 
+def between_span(factor: float) -> int:
+  """Fine slices a `between_pair` stack needs along Y: two sections at any phase in [0, 1): ceil(2 s + 1)."""
+  return int(math.ceil(2.0 * float(factor) + 1.0 - 1e-9))
+
+
+def between_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pipeline | None = None,
+                 profile: str | tuple[float, ...] = "box", sigma: float | None = None,
+                 support: float = 1.0) -> tuple[jax.Array, jax.Array, dict]:
+  """(input [..., D, W, 3], target [..., D, W], aux) from a stack [..., D, H, W] with H >= `between_span`.
+
+  Axis -2 (H) is cut into sections of `factor` slices (`profile`, `sigma`, `support` as in
+  `axial.section_weights`) at a phase drawn in [0, 1) fine slices, so every real position occurs; the first two
+  sections get the acquisition degradations. A fine slice j is drawn among those whose centre lies in
+  [c0, c0 + s), c0 being the first section's centre (`grid.section_centre`); its position is p = (j - c0) / s.
+  Input channels: the first section, the second, and p everywhere (the network reads it,
+  `models.diffusion_unet`); target: fine slice j. aux: 'position' p, 'phase' (fine slices), 'baseline' the
+  linear interpolation (1 - p) * first + p * second (the held-out evaluation's comparison), 'acquisition'.
+  """
+  clip = checks.check_float(clip, min_ndim=2)
+  s = float(factor)
+  if clip.shape[-2] < between_span(s):
+    raise ValueError(f"between_pair at factor {s:g} needs at least {between_span(s)} slices along axis -2, got "
+                     f"shape {clip.shape}")
+  k_sec, k_pick, k_acq = jax.random.split(key, 3)
+  sec, aux = axial.axial_sections(k_sec, clip, factor=s, axis=-2, profile=profile, sigma=sigma,
+                                  phase=(0.0, 1.0 / s), support=support)
+  sec, acq = _acquire(acquisition, k_acq, axial.materialize(sec)[..., :2, :])
+  centre = grid.section_centre(0, s, aux["phase"])
+  first = jnp.ceil(centre - 1e-6)
+  count = jnp.ceil(centre + s - 1e-6) - first                    # fine slices with centre in [c0, c0 + s)
+  j = (first + jnp.floor(jax.random.uniform(k_pick) * count)).astype(jnp.int32)
+  j = jnp.minimum(j, clip.shape[-2] - 1)
+  position = (j - centre) / s
+  below, above = sec[..., 0, :], sec[..., 1, :]
+  target = jnp.take(clip, j, axis=-2)
+  inp = jnp.stack([below, above, jnp.broadcast_to(position, below.shape).astype(clip.dtype)], axis=-1)
+  baseline = (1.0 - position) * below + position * above
+  return inp.astype(clip.dtype), target, {"position": position, "phase": aux["phase"],
+                                          "baseline": baseline.astype(clip.dtype), "acquisition": acq}
+
+
 def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Array, dict]:
   """(input, target, aux): the two images of a registered pair crop [2, ...] (no degradation: both are real)."""
   del key
@@ -199,7 +244,7 @@ def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Arr
 
 PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "clip": clip_pair, "section": section_pair,
                                     "noise": noise_pair, "lateral2d": lateral2d_pair,
-                                    "registered": registered_pair}
+                                    "between": between_pair, "registered": registered_pair}
 
 
 def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:

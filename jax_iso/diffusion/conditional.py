@@ -2,6 +2,7 @@
 
     sampler = Conditional(config.diffusion)      # schedule, prediction, sampler, steps, eta, spacing, clip
     x = sampler.sample(model, params, noisy, key, steps=10)      # one sample per input, [B, H, W]
+    # noisy: [B, H, W] or [B, H, W, C] (the condition's channels: e.g. the sections around a slice)
 
 The network (any flax module called as `model.apply(params, x, level, train=...)`, e.g. `models.DiffusionUNet`)
 sees [-1, 1] images: the condition's channels, then the noisy target's, and the noise level (log SNR). The
@@ -57,7 +58,8 @@ class Conditional:
 
   def sample(self, model, params, inputs: jax.Array, key: jax.Array, *, z_init: jax.Array | None = None,
              noise_fn=None, **overrides) -> jax.Array:
-    """One sample per input, in [0, 1] with the inputs' layout; `overrides` change the sampler's settings."""
+    """One sample per input, in [0, 1]: [B, H, W] for a model of one output channel (whatever the condition's
+    channels), else [B, H, W, C_out]; `overrides` change the sampler's settings."""
     cond = channels(inputs) * 2.0 - 1.0
     k_init, k_steps = jax.random.split(key)
     if z_init is None:
@@ -67,7 +69,7 @@ class Conditional:
                         prediction=self.prediction, clip=(-1.0, 1.0) if self.clip else None, noise_fn=noise_fn,
                         **settings)
     x = (x + 1.0) * 0.5
-    return x[..., 0] if inputs.ndim == 3 and x.shape[-1] == 1 else x
+    return x[..., 0] if x.shape[-1] == 1 else x
 
 
 def check_sampler(cfg: Mapping, prefix: str = "diffusion.") -> None:

@@ -64,6 +64,17 @@ def _sinks(options: Mapping, sink, description: Mapping):
 
 
 def run(condition, sink, job) -> dict:
+  def read(z0: int, z1: int) -> np.ndarray:
+    return job.intensity.to_unit(np.asarray(condition[z0:z1], np.float32)).astype(np.float32)
+  return sample_volume(read, sink, job)
+
+
+def sample_volume(read, sink, job, *, channels: int = 1, shared_noise: bool = False,
+                  description: Mapping | None = None) -> dict:
+  """Writes the mean of K samples of every output plane into `sink` (and the uncertainty and flags the options
+  ask for): `read(z0, z1)` gives the conditions of output planes z0..z1-1 in [0, 1], [n, H, W] (or
+  [n, C, H, W] with `channels` C). With `shared_noise`, every plane starts from the same noise field (the noise
+  is a function of (y, x) and the sample only; vEMDiffuse), else of the plane too."""
   loaded, options = job.model, job.options
   k = int(options["samples"])
   threshold = float(options["threshold"])
@@ -73,20 +84,21 @@ def run(condition, sink, job) -> dict:
   draw = make_tile_sampler(Conditional(loaded.config.diffusion), loaded.model, loaded.params, key, samples=k,
                            **overrides)
   tiling = Tiling.from_config(options, loaded.multiple)
-  n, h, w = (int(s) for s in condition.shape)
-  chunk = max(1, min(n, PLANE_PIXELS // max(1, h * w * k)))
+  n, h, w = (int(s) for s in sink.shape)
+  chunk = max(1, min(n, PLANE_PIXELS // max(1, h * w * (k + channels))))
   per_plane = plan_tiles((h, w), **tiling.geometry).per_plane
   batch = max(1, min(tiling.batch_size, chunk * per_plane))
-  description = {"method": loaded.config.method, "samples": k, "threshold": threshold}
+  description = {"method": loaded.config.method, "samples": k, "threshold": threshold, **(description or {})}
+  keep_plane = np.array([0 if shared_noise else 1, 1, 1], np.int32)
   flagged = 0
   stack, (unc_sink, flag_sink) = _sinks(options, sink, description)
   with stack, (progress.Bar(f"{loaded.config.method}: sampling {k} x", n) if job.progress
                else contextlib.nullcontext()) as bar:
     for z0 in range(0, n, chunk):
       z1 = min(n, z0 + chunk)
-      planes = job.intensity.to_unit(np.asarray(condition[z0:z1], np.float32)).astype(np.float32)
+      planes = read(z0, z1)
       offset = np.array([z0, 0, 0], np.int32)
-      samples = predict_planes(lambda tiles, origins: draw(tiles, origins + offset), planes,
+      samples = predict_planes(lambda tiles, origins: draw(tiles, (origins + offset) * keep_plane), planes,
                                batch_size=batch, exact_batch=True, origins=True, **tiling.geometry)  # [n, K, H, W]
       if k >= 2:
         mean, std, flags = (np.asarray(a) for a in uncertainty_lib.summarize(np.moveaxis(samples, 1, 0), threshold))

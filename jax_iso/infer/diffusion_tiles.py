@@ -44,8 +44,8 @@ def position_noise(key: jax.Array, origin: jax.Array, shape: tuple[int, int], bl
 
 def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: int = 1,
                       **overrides) -> Callable[[jax.Array, jax.Array], jax.Array]:
-  """`draw(tiles [B, h, w] in [0, 1], origins int32 [B, 3]) -> [B, K, h, w]`: K samples of each tile (the
-  condition), jitted, the batch sharded over every device and the parameters replicated; `origins` (plane, y, x)
+  """`draw(tiles [B, h, w] (or [B, C, h, w]) in [0, 1], origins int32 [B, 3]) -> [B, K, h, w]`: K samples of
+  each tile (the condition, of C channels), jitted, the batch sharded over every device and the parameters replicated; `origins` (plane, y, x)
   as `predict_planes(..., origins=True)` gives them. `conditional`: a `diffusion.Conditional` (or the training
   objective); `overrides` change its sampler settings (sampler, steps, eta, spacing)."""
   if samples < 1:
@@ -54,7 +54,9 @@ def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: in
   batch, repl = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
 
   def draw(params, tiles, origins):
-    b, h, w = tiles.shape
+    if tiles.ndim == 4:                                                         # [B, C, h, w]: channels last
+      tiles = tiles.transpose(0, 2, 3, 1)
+    b, h, w = tiles.shape[:3]
     cond = uncertainty.repeat(tiles, samples)                                   # [K * B, h, w]
     where = uncertainty.repeat(origins, samples)
     sample_id = jnp.repeat(jnp.arange(samples), b)

@@ -149,6 +149,8 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
                    batch_size: int, multiple: int, exact_batch: bool = False, origins: bool = False) -> np.ndarray:
   """Runs [N, H, W] float32 planes through `apply_fn` ([B, th, tw] -> [B, th, tw]) tile by tile -> [N, H, W].
 
+  Planes of C channels, [N, C, H, W], give `apply_fn` tiles [B, C, th, tw] (it returns [B, th, tw]).
+
   `apply_fn` gets batches of `batch_size` tiles (fewer if the planes have fewer, unless `exact_batch`, which
   keeps one batch shape across calls; the last batch padded with zeros; always a multiple of
   `jax.device_count()`), each tile `tile` + 2 * `margin` pixels per axis. Batches are dispatched before the
@@ -159,15 +161,18 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
   [N, ..., H, W].
   """
   planes = np.asarray(planes, np.float32)
-  if planes.ndim != 3 or min(planes.shape) < 1:
-    raise ValueError(f"planes must be [N, H, W] with N, H, W >= 1, got {planes.shape}")
-  n, h, w = planes.shape
+  if planes.ndim not in (3, 4) or min(planes.shape) < 1:
+    raise ValueError(f"planes must be [N, H, W] (or [N, C, H, W]) with every size >= 1, got {planes.shape}")
+  n, h, w = planes.shape[0], planes.shape[-2], planes.shape[-1]
+  chans = planes.shape[1:-2]                                  # () or (C,)
   plan = plan_tiles((h, w), tile=tile, overlap=overlap, margin=margin, multiple=multiple)
   rows, cols = plan.rows, plan.cols
-  padded = np.pad(planes, ((0, 0), (rows.margin, rows.extent - h + rows.margin),
-                           (cols.margin, cols.extent - w + cols.margin)), mode="reflect")
-  windows = np.lib.stride_tricks.sliding_window_view(padded, plan.window, axis=(1, 2))
-  windows = windows[:, ::rows.stride, ::cols.stride]          # [N, rows.count, cols.count, wh, ww] (a view)
+  padded = np.pad(planes, ((0, 0),) * (planes.ndim - 2) + ((rows.margin, rows.extent - h + rows.margin),
+                                                           (cols.margin, cols.extent - w + cols.margin)),
+                  mode="reflect")
+  windows = np.lib.stride_tricks.sliding_window_view(padded, plan.window, axis=(-2, -1))
+  windows = windows[..., ::rows.stride, ::cols.stride, :, :]
+  windows = np.moveaxis(windows, 1, 3) if chans else windows  # [N, rows.count, cols.count, (C,) wh, ww] (a view)
   w_rows, w_cols = rows.weights(), cols.weights()
   total = n * plan.per_plane
   b = device_batch(batch_size, None if exact_batch else total)
@@ -185,7 +190,7 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
   pending = None
   for start in range(0, total, b):
     ids = np.arange(start, min(start + b, total))
-    batch = np.zeros((b,) + plan.window, np.float32)
+    batch = np.zeros((b,) + chans + plan.window, np.float32)
     batch[:len(ids)] = windows[np.unravel_index(ids, (n, rows.count, cols.count))]
     if origins:
       where = np.zeros((b, 3), np.int32)

@@ -58,27 +58,42 @@ def open_sections(path: str, *, factor: float | None = None, spacing: tuple[floa
     yield Sections(src, factor, spacing, io.intensity_of(src, mode=normalize))
 
 
+SAMPLING = ("samples", "steps", "sampler", "threshold")   # sampling settings of the diffusion strategies
+
+
 def check_extras(method: methods.Method, input: str, output: str, *, inpaint: str | None = None,
-                 uncertainty: str | None = None, channel: int | None = None, timepoint: int | None = None,
-                 log: bool = True) -> dict:
-  """The strategy options that --inpaint and --uncertainty add, checked before any work: the method must offer
-  them, the uncertainty map needs its own writable path, the inpaint indices must be sections of the input and
-  leave some; "auto" is resolved here to the sections the detector finds (printed when `log`), so a learned
-  method fits only once it is known that something is left to inpaint from."""
+                 uncertainty: str | None = None, flags: str | None = None, sampling: Mapping | None = None,
+                 channel: int | None = None, timepoint: int | None = None, log: bool = True) -> dict:
+  """The strategy options that --inpaint, --uncertainty, --flags and the sampling settings (`sampling`: samples,
+  steps, sampler, threshold; None where not given) add, checked before any work: the method must offer them,
+  each map needs its own writable path, the inpaint indices must be sections of the input and leave some;
+  "auto" is resolved here to the sections the detector finds (printed when `log`), so a learned method fits
+  only once it is known that something is left to inpaint from."""
   features = strategies.get(method.strategy).features
-  for flag, value in (("inpaint", inpaint), ("uncertainty", uncertainty)):
-    if value and flag not in features:
+  sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
+  unknown = sorted(set(sampling) - set(SAMPLING))
+  if unknown:
+    raise ValueError(f"unknown sampling settings {unknown}; known: {SAMPLING}")
+  asked = [("inpaint", inpaint, "inpaint"), ("uncertainty", uncertainty, "uncertainty"), ("flags", flags, "flags")]
+  asked += [(name, value, "sampling") for name, value in sampling.items()]
+  for flag, value, feature in asked:
+    if value is not None and value != "" and feature not in features:
       offering = [m.name for m in methods.METHODS.values()
-                  if m.task == method.task and flag in strategies.get(m.strategy).features]
+                  if m.task == method.task and feature in strategies.get(m.strategy).features]
       raise UserError(f"--{flag} is not available for --method={method.name}; use a method that offers it: "
                       f"{', '.join(offering)}")
-  extras = {}
-  if uncertainty:
-    if os.path.realpath(os.fspath(uncertainty)) == os.path.realpath(os.fspath(output)):
-      raise UserError(f"--uncertainty={uncertainty} is the output path; give the uncertainty map its own file "
-                      "(e.g. iso_std.tif)")
-    io.check_output_path(uncertainty, inputs=[input])
-    extras["uncertainty"] = str(uncertainty)
+  extras = dict(sampling)
+  seen = {os.path.realpath(os.fspath(output)): "--output"}
+  for flag, path in (("uncertainty", uncertainty), ("flags", flags)):
+    if not path:
+      continue
+    other = seen.get(os.path.realpath(os.fspath(path)))
+    if other:
+      raise UserError(f"--{flag}={path} is also {other}; give each output its own file (e.g. iso_std.tif, "
+                      "iso_flags.tif)")
+    io.check_output_path(path, inputs=[input])
+    seen[os.path.realpath(os.fspath(path))] = f"--{flag}"
+    extras[flag] = str(path)
   if inpaint:
     with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
       missing = find_missing(src, str(inpaint), log=log)

@@ -5,6 +5,8 @@ pipeline or the training loop.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from jax_iso import io, methods, runconfig
 from jax_iso.errors import UserError
 from jax_iso.jobs.apply import apply_method, check_extras
@@ -14,10 +16,12 @@ from jax_iso.models.loader import load_model
 def predict(model: str, input: str, output: str, *, factor: float | None = None,
             spacing: tuple[float, float, float] | None = None, channel: int | None = None,
             timepoint: int | None = None, fuse: str | None = None, inpaint: str | None = None,
-            uncertainty: str | None = None, show_progress: bool = True) -> dict:
+            uncertainty: str | None = None, flags: str | None = None, sampling: Mapping | None = None,
+            show_progress: bool = True) -> dict:
   """Reconstructs `input` with the model at `model` onto round(N*s) slices (the section grid) into `output`,
   through its method's inference strategy (the model config's `infer` settings; `fuse` overrides theirs;
-  `inpaint` ("auto" or "I,J") and `uncertainty` (a path) for a method whose strategy offers them).
+  `inpaint` ("auto" or "I,J"), `uncertainty` and `flags` (paths) and `sampling` ({"samples": K, "steps": N,
+  "sampler": ..., "threshold": T}, None where the config's) for a method whose strategy offers them).
 
   Killed and run again with the same arguments (and model), it resumes at the first unfinished slab.
   """
@@ -27,8 +31,8 @@ def predict(model: str, input: str, output: str, *, factor: float | None = None,
   if method.task != "isotropic":
     raise UserError(f"{model} holds a {method.name} model ({method.task}); run it with `jax-iso "
                     f"{methods.COMMANDS[method.task]} --model={model} --input=... --output=...`")
-  extras = check_extras(method, input, output, inpaint=inpaint, uncertainty=uncertainty, channel=channel,
-                        timepoint=timepoint, log=show_progress)
+  extras = check_extras(method, input, output, inpaint=inpaint, uncertainty=uncertainty, flags=flags,
+                        sampling=sampling, channel=channel, timepoint=timepoint, log=show_progress)
   if fuse is not None:
     extras["fuse"] = fuse
   options = runconfig.replace(loaded.config, infer=extras).infer if extras else loaded.config.infer

@@ -11,9 +11,10 @@ from typing import Any
 
 import jax
 
-from jax_iso import io, methods
+from jax_iso import io, methods, runconfig
 from jax_iso.errors import UserError
-from jax_iso.jobs.apply import apply_method, check_extras
+from jax_iso.infer import strategies
+from jax_iso.jobs.apply import apply_method, check_extras, open_sections
 from jax_iso.jobs.predict import predict
 from jax_iso.jobs.train import train
 
@@ -22,7 +23,9 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
                 spacing: tuple[float, float, float] | None = None, channel: int | None = None,
                 timepoint: int | None = None, workdir: str | None = None, steps: int | None = None,
                 variant: str | None = None, overrides: Mapping[str, Any] | None = None,
-                inpaint: str | None = None, uncertainty: str | None = None, show_progress: bool = True) -> dict:
+                inpaint: str | None = None, uncertainty: str | None = None, flags: str | None = None,
+                sampling: Mapping[str, Any] | None = None, train_iso: str | None = None,
+                show_progress: bool = True) -> dict:
   """Reconstructs `input` (sections along Z) onto round(N*s) fine slices and writes `output`.
 
   The factor comes from --factor, or from the voxel size (--spacing, else the file's metadata); output slice j
@@ -32,24 +35,35 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   the config's); the config `variant` defaults to the method's for this backend (the "cpu" one on a CPU), and
   `overrides` ({"pairs.support": 0.5, ...}: dotted config fields) change it. `inpaint` ("auto" or section
   indices "I,J") fills lost sections first and `uncertainty` (a path) writes the test-time orientations'
-  standard deviation, for a method whose strategy offers them (emformer).
+  standard deviation (emformer) or the samples' (vemdiffuse), for a method whose strategy offers them; `flags`
+  (a path) and `sampling` ({"samples": K, "steps": N, "sampler": ..., "threshold": T}) for the diffusion
+  methods. `train_iso`: the isotropic volume a method that learns from one (vemdiffuse_i) trains on; the input's
+  anisotropy is what it learns to undo.
   """
   entry = methods.get(method, task="isotropic")
   io.check_output_path(output, inputs=[input])
-  extras = check_extras(entry, input, output, inpaint=inpaint, uncertainty=uncertainty, channel=channel,
-                        timepoint=timepoint, log=show_progress)
+  if entry.train_iso and not train_iso:
+    raise UserError(f"--method={entry.name} learns from an isotropic volume of similar tissue: pass "
+                    "--train_iso=ISO (e.g. a FIB-SEM volume), or use --method=vemdiffuse_a, which needs none")
+  if train_iso and not entry.train_iso:
+    learns = [m.name for m in methods.METHODS.values() if m.train_iso]
+    raise UserError(f"--train_iso is for methods that learn from an isotropic volume ({', '.join(learns)}); "
+                    f"--method={entry.name} learns from the input itself: drop --train_iso")
+  extras = check_extras(entry, input, output, inpaint=inpaint, uncertainty=uncertainty, flags=flags,
+                        sampling=sampling, channel=channel, timepoint=timepoint, log=show_progress)
   inpaint = extras.get("inpaint")          # "auto" resolved to the sections found (None: nothing to inpaint)
   if entry.learned:
     return _fit_and_predict(entry, input, output, factor=factor, spacing=spacing, channel=channel,
                             timepoint=timepoint, workdir=workdir, steps=steps, variant=variant,
-                            overrides=overrides, inpaint=inpaint, uncertainty=uncertainty,
-                            show_progress=show_progress)
+                            overrides=overrides, inpaint=inpaint, uncertainty=uncertainty, flags=flags,
+                            sampling=sampling, train_iso=train_iso, show_progress=show_progress)
   return apply_method(entry, input, output, options=dict(entry.options), factor=factor, spacing=spacing,
                       channel=channel, timepoint=timepoint, show_progress=show_progress)
 
 
 def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor, spacing, channel, timepoint,
-                     workdir, steps, variant, overrides, inpaint, uncertainty, show_progress: bool) -> dict:
+                     workdir, steps, variant, overrides, inpaint, uncertainty, flags, sampling, train_iso,
+                     show_progress: bool) -> dict:
   variant = variant or method.default_variant(jax.default_backend())
   config = method.default_config(variant)
   if overrides:
@@ -59,10 +73,18 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
   config.data.factor = factor
   config.data.spacing = None if spacing is None else ",".join(f"{s:g}" for s in spacing)
   config.data.channel, config.data.timepoint = channel, timepoint
+  if train_iso:                                   # learn the input's anisotropy on the isotropic volume
+    config.data.factor = _input_factor(input, factor, spacing, channel, timepoint, train_iso)
+    config.data.path, config.data.spacing = str(train_iso), None
   if steps is not None:
     if steps < 1:
       raise UserError(f"--steps={steps} must be >= 1")
     config.train.steps = int(steps)
+  extras = {k: v for k, v in {**dict(sampling or {}), "uncertainty": uncertainty, "flags": flags}.items()
+            if v is not None}
+  strategies.get(method.strategy).check(runconfig.freeze({**runconfig.to_dict(config.infer), **extras}))
+  if config.pairs.kind == "between" and not train_iso:      # planes of the input's own sections
+    config.data.frames = _frames_that_fit(config, input, channel, timepoint)
   out = pathlib.Path(output).absolute()
   keep = workdir is not None
   run_dir = pathlib.Path(workdir) if keep else pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.fit-",
@@ -71,7 +93,8 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
     fit = train(config, run_dir, show_progress=show_progress)
     started = time.perf_counter()
     result = predict(str(run_dir), input, output, factor=factor, spacing=spacing, channel=channel,
-                     timepoint=timepoint, inpaint=inpaint, uncertainty=uncertainty, show_progress=show_progress)
+                     timepoint=timepoint, inpaint=inpaint, uncertainty=uncertainty, flags=flags, sampling=sampling,
+                     show_progress=show_progress)
     result["predict_seconds"] = round(time.perf_counter() - started, 2)
   finally:
     if not keep:
@@ -80,3 +103,35 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
                                              "eval_psnr_input")}, workdir=str(run_dir) if keep else None,
                 variant=variant)
   return result
+
+
+def _frames_that_fit(config, input: str, channel, timepoint) -> int:
+  """`data.frames` (consecutive sections a training crop spans) lowered to what the input's training sections
+  hold, in multiples of what the network needs, so small volumes train (vemdiffuse_a)."""
+  from jax_iso.data.holdout import held_out  # pylint: disable=g-import-not-at-top
+  from jax_iso.models import build_model  # pylint: disable=g-import-not-at-top
+  with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
+    n = int(src.shape[0])
+  multiple = int(getattr(build_model(config.model), "multiple", 1))
+  keep = n - held_out(n, float(config.data.holdout))
+  frames = min(int(config.data.frames), keep // multiple * multiple)
+  if frames < multiple:
+    raise UserError(f"{input} has {n} sections; --method={config.method} trains on runs of at least {multiple} "
+                    f"consecutive sections besides the {n - keep} held out: it needs {multiple + n - keep} or more")
+  return frames
+
+
+def _input_factor(input: str, factor, spacing, channel, timepoint, train_iso: str) -> float:
+  """The input's anisotropy (what a model trained on `train_iso` must undo), with `train_iso` checked against
+  it: a volume of the input's dtype, not an anisotropic one."""
+  with open_sections(input, factor=factor, spacing=spacing, channel=channel, timepoint=timepoint) as sections:
+    resolved, dtype = sections.factor, sections.src.dtype
+  with io.open_volume(train_iso) as iso:
+    if iso.dtype != dtype:
+      raise UserError(f"--train_iso={train_iso} is {iso.dtype} but {input} is {dtype}: the model learns "
+                      f"intensities of one dtype range; convert it to {dtype} first")
+    if iso.spacing is not None and iso.spacing[0] > 1.2 * max(iso.spacing[1], iso.spacing[2]):
+      raise UserError(f"--train_iso={train_iso} is anisotropic (voxel size {','.join(f'{v:g}' for v in iso.spacing)}"
+                      " nm, Z coarser than Y and X): vemdiffuse_i learns from an isotropic volume such as a "
+                      "FIB-SEM; use --method=vemdiffuse_a to learn from the input itself")
+  return resolved

@@ -19,6 +19,12 @@ the whole input make each tile's output depend on the tile's extent and content,
 disagreed by 5/255 on average everywhere (tests/infer/test_diffusion_tiles.py); with per-pixel statistics they
 agree to 0.04/255. `middle_attention=False` drops the middle block's (tile-wide) attention. The 3x3
 convolutions are `conv.Conv3x3` (nn.Conv's parameters; a kernel gradient XLA runs 2x faster on CPU).
+
+`position=True` (vEMDiffuse): the last condition channel is a constant map of the generated slice's position
+between its two neighbours, a real number in [0, 1] (any factor, not an index out of a fixed count). The network
+reads its mean, embeds `position_scale * position` sinusoidally through its own 2-layer MLP and adds it to the
+noise embedding, so it reaches every block's FiLM; as an input channel the position travels with the condition
+through tiling, batching and sharding unchanged.
 """
 from __future__ import annotations
 
@@ -99,6 +105,12 @@ class AttentionBlock(nn.Module):
     return x + h.reshape(b, hh, ww, c).astype(x.dtype)
 
 
+def position_of(x: jax.Array, out_channels: int = 1) -> jax.Array:
+  """[B] the position a network input [B, H, W, C] carries: the mean of its last condition channel (channel
+  C - out_channels - 1; the noisy target's `out_channels` follow it)."""
+  return x[..., x.shape[-1] - out_channels - 1].astype(jnp.float32).mean(axis=(1, 2))
+
+
 class DiffusionUNet(nn.Module):
   base: int = 32
   mults: tuple[int, ...] = (1, 2, 4, 8)
@@ -111,6 +123,8 @@ class DiffusionUNet(nn.Module):
   middle_attention: bool = True
   out_channels: int = 1
   level_scale: float = 50.0     # log SNR (about -12..14) x 50: the range of DDPM's step indices
+  position: bool = False        # the last condition channel holds the generated slice's position in [0, 1]
+  position_scale: float = 10.0  # position x 10: at most 10 radians per unit, so nearby positions embed alike
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
 
@@ -126,6 +140,8 @@ class DiffusionUNet(nn.Module):
       out.append(f"dropout={self.dropout} must be in [0, 1)")
     if self.norm not in ("group", "pixel"):
       out.append(f"norm={self.norm!r} must be 'group' or 'pixel'")
+    if self.position and not self.position_scale > 0:
+      out.append(f"position_scale={self.position_scale} must be > 0")
     if any(not 0 <= lvl < len(self.mults) for lvl in self.attn_levels):
       out.append(f"attn_levels={tuple(self.attn_levels)} must be levels 0..{len(self.mults) - 1}")
     return out
@@ -152,6 +168,10 @@ class DiffusionUNet(nn.Module):
     emb = sinusoidal(self.level_scale * level, self.base)
     emb = nn.Dense(emb_dim, name="embed1", **kw)(emb)
     emb = nn.Dense(emb_dim, name="embed2", **kw)(nn.silu(emb))
+    if self.position:
+      pos = sinusoidal(self.position_scale * position_of(x, self.out_channels), self.base)
+      pos = nn.Dense(emb_dim, name="position1", **kw)(pos)
+      emb = emb + nn.Dense(emb_dim, name="position2", **kw)(nn.silu(pos))
 
     h = Conv3x3(self.base * self.mults[0], name="stem", **kw)(x.astype(self.dtype)).astype(jnp.float32)
     skips = [h]

@@ -17,8 +17,9 @@ import numpy as np
 from jax_iso import io, methods
 from jax_iso.data.paired import PairedVolume
 from jax_iso.data.upsampled import UpsampledVolume
+from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
-from jax_iso.io.factor import resolve_factor
+from jax_iso.io.factor import check_factor, resolve_factor
 
 
 @dataclasses.dataclass
@@ -40,6 +41,8 @@ def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
     return "lateral", (edge, edge)
   if kind == "clip":
     return "clip", (int(config["data"].get("frames", 16)), edge, edge)
+  if kind == "between":        # planes [frames, edge] between sections along Y
+    return "clip", (int(config["data"].get("frames", edge)), pairs.between_span(config["pairs"]["factor"]), edge)
   context = int(config["pairs"].get("context", 0))
   return "clip", (3, edge + 2 * context, edge + 2 * context)
 
@@ -51,10 +54,23 @@ def paths_of(cfg: Mapping, field: str = "path") -> list[str]:
   return paths
 
 
+def _iso_factor(cfg: Mapping, path: str, spacing) -> tuple[float, tuple | None]:
+  """(data.factor, the volume's spacing) for a method trained on an isotropic volume (vemdiffuse_i): the
+  factor is the anisotropy to undo, given; the volume must not be anisotropic itself."""
+  if cfg.get("factor") is None:
+    raise UserError(f"{path} is an isotropic training volume: pass --config.data.factor=F, the anisotropy of the "
+                    "volumes the model will reconstruct (jax-iso reconstruct --train_iso sets it from the input)")
+  if spacing is not None and spacing[0] > 1.2 * max(spacing[1], spacing[2]):
+    raise UserError(f"{path} is anisotropic (voxel size {','.join(f'{v:g}' for v in spacing)} nm); this method "
+                    "learns from an isotropic volume such as a FIB-SEM")
+  return check_factor(cfg["factor"]), spacing
+
+
 def open_inputs(config: Mapping) -> Inputs:
   """Opens every volume of `config.data` and resolves factor, spacing and intensity (they must agree)."""
   cfg = config["data"]
-  isotropic = methods.get(config["method"]).task == "isotropic"
+  method = methods.get(config["method"])
+  isotropic = method.task == "isotropic"
   registered = config["pairs"]["kind"] == "registered"
   spacing_flag = io.parse_spacing(cfg["spacing"]) if cfg.get("spacing") else None
   paths = paths_of(cfg)
@@ -74,7 +90,10 @@ def open_inputs(config: Mapping) -> Inputs:
         io.check_finite(src)
       if path in targets:
         continue
-      if isotropic:
+      if method.train_iso:           # an isotropic volume, taught the anisotropy data.factor names
+        f, sp = _iso_factor(cfg, path, spacing_flag or src.spacing)
+        factor, spacing = f, sp
+      elif isotropic:
         f, sp = resolve_factor(cfg.get("factor"), spacing_flag, src.spacing, src.spacing_origin)
         if factor is not None and abs(f - factor) > 0.01 * factor:
           raise UserError(f"{path} has anisotropy {f:g} but {opened[0].path} has {factor:g}; train on volumes "

@@ -56,6 +56,8 @@ def files(tmp_path):
   io.write_volume(f["three"], vol[:3], (40.0, 10.0, 10.0))
   f["blank"] = tmp_path / "blank.tif"
   io.write_volume(f["blank"], np.zeros_like(vol[:4]), (40.0, 10.0, 10.0))
+  f["iso16"] = tmp_path / "iso16.tif"
+  io.write_volume(f["iso16"], vol.astype(np.uint16) * 256, (10.0, 10.0, 10.0))
   f["out"] = tmp_path / "out.tif"
   return f
 
@@ -139,7 +141,24 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
     "--inpaint for a method without it": (["reconstruct", "--input={aniso}", "--output={out}", "--method=unet",
                                            "--inpaint=auto"], "--inpaint is not available for --method=unet"),
     "--uncertainty equal to the output": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
-                                           "--uncertainty={out}"], "is the output path"),
+                                           "--uncertainty={out}"], "is also --output"),
+    "vemdiffuse_i without --train_iso": (["reconstruct", "--input={aniso}", "--output={out}",
+                                          "--method=vemdiffuse_i"], "pass --train_iso=ISO"),
+    "--train_iso anisotropic": (["reconstruct", "--input={aniso}", "--output={out}", "--method=vemdiffuse_i",
+                                 "--train_iso={aniso}"], "is anisotropic"),
+    "--train_iso of another dtype": (["reconstruct", "--input={aniso}", "--output={out}", "--method=vemdiffuse_i",
+                                      "--train_iso={iso16}"], "is uint16 but"),
+    "--train_iso for a method that learns from the input": (["reconstruct", "--input={aniso}", "--output={out}",
+                                                             "--method=vemdiffuse_a", "--train_iso={iso}"],
+                                                            "drop --train_iso"),
+    "--samples for a method without sampling": (["reconstruct", "--input={aniso}", "--output={out}", "--method=unet",
+                                                 "--samples=4"], "--samples is not available for --method=unet"),
+    "vemdiffuse --uncertainty with one sample": (["reconstruct", "--input={aniso}", "--output={out}",
+                                                  "--method=vemdiffuse_a", "--samples=1", "--uncertainty={tmp}/u.tif"],
+                                                 "need at least 2 samples"),
+    "--steps and --train_steps both for a regression method": (["reconstruct", "--input={aniso}", "--output={out}",
+                                                                "--method=unet", "--steps=3", "--train_steps=4"],
+                                                               "pass one"),
     "--uncertainty equal to the input": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
                                           "--uncertainty={aniso}"], "is the input"),
 }

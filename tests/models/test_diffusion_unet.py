@@ -9,7 +9,7 @@ import pytest
 from jax_iso.diffusion import losses, schedules
 from jax_iso.io import read_volume
 from jax_iso.models import build_model
-from jax_iso.models.diffusion_unet import DiffusionUNet, sinusoidal
+from jax_iso.models.diffusion_unet import DiffusionUNet, position_of, sinusoidal
 from jax_iso.samples import FIBSEM_10NM
 
 TINY = dict(base=8, mults=(1, 2), res_blocks=1, groups=4, head_channels=8, dropout=0.0)
@@ -49,6 +49,27 @@ def test_noise_level_and_condition_change_the_output():
   np.testing.assert_allclose(np.asarray(other[0]), np.asarray(base[0]), atol=1e-6)   # examples are independent
   cond = x.at[..., 0].multiply(-1.0)                                                 # (no batch statistics)
   assert float(jnp.abs(apply(params, cond, jnp.asarray([1.0, 1.0])) - base).mean()) > 1e-3
+
+
+def test_position_channel_reaches_the_output_smoothly():
+  """vEMDiffuse: the last condition channel's value (the slice's position, fractional for any factor) is read
+  and embedded: other positions give other outputs, nearby positions nearby outputs; without `position` the
+  same channel is an ordinary input."""
+  net = DiffusionUNet(**TINY, position=True)
+  images = jax.random.normal(jax.random.key(0), (1, 16, 16, 3))
+
+  def with_position(p):   # [sections below and above, position map, noisy target]
+    return jnp.concatenate([images[..., :2], jnp.full((1, 16, 16, 1), p), images[..., 2:]], axis=-1)
+  params = _perturbed(net, with_position(0.0))
+  assert "position1" in params["params"] and "position2" in params["params"]
+  np.testing.assert_allclose(float(position_of(with_position(0.4))[0]), 0.4, atol=1e-6)
+  apply = jax.jit(net.apply)
+  out = {p: apply(params, with_position(p), jnp.zeros(1)) for p in (0.4, 0.41, 0.6, 0.9)}
+  far = float(jnp.abs(out[0.9] - out[0.4]).mean())
+  assert far > 1e-3 and float(jnp.abs(out[0.6] - out[0.4]).mean()) > 1e-3
+  assert float(jnp.abs(out[0.41] - out[0.4]).mean()) < 0.5 * far
+  plain = DiffusionUNet(**TINY)
+  assert "position1" not in jax.eval_shape(plain.init, jax.random.key(0), with_position(0.4), jnp.zeros(1))["params"]
 
 
 def test_dropout_only_in_training():
