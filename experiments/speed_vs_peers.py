@@ -15,6 +15,9 @@ Cases (same input and output sizes and the same content of one call as the refer
   U-Net, MSE on the noise, backward, Adam 5e-5 (the EMA update apart, as the reference times it).
 - emdiffuse_n_step_b1: one sampling step at t = 1/2 (U-Net on condition + z_t, then the posterior update to
   the next of 1000 steps) on one 256 x 256 image.
+- vemdiffuse_i_train_b3 / vemdiffuse_i_step_b1: the same for vEMDiffuse-i (configs/vemdiffuse_i.py default: the
+  U-Net at the reference's sizes with the position embedding), the condition being the sections below and above
+  and the position map (the reference: the two sections and an index embedding of which of 5 slices).
 Timing as the references': compile excluded, 3 warm-up calls, then the median of >= 5 calls (more, up to 20,
 while under 10 s in all), `block_until_ready`. The reference runs with glibc's malloc kept from returning freed
 memory (GLIBC_TUNABLES, its fastest setting); so does this script (it re-executes itself with the same setting:
@@ -38,7 +41,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from configs import a2i_3dem, emdiffuse_n, emformer  # noqa: E402
+from configs import a2i_3dem, emdiffuse_n, emformer, vemdiffuse_i  # noqa: E402
 from jax_iso.diffusion import samplers  # noqa: E402
 from jax_iso.models import build_model  # noqa: E402
 from jax_iso.train.diffusion_objective import Diffusion  # noqa: E402
@@ -46,7 +49,7 @@ from common import write_json  # noqa: E402  experiments/common.py
 from speed import dot_peak, train_step_fn  # noqa: E402  experiments/speed.py
 
 CASES = ("isovem_x8_train_b2", "isovem_x8_infer_d128", "isovem_x8_infer_d16", "uformer_t_train_b4",
-         "emdiffuse_n_train_b3", "emdiffuse_n_step_b1")
+         "emdiffuse_n_train_b3", "emdiffuse_n_step_b1", "vemdiffuse_i_train_b3", "vemdiffuse_i_step_b1")
 flags.DEFINE_enum("case", None, CASES, "The reference case to match.")
 flags.DEFINE_string("peer", None, "The reference's JSON line (../shared/peers/bench CASE > FILE): print the ratio.")
 flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
@@ -95,14 +98,17 @@ def infer_case(depth: int):
   return (lambda: fn(params, x).block_until_ready()), depth * 128 * 128, flops
 
 
-def diffusion_case(train: bool):
-  """EMDiffuse-n at the reference's sizes: a train step on 3 pairs, or one sampling step on one image."""
-  cfg = emdiffuse_n.get_config()
+def diffusion_case(train: bool, vem: bool = False):
+  """EMDiffuse-n (or vEMDiffuse-i) at the reference's sizes: a train step on 3 pairs, or one sampling step on
+  one image."""
+  cfg = vemdiffuse_i.get_config() if vem else emdiffuse_n.get_config()
   model, objective = build_model(cfg.model), Diffusion(cfg)
   rng = np.random.default_rng(0)
   batch = 3 if train else 1
-  cond, clean = (jnp.asarray(rng.random((batch, 256, 256), np.float32)) for _ in range(2))
-  params = model.init(jax.random.key(0), jnp.zeros((1, 256, 256, 2)), jnp.zeros(1))
+  chans = 3 if vem else 1                       # vEM: section below, section above, position
+  cond = jnp.asarray(rng.random((batch, 256, 256, chans), np.float32))
+  clean = jnp.asarray(rng.random((batch, 256, 256), np.float32))
+  params = model.init(jax.random.key(0), jnp.zeros((1, 256, 256, chans + 1)), jnp.zeros(1))
   if train:
     optimizer = optax.adam(5e-5)
     holder = {"state": (params, optimizer.init(params))}
@@ -124,7 +130,7 @@ def diffusion_case(train: bool):
 
   @jax.jit
   def one(p, z, key):
-    denoise = objective.denoiser(model, p, cond[..., None] * 2.0 - 1.0)
+    denoise = objective.denoiser(model, p, cond * 2.0 - 1.0)
     x0, eps = samplers.estimate(denoise, objective.schedule, z, t, prediction=objective.prediction)
     return samplers.ddpm_step(z, x0, eps, t, s, jax.random.normal(key, z.shape), objective.schedule)
   flops = one.lower(params, z, jax.random.key(1)).compile().cost_analysis()
@@ -136,8 +142,8 @@ def main(argv):
   case = FLAGS.case
   if case == "isovem_x8_train_b2":
     call, voxels, flops = train_case(emformer_x8(), 2, (16, 128, 128))
-  elif case.startswith("emdiffuse_n_"):
-    call, voxels, flops = diffusion_case(train=case == "emdiffuse_n_train_b3")
+  elif case.startswith(("emdiffuse_n_", "vemdiffuse_i_")):
+    call, voxels, flops = diffusion_case(train=case.endswith("_train_b3"), vem=case.startswith("vem"))
   elif case.startswith("isovem_x8_infer_d"):
     call, voxels, flops = infer_case(int(case.rsplit("_d", 1)[1]))
   else:

@@ -34,8 +34,9 @@ def main(fv: flags.FlagValues) -> int:
   out = predict(fv.model or fv.workdir, fv.input, fv.output, factor=fv.factor, spacing=common.spacing(fv),
                 fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, flags=fv.flags,
                 sampling=common.sampling(fv, fv.steps), **common.volume_selection(fv))
+  fused = f", fused by {out['fuse']}" if out.get("fuse") else ""
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
-        f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}, fused by "
-        f"{out['fuse']}), spacing {common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
+        f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}{fused}), spacing "
+        f"{common.spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
   common.print_clip_outputs(out)
   return 0

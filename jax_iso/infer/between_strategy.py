@@ -43,7 +43,7 @@ def sources(slices: np.ndarray, factor: float, n_sections: int) -> tuple[np.ndar
 
 
 def check(options: Mapping) -> None:
-  diffusion_strategy.check(options)
+  diffusion_strategy.check_sampling(options)
   if options.get("noise", "shared") not in NOISES:
     raise UserError(f"infer.noise={options['noise']!r} is unknown; choose one of {', '.join(NOISES)}")
 

@@ -32,7 +32,15 @@ SAMPLING_SALT = 0x5EED        # the sampling key: the config's seed folded with 
 
 
 def check(options: Mapping) -> None:
-  """One-line UserErrors for the sampling options, before any work."""
+  """One-line UserErrors for the options of the "diffusion" strategy, before any work."""
+  check_sampling(options)
+  if options.get("noise") is not None:
+    raise UserError("infer.noise (one noise field for all slices, or one per slice) is a setting of the vEMDiffuse "
+                    "methods, which generate slices between sections; drop it")
+
+
+def check_sampling(options: Mapping) -> None:
+  """One-line UserErrors for the sampling options (tiles, samples, threshold, sampler), before any work."""
   for name in ("tile", "batch_size", "samples"):
     if int(options[name]) < 1:
       raise UserError(f"infer.{name}={options[name]} must be >= 1")

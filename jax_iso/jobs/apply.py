@@ -58,14 +58,14 @@ def open_sections(path: str, *, factor: float | None = None, spacing: tuple[floa
     yield Sections(src, factor, spacing, io.intensity_of(src, mode=normalize))
 
 
-SAMPLING = ("samples", "steps", "sampler", "threshold")   # sampling settings of the diffusion strategies
+SAMPLING = ("samples", "steps", "sampler", "threshold", "noise")   # settings of the diffusion strategies' sampling
 
 
 def check_extras(method: methods.Method, input: str, output: str, *, inpaint: str | None = None,
                  uncertainty: str | None = None, flags: str | None = None, sampling: Mapping | None = None,
                  channel: int | None = None, timepoint: int | None = None, log: bool = True) -> dict:
   """The strategy options that --inpaint, --uncertainty, --flags and the sampling settings (`sampling`: samples,
-  steps, sampler, threshold; None where not given) add, checked before any work: the method must offer them,
+  steps, sampler, threshold, noise (vemdiffuse: "shared" or "plane"); None where not given) add, checked before any work: the method must offer them,
   each map needs its own writable path, the inpaint indices must be sections of the input and leave some;
   "auto" is resolved here to the sections the detector finds (printed when `log`), so a learned method fits
   only once it is known that something is left to inpaint from."""
