@@ -42,7 +42,7 @@ def build(arg: str | None, *, method: str) -> ml_collections.ConfigDict:
   config.model.position_scale = 10.0
   config.section_noise = "match"
   config.data.frames = config.data.crop           # plane rows: consecutive sections (-a) or fine slices (-i)
-  config.infer.noise = "shared"                   # every slice starts from the same noise: no flicker along Z
+  config.infer.noise = "sections"                 # each slice's noise blends its two sections': no flicker
   if arg == "cpu":
     config.data.frames = 32                       # 32 sections: volumes of 40 sections and more train
   elif arg == "tiny":

@@ -1,7 +1,7 @@
 """vEMDiffuse-a and -i against cubic and a regression method on real FIB-SEM: quality, flicker, uncertainty, speed.
 
   python experiments/bench_vemdiffuse.py [--quick] [--factors=4,2.5] [--variants=a,i] [--train_steps=1500]
-      [--samples=4] [--steps=8] [--sweep=4,16] [--crop=96] [--methods=unet] [--minutes=5]
+      [--samples=4] [--steps=8] [--sweep=4,16] [--noises=shared,plane] [--crop=96] [--methods=unet] [--minutes=5]
       [--out=results/bench_vemdiffuse.json]
       [--pictures=docs]
 
@@ -14,9 +14,10 @@ of the xz and yz planes and the FSC resolution along Z and X (`jobs.evaluate`) o
 mean; cubic and the regression `--methods` (fitted on the whole anisotropic volume for `--minutes` of training,
 `jobs.reconstruct`) scored on the same crop.
 Flicker (consistency across the generated planes): the RMS of the difference between consecutive Z slices of
-the output divided by the original's (1: as much change from plane to plane as the tissue; above: flicker),
-and the PSNR of that difference against the original's, for one sample with every slice starting from the same
-noise (`infer.noise = "shared"`, the default) and with noise of its own (`"plane"`, as the reference).
+the output divided by the original's (1: as much change from plane to plane as the tissue; above: flicker;
+below: too smooth along Z), and the PSNR of that difference against the original's, for one sample with each
+slice's noise blended from its two sections' (`infer.noise = "sections"`, the default) and with the `--noises`
+modes: one field for every slice (`"shared"`) or noise of its own per slice (`"plane"`, as the reference).
 Sampler steps: one sample at `--steps` and at the `--sweep` counts (PSNR, seconds per 256^2 plane).
 Uncertainty: the Spearman correlation of 16^3 block means of the K samples' standard deviation with the true
 absolute error of their mean, and the share the 0.12 threshold flags.
@@ -49,6 +50,8 @@ _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 1500, "Training steps of each
 _SAMPLES = flags.DEFINE_integer("samples", 4, "Samples per voxel, K.")
 _STEPS = flags.DEFINE_integer("steps", 8, "DPM-Solver++(2M) steps per sample.")
 _SWEEP = flags.DEFINE_list("sweep", ["4", "16"], "Other sampler step counts tried on the first model (one sample).")
+_NOISES = flags.DEFINE_list("noises", ["shared", "plane"], "Other noise modes whose flicker is measured (one "
+                            "sample; the default mode, sections, is the main rows').")
 _CROP = flags.DEFINE_integer("crop", 96, "Lateral size of the central columns sampled and scored.")
 _METHODS = flags.DEFINE_list("methods", ["unet"], "Regression methods to compare (fitted on the whole volume).")
 _MINUTES = flags.DEFINE_float("minutes", 5.0, "Training minutes of each regression method.")
@@ -150,11 +153,13 @@ def main(argv):
         rows.append({**common, "method": f"{name} (mean of {k})", "predict_seconds": round(mean_seconds, 1),
                      **_scores(mean, ref_path, work)})
         pred_one = io.read_volume(one)[0]
-        extra["flicker"].append({"factor": factor, "method": name, "noise": "shared", **flicker(pred_one, ref)})
-        plane = work / f"{tag}_{name}_plane.tif"
-        _predict_plane_noise(run, aniso_crop, plane, steps)
-        extra["flicker"].append({"factor": factor, "method": name, "noise": "plane",
-                                 **flicker(io.read_volume(plane)[0], ref), **_scores(plane, ref_path, work)})
+        extra["flicker"].append({"factor": factor, "method": name, "noise": "sections", **flicker(pred_one, ref)})
+        for mode in [m for m in _NOISES.value if m.strip() and m != "sections"]:
+          other = work / f"{tag}_{name}_{mode}.tif"
+          jobs.predict(str(run), str(aniso_crop), str(other), sampling={"samples": 1, "steps": steps, "noise": mode},
+                       show_progress=False)
+          extra["flicker"].append({"factor": factor, "method": name, "noise": mode,
+                                   **flicker(io.read_volume(other)[0], ref), **_scores(other, ref_path, work)})
         extra["calibration"].append({"factor": factor, "method": name, "k": k,
                                      **calibration(io.read_volume(mean)[0], io.read_volume(std)[0], ref)})
         if factor == factors[0] and variant == variants[0]:
@@ -191,12 +196,6 @@ def _config(name: str, aniso: pathlib.Path, factor: float, steps: int):
   config.data.factor = factor
   config.data.path = str(SAMPLE1 if name == "vemdiffuse_i" else aniso)
   return config
-
-
-def _predict_plane_noise(run: pathlib.Path, src: pathlib.Path, out: pathlib.Path, steps: int) -> None:
-  """One sample with noise of its own for every slice (the reference's way)."""
-  jobs.predict(str(run), str(src), str(out), sampling={"samples": 1, "steps": steps, "noise": "plane"},
-               show_progress=False)
 
 
 def _picture(folder: pathlib.Path, factor: float, ref, cubic, mean, std, k: int) -> None:

@@ -1,7 +1,8 @@
 """Trust on real data: `validate` and the reference-free spectral resolution of cubic and the learned methods.
 
   python experiments/real_data.py [--quick] [--crop=192] [--methods=cubic,unet,a2i] [--unet_steps=300] \
-      [--a2i_steps=120] [--emformer_steps=600] [--work=DIR] [--out=results/real_data.json]
+      [--a2i_steps=120] [--emformer_steps=600] [--vemdiffuse_steps=1200 --vemdiffuse_sampling=2,6] [--work=DIR]
+      [--out=results/real_data.json]
 
 For each volume: `jobs.validate` (every other real section held out, the rest reconstructed at twice the factor,
 learned methods fitted on the remaining sections alone) and, at the volume's own factor, each method's
@@ -11,7 +12,8 @@ Volumes: the real ssTEM crops of ../shared/data (CREMI x10, ISBI 2012 x12.5, Dro
 its central `--crop` x `--crop` pixels laterally (inference time), and FlyEM sample2 (10 nm isotropic FIB-SEM)
 with box sections simulated at x4 and x3, where the reconstructions are also scored against the true volume so that
 validate's ranking can be checked. Learned methods train their `cpu` variant for a fixed number of steps.
-EMformer also writes its uncertainty map (the 8 orientations' standard deviation), drawn beside the planes.
+EMformer and vEMDiffuse-a also write their uncertainty maps (the 8 orientations' / the K samples' standard
+deviation), drawn beside the planes.
 With --work, a rerun reuses the inputs, reconstructions and validate results found there and scores them again.
 --quick: the CREMI crop at 128 px, 12 sections, cubic and U-Net (20 steps).
 """
@@ -38,7 +40,7 @@ VOLUMES = {  # name: (file, simulate factor or None)
     "isbi2012": (DATA / "isbi2012_sstem_train.tif", None),
     "vnc_stack1": (DATA / "drosophila_l3_vnc_sstem_stack1.tif", None),
 }
-METHODS = ("cubic", "unet", "a2i", "emformer")
+METHODS = ("cubic", "unet", "a2i", "emformer", "vemdiffuse_a")
 SNR_SWEEP = (1.5, 2.0, 3.0, 4.0, 8.0)
 
 _QUICK = flags.DEFINE_bool("quick", False, "CREMI at 128 px, 12 sections; cubic and U-Net, 20 steps.")
@@ -46,6 +48,8 @@ _CROP = flags.DEFINE_integer("crop", 192, "Lateral crop (px) of the real ssTEM v
 _UNET_STEPS = flags.DEFINE_integer("unet_steps", 300, "U-Net training steps (each fit).")
 _A2I_STEPS = flags.DEFINE_integer("a2i_steps", 120, "A2I-3DEM training steps (each fit).")
 _EMFORMER_STEPS = flags.DEFINE_integer("emformer_steps", 600, "EMformer training steps (each fit).")
+_VEM_STEPS = flags.DEFINE_integer("vemdiffuse_steps", 1200, "vEMDiffuse-a training steps (each fit).")
+_VEM_SAMPLING = flags.DEFINE_list("vemdiffuse_sampling", ["2", "6"], "vEMDiffuse-a samples K and sampler steps.")
 _METHODS = flags.DEFINE_list("methods", ["cubic", "unet", "a2i"], f"Which of {', '.join(METHODS)}.")
 _VALIDATE = flags.DEFINE_bool("validate", True, "Run validate (off: only the reconstructions' resolutions).")
 _VOLUMES = flags.DEFINE_list("volumes", list(VOLUMES), "Which volumes.")
@@ -78,7 +82,10 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
   for method in methods:
     recon = work / f"{name}_{method}.tif"
     if not recon.exists():
-      extra = {"uncertainty": str(work / f"{name}_{method}_std.tif")} if method == "emformer" else {}
+      extra = {"uncertainty": str(work / f"{name}_{method}_std.tif")} if method in ("emformer", "vemdiffuse_a") else {}
+      if method == "vemdiffuse_a":
+        k, n = (int(v) for v in _VEM_SAMPLING.value)
+        extra["sampling"] = {"samples": k, "steps": n}
       jobs.reconstruct(str(aniso), str(recon), method=method, **learned.get(method, {"show_progress": False}),
                        **extra)
     free = jobs.evaluate(str(recon), report_dir=str(work / f"{name}_{method}_report"))
@@ -98,8 +105,9 @@ def _xz_picture(name: str, work: pathlib.Path, methods: tuple[str, ...]) -> path
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   planes = {}
   paths = [("sections (input)", work / f"{name}.tif")] + [(m, work / f"{name}_{m}.tif") for m in methods]
-  if (work / f"{name}_emformer_std.tif").exists() and "emformer" in methods:
-    paths.append(("emformer uncertainty", work / f"{name}_emformer_std.tif"))
+  for method in ("emformer", "vemdiffuse_a"):
+    if (work / f"{name}_{method}_std.tif").exists() and method in methods:
+      paths.append((f"{method} uncertainty", work / f"{name}_{method}_std.tif"))
   for label, path in paths:
     with io.open_volume(str(path)) as src:
       _, _, cx = centre_crop(src.shape, 256)
@@ -164,7 +172,8 @@ def main(argv):
   unknown = sorted(set(methods) - set(METHODS))
   if unknown:
     raise app.UsageError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
-  every = {"unet": _UNET_STEPS.value, "a2i": _A2I_STEPS.value, "emformer": _EMFORMER_STEPS.value}
+  every = {"unet": _UNET_STEPS.value, "a2i": _A2I_STEPS.value, "emformer": _EMFORMER_STEPS.value,
+           "vemdiffuse_a": _VEM_STEPS.value}
   steps = {"unet": 20} if quick else {m: every[m] for m in methods if m in every}
   crop, depth = (128, 12) if quick else (_CROP.value, None)
   rows = {}

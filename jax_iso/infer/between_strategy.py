@@ -10,9 +10,11 @@ strategies pad. Every slice is generated, those at a section's centre too (p = 0
 section into a thin slice, as it learned), so all slices are treated alike.
 
 Options: those of the "diffusion" strategy (tile, overlap, margin, batch_size, samples, threshold; sampler and
-steps override the config's; uncertainty and flags are paths) and `noise`: "shared" (default) starts every slice
-from the same noise field, so neighbouring slices, whose conditions differ only by the position, come out
-alike (no flicker from plane to plane along Z), or "plane" (independent noise per slice, as the reference).
+steps override the config's; uncertainty and flags are paths) and `noise`, where each slice's sampling starts:
+"sections" (default) gives every section a noise field and each slice the blend of the two around it at its
+position (cos / sin weights), so the slices between two sections change smoothly (no flicker) and no texture
+repeats over many sections; "shared" starts every slice from one field (no flicker, but any texture the
+model invents repeats along Z as streaks); "plane" gives each slice its own (the reference's way: flicker).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 from jax_iso.errors import UserError
 from jax_iso.infer import diffusion_strategy
 
-NOISES = ("shared", "plane")
+NOISES = ("sections", "shared", "plane")
 
 
 def sources(slices: np.ndarray, factor: float, n_sections: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,7 +46,7 @@ def sources(slices: np.ndarray, factor: float, n_sections: int) -> tuple[np.ndar
 
 def check(options: Mapping) -> None:
   diffusion_strategy.check_sampling(options)
-  if options.get("noise", "shared") not in NOISES:
+  if options.get("noise", "sections") not in NOISES:
     raise UserError(f"infer.noise={options['noise']!r} is unknown; choose one of {', '.join(NOISES)}")
 
 
@@ -74,9 +76,9 @@ class Conditions:
 
 
 def run(src, sink, job) -> dict:
-  shared = job.options.get("noise", "shared") == "shared"
-  noise = "shared" if shared else "plane"
+  noise = job.options.get("noise", "sections")
   summary = diffusion_strategy.sample_volume(Conditions(src, job.factor, job.intensity), sink, job, channels=3,
-                                             shared_noise=shared,
+                                             shared_noise=noise == "shared",
+                                             between=float(job.factor) if noise == "sections" else None,
                                              description={"factor": float(job.factor), "noise": noise})
   return {**summary, "noise": noise}

@@ -77,12 +77,13 @@ def run(condition, sink, job) -> dict:
   return sample_volume(read, sink, job)
 
 
-def sample_volume(read, sink, job, *, channels: int = 1, shared_noise: bool = False,
+def sample_volume(read, sink, job, *, channels: int = 1, shared_noise: bool = False, between: float | None = None,
                   description: Mapping | None = None) -> dict:
   """Writes the mean of K samples of every output plane into `sink` (and the uncertainty and flags the options
   ask for): `read(z0, z1)` gives the conditions of output planes z0..z1-1 in [0, 1], [n, H, W] (or
   [n, C, H, W] with `channels` C). With `shared_noise`, every plane starts from the same noise field (the noise
-  is a function of (y, x) and the sample only; vEMDiffuse), else of the plane too."""
+  is a function of (y, x) and the sample only; vEMDiffuse), else of the plane too; with `between` (a factor),
+  the noise of a fine slice blends the noise fields of the sections around it (`make_tile_sampler`)."""
   loaded, options = job.model, job.options
   k = int(options["samples"])
   threshold = float(options["threshold"])
@@ -90,7 +91,7 @@ def sample_volume(read, sink, job, *, channels: int = 1, shared_noise: bool = Fa
   overrides = {n: int(v) if n == "steps" else str(v) for n, v in overrides.items()}
   key = jax.random.fold_in(jax.random.key(int(loaded.config.seed)), SAMPLING_SALT)
   draw = make_tile_sampler(Conditional(loaded.config.diffusion), loaded.model, loaded.params, key, samples=k,
-                           **overrides)
+                           between=between, **overrides)
   tiling = Tiling.from_config(options, loaded.multiple)
   n, h, w = (int(s) for s in sink.shape)
   chunk = max(1, min(n, PLANE_PIXELS // max(1, h * w * (k + channels))))

@@ -42,12 +42,39 @@ def position_noise(key: jax.Array, origin: jax.Array, shape: tuple[int, int], bl
   return jax.lax.dynamic_slice(mosaic, (offset[0], offset[1]), (h, w))
 
 
+def tile_noise(key: jax.Array, origins: jax.Array, sample_id: jax.Array, shape: tuple[int, int], step,
+               *, between: float | None = None) -> jax.Array:
+  """[B, h, w] standard normal noise of sampler step `step` (-1: the starting noise) for tiles at `origins`
+  (int32 [B, 3]: plane, y, x) of samples `sample_id` [B]: a function of (plane, sample, step, pixel), so
+  overlapping tiles agree. With `between` (a factor s), the planes are fine slices j between sections, and the
+  noise is cos(pi p / 2) n_k + sin(pi p / 2) n_(k+1), n_k the field of section k, p the slice's position
+  between sections k and k + 1 (unit variance kept; continuous from one gap to the next)."""
+  keys_of = jax.vmap(lambda p, k: jax.random.fold_in(jax.random.fold_in(key, p), k))
+
+  def field(keys):
+    return jax.vmap(lambda k, yx: position_noise(jax.random.fold_in(k, step + 1), yx, shape))(keys, origins[:, 1:])
+
+  if between is None:
+    return field(keys_of(origins[:, 0], sample_id))
+  u = (origins[:, 0].astype(jnp.float32) + 0.5) / float(between) - 0.5
+  section = jnp.floor(u + 1e-6)
+  angle = ((u - section) * (jnp.pi / 2))[:, None, None]
+  section = section.astype(jnp.int32) + 1                       # from -1 (before the first centre) on: >= 0
+  return jnp.cos(angle) * field(keys_of(section, sample_id)) + jnp.sin(angle) * field(keys_of(section + 1, sample_id))
+
+
 def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: int = 1,
-                      **overrides) -> Callable[[jax.Array, jax.Array], jax.Array]:
+                      between: float | None = None, **overrides) -> Callable[[jax.Array, jax.Array], jax.Array]:
   """`draw(tiles [B, h, w] (or [B, C, h, w]) in [0, 1], origins int32 [B, 3]) -> [B, K, h, w]`: K samples of
-  each tile (the condition, of C channels), jitted, the batch sharded over every device and the parameters replicated; `origins` (plane, y, x)
-  as `predict_planes(..., origins=True)` gives them. `conditional`: a `diffusion.Conditional` (or the training
-  objective); `overrides` change its sampler settings (sampler, steps, eta, spacing)."""
+  each tile (the condition, of C channels), jitted, the batch sharded over every device and the parameters
+  replicated; `origins` (plane, y, x) as `predict_planes(..., origins=True)` gives them. `conditional`: a
+  `diffusion.Conditional` (or the training objective); `overrides` change its sampler settings (sampler, steps,
+  eta, spacing).
+
+  `between` (a factor s; vEMDiffuse): the planes are fine slices between sections, and the noise of slice j
+  blends the noise fields of the two sections around it, cos(pi p / 2) n_k + sin(pi p / 2) n_(k+1) at its
+  position p between them (unit variance kept): slices between two sections start from noise that changes
+  smoothly with the position, and slices between other sections from other noise."""
   if samples < 1:
     raise ValueError(f"need at least one sample per tile, got {samples}")
   mesh = mesh_lib.make_mesh()
@@ -60,11 +87,7 @@ def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: in
     cond = uncertainty.repeat(tiles, samples)                                   # [K * B, h, w]
     where = uncertainty.repeat(origins, samples)
     sample_id = jnp.repeat(jnp.arange(samples), b)
-    row_keys = jax.vmap(lambda p, k: jax.random.fold_in(jax.random.fold_in(key, p), k))(where[:, 0], sample_id)
-
-    def noise(step):      # step -1: the starting noise
-      return jax.vmap(lambda k, yx: position_noise(jax.random.fold_in(k, step + 1), yx, (h, w)))(
-          row_keys, where[:, 1:])[..., None]
+    noise = lambda step: tile_noise(key, where, sample_id, (h, w), step, between=between)[..., None]  # noqa: E731
     out = conditional.sample(model, params, cond, key, z_init=noise(-1), noise_fn=noise, **overrides)
     return uncertainty.unrepeat(out, samples).transpose(1, 0, 2, 3)              # [B, K, h, w]
 

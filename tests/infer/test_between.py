@@ -53,3 +53,23 @@ def test_one_section_is_refused_and_noise_setting_checked():
   between_strategy.check(options)
   with pytest.raises(UserError, match="infer.noise='flat' is unknown"):
     between_strategy.check({**options, "noise": "flat"})
+
+
+def test_slice_noise_blends_the_fields_of_the_sections_around_it():
+  """`tile_noise(between=s)`: at s = 5, slice 2 sits on section 0's centre (p = 0), slice 7 on section 1's and
+  slice 6 at p = 0.8 between them, so its noise is cos(0.4 pi) n_0 + sin(0.4 pi) n_1 exactly; neighbouring
+  slices correlate by cos(pi / 10), slices two sections apart not at all, and the variance stays 1."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from jax_iso.infer.diffusion_tiles import tile_noise  # pylint: disable=g-import-not-at-top
+  planes = jnp.asarray([2, 6, 7, 3, 17], jnp.int32)
+  origins = jnp.stack([planes, jnp.full(5, -8), jnp.full(5, 3)], axis=1).astype(jnp.int32)
+  n = np.asarray(tile_noise(jax.random.key(4), origins, jnp.zeros(5, jnp.int32), (96, 96), -1, between=5.0))
+  angle = 0.4 * np.pi
+  np.testing.assert_allclose(n[1], np.cos(angle) * n[0] + np.sin(angle) * n[2], atol=1e-5)
+  corr = lambda a, b: float(np.corrcoef(a.ravel(), b.ravel())[0, 1])   # noqa: E731
+  # 9216 pixels: the sample correlation's standard error is about 0.01
+  assert abs(corr(n[0], n[3]) - np.cos(np.pi / 10)) < 0.03 and abs(corr(n[0], n[4])) < 0.05
+  assert abs(float((n[1] ** 2).mean()) - 1.0) < 0.06
+  plain = np.asarray(tile_noise(jax.random.key(4), origins, jnp.zeros(5, jnp.int32), (96, 96), -1))
+  assert abs(corr(plain[0], plain[3])) < 0.05             # without `between`: every plane its own noise

@@ -41,6 +41,19 @@ def test_smooth_pixelwise_model_is_reproduced(shape):
   np.testing.assert_allclose(out, np.tanh(3.0 * planes - 1.0) * np.exp(-planes), atol=2e-6)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 45, 77), (1, 2, 7, 130)])
+def test_planes_of_several_channels_reach_the_model_together(shape):
+  """[N, C, H, W] planes: each tile arrives as [B, C, th, tw] with its channels aligned; a pixelwise model of
+  the channels is reproduced exactly."""
+  planes = _planes(shape, seed=2)
+  weights = jnp.arange(1.0, shape[1] + 1.0)
+  fn = jax.jit(lambda x: jnp.einsum("bchw,c->bhw", x, weights))
+  out = infer.predict_planes(fn, planes, tile=32, overlap=8, margin=4, batch_size=3, multiple=4)
+  assert out.shape == (shape[0],) + shape[2:]
+  # float32: a weighted sum of <= 3 values below 1 (weights <= 3) rounds by ~1e-6, the blend adds a few roundings
+  np.testing.assert_allclose(out, np.einsum("nchw,c->nhw", planes, np.asarray(weights)), atol=4e-6)
+
+
 @pytest.fixture(scope="module")
 def small_unet():
   model = UNet(depth=2, width=8, kernel=3)

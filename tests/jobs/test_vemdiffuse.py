@@ -24,7 +24,7 @@ def test_vemdiffuse_a_fits_on_the_input_and_samples_the_section_grid(volumes, tm
                          sampling={"samples": 2, "steps": 2}, show_progress=False)
   n_sec = io.read_volume(volumes / "x2.5.tif")[0].shape[0]
   assert out["output_shape"] == [grid.fine_count(n_sec, 2.5), 48, 48] and out["fit"]["steps"] == 2
-  assert out["strategy"]["samples"] == 2 and out["strategy"]["steps"] == 2 and out["strategy"]["noise"] == "shared"
+  assert out["strategy"]["samples"] == 2 and out["strategy"]["steps"] == 2 and out["strategy"]["noise"] == "sections"
   iso, spacing = io.read_volume(tmp_path / "iso.tif")
   std, _ = io.read_volume(tmp_path / "std.tif")
   flags, _ = io.read_volume(tmp_path / "flags.tif")
