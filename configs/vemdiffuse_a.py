@@ -46,8 +46,8 @@ def build(arg: str | None, *, method: str) -> ml_collections.ConfigDict:
   config.data.frames = config.data.crop           # plane rows: consecutive sections (-a) or fine slices (-i)
   config.infer.noise = "sections"                 # each slice's noise blends its two sections': no flicker
   if arg == "cpu":
-    config.data.frames = 32                       # 32 sections: volumes of 40 sections and more train
-    config.diffusion.steps = 6                    # x4 on FlyEM: 3 steps 28.2 dB, 6 27.9, 12 27.9 (Z res 56.5, 54.9, 53.0 nm)
+    config.data.frames = 32                       # 32 sections (reconstruct takes fewer from a smaller volume)
+    config.diffusion.steps = 6                    # x4, FlyEM: 3 steps 28.2 dB, 6 27.9, 12 27.9 (Z res 56.5, 54.9, 53 nm)
     config.infer.samples = 4                      # a 250^3 volume at x4: about 8 minutes a sample on 2 CPU cores
   elif arg == "tiny":
     config.data.frames = 8

@@ -65,10 +65,11 @@ def check_extras(method: methods.Method, input: str, output: str, *, inpaint: st
                  uncertainty: str | None = None, flags: str | None = None, sampling: Mapping | None = None,
                  channel: int | None = None, timepoint: int | None = None, log: bool = True) -> dict:
   """The strategy options that --inpaint, --uncertainty, --flags and the sampling settings (`sampling`: samples,
-  steps, sampler, threshold, noise (vemdiffuse: "shared" or "plane"); None where not given) add, checked before any work: the method must offer them,
-  each map needs its own writable path, the inpaint indices must be sections of the input and leave some;
-  "auto" is resolved here to the sections the detector finds (printed when `log`), so a learned method fits
-  only once it is known that something is left to inpaint from."""
+  steps, sampler, threshold, noise (vemdiffuse: "sections", "shared" or "plane"); None where not given) add,
+  checked before any work: the method must offer them, each map needs its own writable path, the inpaint indices
+  must be sections of the input and leave some; "auto" is resolved here to the sections the detector finds
+  (printed when `log`), so a learned method fits only once it is known that something is left to inpaint
+  from."""
   features = strategies.get(method.strategy).features
   sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
   unknown = sorted(set(sampling) - set(SAMPLING))
