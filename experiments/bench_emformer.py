@@ -31,7 +31,7 @@ import jax
 
 from jax_iso import io, jobs, methods
 from jax_iso.degrade import grid
-from common import SAMPLE2, require_sample2, write_json  # experiments/common.py
+from common import block_means, SAMPLE2, require_sample2, write_json  # experiments/common.py
 from speed import step_speed  # experiments/speed.py
 
 _QUICK = flags.DEFINE_bool("quick", False, "x4 only, one minute of training per method, gaps of 1 and 2.")
@@ -41,7 +41,6 @@ _METHODS = flags.DEFINE_list("methods", ["unet", "a2i", "emformer"], "Learned me
 _GAPS = flags.DEFINE_list("gaps", ["1", "2", "3"], "Consecutive missing sections to inpaint (empty: none).")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
 _PICTURES = flags.DEFINE_string("pictures", None, "Draw the uncertainty and inpainting pictures into this folder.")
-BLOCK = 16
 INPAINT_CROP = 128
 
 
@@ -57,13 +56,6 @@ def _scores(r: dict) -> dict:
 def _psnr(pred: np.ndarray, ref: np.ndarray) -> float:
   mse = float(np.mean((pred.astype(np.float64) - ref.astype(np.float64)) ** 2))
   return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
-
-
-def block_means(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
-  """Means over whole block^3 cubes (the remainder at the far ends dropped)."""
-  z, y, w = (n // block * block for n in x.shape)
-  x = x[:z, :y, :w].reshape(z // block, block, y // block, block, w // block, block)
-  return x.mean(axis=(1, 3, 5)).ravel()
 
 
 def uncertainty_vs_error(pred: np.ndarray, std: np.ndarray, ref: np.ndarray) -> dict:

@@ -37,10 +37,9 @@ from absl import app, flags
 from scipy import stats
 
 from jax_iso import io, jobs
-from common import ROOT, SAMPLE2, require_sample2, write_json  # experiments/common.py
+from common import block_means, ROOT, SAMPLE2, require_sample2, write_json  # experiments/common.py
 
 SAMPLE1 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample1.tif"
-BLOCK = 16
 THRESHOLD = 0.12
 
 _QUICK = flags.DEFINE_bool("quick", False, "x4, -a only, 60 training steps, 64^2 crop, K = 2, 4 steps.")
@@ -77,12 +76,6 @@ def flicker(pred: np.ndarray, ref: np.ndarray) -> dict:
   mse = float(np.mean((dp - dr) ** 2))
   return {"dz_rms_ratio": round(float(np.sqrt(np.mean(dp ** 2)) / np.sqrt(np.mean(dr ** 2))), 3),
           "dz_psnr": round(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)), 2)}
-
-
-def block_means(x: np.ndarray) -> np.ndarray:
-  z, y, w = (n // BLOCK * BLOCK for n in x.shape)
-  x = x[:z, :y, :w].reshape(z // BLOCK, BLOCK, y // BLOCK, BLOCK, w // BLOCK, BLOCK)
-  return x.mean(axis=(1, 3, 5)).ravel()
 
 
 def calibration(mean: np.ndarray, std: np.ndarray, ref: np.ndarray) -> dict:

@@ -5,6 +5,8 @@ import json
 import pathlib
 import sys
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE2 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample2.tif"
 
@@ -24,3 +26,10 @@ def write_json(path: str | None, numbers: dict) -> None:
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(numbers, indent=1))
   print(f"wrote {out}")
+
+
+def block_means(x: np.ndarray, block: int = 16) -> np.ndarray:
+  """Means over whole block^3 cubes (the remainder at the far ends dropped), flattened."""
+  z, y, w = (n // block * block for n in x.shape)
+  x = x[:z, :y, :w].reshape(z // block, block, y // block, block, w // block, block)
+  return x.mean(axis=(1, 3, 5)).ravel()

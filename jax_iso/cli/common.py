@@ -65,13 +65,18 @@ def print_clip_outputs(out: dict) -> None:
   if strategy.get("samples") is not None:
     print(f"sampled: mean of {strategy['samples']} samples ({strategy['sampler']} {strategy['steps']} steps, "
           f"{strategy.get('noise', 'own')} noise)")
-    if strategy.get("flagged_fraction") is not None:
-      print(f"uncertainty above {strategy['threshold']:g}: {strategy['flagged_fraction']:.2%} of the voxels")
-    for name in ("uncertainty", "flags"):
-      if strategy.get(name):
-        print(f"wrote {strategy[name]}: {name}")
+    _print_sample_outputs(strategy)
   elif strategy.get("uncertainty"):
     print(f"wrote {strategy['uncertainty']}: standard deviation of {strategy['orientations']} orientations")
+
+
+def _print_sample_outputs(strategy: dict) -> None:
+  """The flagged share and the uncertainty and flag files of a diffusion strategy's summary."""
+  if strategy.get("flagged_fraction") is not None:
+    print(f"uncertainty above {strategy['threshold']:g}: {strategy['flagged_fraction']:.2%} of the voxels")
+  for name in ("uncertainty", "flags"):
+    if strategy.get(name):
+      print(f"wrote {strategy[name]}: {name}")
 
 
 def define_diffusion(fv: flags.FlagValues, task: str) -> None:
@@ -122,10 +127,6 @@ def print_diffusion(out: dict) -> None:
   print(f"wrote {out['output']}: {shape_str(out['output_shape'])} from {shape_str(out['input_shape'])} "
         f"({out['method']}, mean of {s['samples']} samples, {s['sampler']} {s['steps']} steps), spacing "
         f"{spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
-  if s.get("flagged_fraction") is not None:
-    print(f"uncertainty above {s['threshold']:g}: {s['flagged_fraction']:.2%} of the voxels")
-  for name in ("uncertainty", "flags"):
-    if s.get(name):
-      print(f"wrote {s[name]}: {name}")
+  _print_sample_outputs(s)
   if out.get("report"):
     print(f"wrote {out['report']}: input | mean | uncertainty | flags")

@@ -14,7 +14,8 @@ import jax
 from jax_iso import io, methods, runconfig
 from jax_iso.errors import UserError
 from jax_iso.infer import strategies
-from jax_iso.jobs.apply import apply_method, check_extras, open_sections
+from jax_iso.io.factor import resolve_factor
+from jax_iso.jobs.apply import apply_method, check_extras
 from jax_iso.jobs.predict import predict
 from jax_iso.jobs.train import train
 
@@ -123,9 +124,10 @@ def _frames_that_fit(config, input: str, channel, timepoint) -> int:
 
 def _input_factor(input: str, factor, spacing, channel, timepoint, train_iso: str) -> float:
   """The input's anisotropy (what a model trained on `train_iso` must undo), with `train_iso` checked against
-  it: a volume of the input's dtype, not an anisotropic one."""
-  with open_sections(input, factor=factor, spacing=spacing, channel=channel, timepoint=timepoint) as sections:
-    resolved, dtype = sections.factor, sections.src.dtype
+  it: a volume of the input's dtype, not an anisotropic one. Reads metadata only (predict checks the values)."""
+  with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
+    resolved, _ = resolve_factor(factor, spacing, src.spacing, src.spacing_origin)
+    dtype = src.dtype
   with io.open_volume(train_iso) as iso:
     if iso.dtype != dtype:
       raise UserError(f"--train_iso={train_iso} is {iso.dtype} but {input} is {dtype}: the model learns "

@@ -53,35 +53,39 @@ def test_bad_settings_are_one_line_errors(change, words):
     objectives.make("diffusion", {})
 
 
+def _fit(loss_fn, params, steps: int = 30) -> tuple[float, float]:
+  """(loss before, loss after) `steps` Adam steps (2e-3) on `loss_fn`."""
+  import optax  # pylint: disable=g-import-not-at-top
+  opt = optax.adam(2e-3)
+
+  @jax.jit
+  def step(p, s):
+    g = jax.grad(loss_fn)(p)
+    u, s = opt.update(g, s, p)
+    return optax.apply_updates(p, u), s
+
+  first, state = float(loss_fn(params)), opt.init(params)
+  for _ in range(steps):
+    params, state = step(params, state)
+  return first, float(loss_fn(params))
+
+
 def test_a_tiny_fit_lowers_the_loss():
   """30 Adam steps on one batch of real-looking structure (smooth blobs) at fixed noise draws: the loss on those
   draws falls well below the blind network's (about 1: it predicts no noise)."""
-  import optax  # pylint: disable=g-import-not-at-top
   objective = objectives.make("diffusion", CONFIG)
   yy, xx = jnp.meshgrid(jnp.arange(16.0), jnp.arange(16.0), indexing="ij")
   x = jnp.stack([0.5 + 0.4 * jnp.sin(yy / (2 + i)) * jnp.cos(xx / (3 + i)) for i in range(4)])
   net = DiffusionUNet(base=8, mults=(1, 2), res_blocks=1, groups=4, head_channels=8, dropout=0.0)
   params = jax.jit(net.init)(jax.random.key(0), jnp.zeros(x.shape + (2,)), jnp.zeros(4))
-  opt = optax.adam(2e-3)
   loss_fn = lambda p: objective.loss(net, p, x, x, jax.random.key(9)).mean()
-
-  @jax.jit
-  def step(p, s):
-    loss, g = jax.value_and_grad(loss_fn)(p)
-    u, s = opt.update(g, s, p)
-    return optax.apply_updates(p, u), s, loss
-
-  state = opt.init(params)
-  first = float(loss_fn(params))
-  for _ in range(30):
-    params, state, _ = step(params, state)
-  assert float(loss_fn(params)) < 0.5 * first, (first, float(loss_fn(params)))
+  first, last = _fit(loss_fn, params)
+  assert last < 0.5 * first, (first, last)
 
 
 def test_a_tiny_fit_between_sections_lowers_the_loss():
   """vEMDiffuse: the position-conditioned network, on `between_pair` pairs of a real FIB-SEM crop at x2.5, 30
   Adam steps at fixed pair and noise draws: the loss falls well below the blind network's."""
-  import optax  # pylint: disable=g-import-not-at-top
   from jax_iso.degrade import pairs  # pylint: disable=g-import-not-at-top
   from jax_iso.io import read_volume  # pylint: disable=g-import-not-at-top
   from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top
@@ -95,17 +99,6 @@ def test_a_tiny_fit_between_sections_lowers_the_loss():
   objective = objectives.make("diffusion", CONFIG)
   net = DiffusionUNet(base=8, mults=(1, 2), res_blocks=1, groups=4, head_channels=8, dropout=0.0, position=True)
   params = jax.jit(net.init)(jax.random.key(0), jnp.zeros((4, 16, 16, 4)), jnp.zeros(4))
-  opt = optax.adam(2e-3)
   loss_fn = lambda p: objective.loss(net, p, inp, target, jax.random.key(9)).mean()
-
-  @jax.jit
-  def step(p, s):
-    loss, g = jax.value_and_grad(loss_fn)(p)
-    u, s = opt.update(g, s, p)
-    return optax.apply_updates(p, u), s, loss
-
-  state = opt.init(params)
-  first = float(loss_fn(params))
-  for _ in range(30):
-    params, state, _ = step(params, state)
-  assert float(loss_fn(params)) < 0.5 * first, (first, float(loss_fn(params)))
+  first, last = _fit(loss_fn, params)
+  assert last < 0.5 * first, (first, last)
