@@ -37,7 +37,7 @@ from jax_iso import data, io, jobs
 from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.degrade import pairs as pairs_lib
 from jax_iso.degrade.pipeline import Pipeline
-from jax_iso.jobs.restore import Sampling, parse_noise
+from jax_iso.jobs.emdiffuse import Sampling, parse_noise
 from jax_iso.metrics.signal_to_noise import psnr
 from jax_iso.metrics.ssim import ssim_xy
 from jax_iso.models import build_model

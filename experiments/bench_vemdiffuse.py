@@ -3,7 +3,7 @@
   python experiments/bench_vemdiffuse.py [--quick] [--factors=4,2.5] [--variants=a,i] [--train_steps=1500]
       [--samples=4] [--steps=8] [--sweep=4,16] [--noises=shared,plane] [--crop=96] [--methods=unet] [--minutes=5]
       [--out=results/bench_vemdiffuse.json]
-      [--pictures=docs]
+      [--pictures=docs] [--sizes=8,16,62]
 
 Quality: sample2 (../shared/data/flyem_medulla_fibsem_10nm_iso_sample2.tif, 250^3, 10 nm isotropic) gets box
 sections of each factor (`jobs.simulate`). vEMDiffuse-a is fitted on that anisotropic volume alone, vEMDiffuse-i
@@ -22,6 +22,9 @@ Sampler steps: one sample at `--steps` and at the `--sweep` counts (PSNR, second
 Uncertainty: the Spearman correlation of 16^3 block means of the K samples' standard deviation with the true
 absolute error of their mean, and the share the 0.12 threshold flags.
 Speed: seconds per generated 256^2 plane-sample-step, and the whole 250^3 volume at x4 extrapolated from it.
+Smallest volume (`--sizes`): vEMDiffuse-a fitted on only the first N sections of the first factor's volume
+(all 250^2 pixels of each; the crops' section count shrinks to fit, as `reconstruct` does), `--train_steps`
+steps, then one sample of the same central columns scored as above: how quality falls with fewer sections.
 --pictures=DIR draws `vemdiffuse_orthoslices.png` (xz planes: original, cubic, -a mean, -a uncertainty).
 --quick: x4, vEMDiffuse-a only, 60 training steps, a 64 x 64 crop, K = 2, 4 steps, no regression method.
 """
@@ -55,6 +58,7 @@ _CROP = flags.DEFINE_integer("crop", 96, "Lateral size of the central columns sa
 _METHODS = flags.DEFINE_list("methods", ["unet"], "Regression methods to compare (fitted on the whole volume).")
 _MINUTES = flags.DEFINE_float("minutes", 5.0, "Training minutes of each regression method.")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
+_SIZES = flags.DEFINE_list("sizes", [], "Section counts of the smallest-volume sweep (vEMDiffuse-a, first factor).")
 _PICTURES = flags.DEFINE_string("pictures", None, "Draw the orthoslice picture into this folder.")
 
 
@@ -97,7 +101,7 @@ def main(argv):
   regressors = () if quick else tuple(m for m in _METHODS.value if m)
   sweep = () if quick else tuple(int(n) for n in _SWEEP.value if n.strip())
   ref_full = io.read_volume(SAMPLE2)[0]
-  rows, extra = [], {"flicker": [], "steps": [], "calibration": []}
+  rows, extra = [], {"flicker": [], "steps": [], "calibration": [], "sizes": []}
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
     for factor in factors:
@@ -176,9 +180,30 @@ def main(argv):
                      io.read_volume(std)[0], k)
         print(f"{tag} {name}: " + ", ".join(f"{r['method']} {r['psnr']:.2f} dB" for r in rows
                                             if r["factor"] == factor), flush=True)
+      if factor == factors[0]:
+        for size in (int(n) for n in _SIZES.value if n.strip()):
+          extra["sizes"].append(_size_row(work, aniso, aniso_crop, ref_path, factor, size, train_steps, steps))
+          print(f"{tag} vemdiffuse_a on {size} sections: {extra['sizes'][-1]['psnr']:.2f} dB", flush=True)
   _print(rows, extra)
   write_json(_OUT.value, {"quick": quick, "crop": crop, "samples": k, "steps": steps, "rows": rows, **extra,
                           "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
+
+
+def _size_row(work: pathlib.Path, aniso: pathlib.Path, aniso_crop: pathlib.Path, ref_path: pathlib.Path,
+              factor: float, size: int, train_steps: int, steps: int) -> dict:
+  """vEMDiffuse-a fitted on the first `size` sections of `aniso` alone, one sample of `aniso_crop` scored."""
+  from jax_iso.jobs.reconstruct import frames_that_fit  # pylint: disable=g-import-not-at-top
+  sections, spacing = io.read_volume(aniso)
+  small = work / f"first{size}.tif"
+  io.write_volume(small, sections[:size], spacing)
+  config = _config("vemdiffuse_a", small, factor, train_steps)
+  config.data.frames = frames_that_fit(config, str(small), None, None)
+  run = work / f"run_first{size}"
+  fit = jobs.train(config, str(run), show_progress=False)
+  out = work / f"first{size}_one.tif"
+  jobs.predict(str(run), str(aniso_crop), str(out), sampling={"samples": 1, "steps": steps}, show_progress=False)
+  return {"factor": factor, "sections": size, "frames": int(config.data.frames), "train_steps": train_steps,
+          "train_seconds": round(fit["seconds"], 1), **_scores(out, ref_path, work)}
 
 
 def _config(name: str, aniso: pathlib.Path, factor: float, steps: int):
@@ -229,6 +254,11 @@ def _print(rows: list[dict], extra: dict) -> None:
   for s in extra["steps"]:
     print(f"  x{s['factor']:g} {s['method']} {s['steps']:>3} steps: PSNR {s['psnr']:.2f} dB, Z res "
           f"{s['z_res_nm']:.1f} nm, {s['seconds_per_256_plane']:.2f} s per 256^2 plane")
+  if extra["sizes"]:
+    print("\nsmallest volume (vEMDiffuse-a fitted on the first N sections; one sample)")
+  for z in extra["sizes"]:
+    print(f"  x{z['factor']:g} {z['sections']:>4} sections (crops of {z['frames']}): PSNR {z['psnr']:.2f} dB, "
+          f"SSIM xz {z['ssim_xz']:.4f}, Z res {z['z_res_nm']:.1f} nm, X res {z['x_res_nm']:.1f} nm")
   for c in extra["calibration"]:
     print(f"calibration x{c['factor']:g} {c['method']} (K={c['k']}): Spearman {c['spearman_16']:.3f} (16^3 blocks), "
           f"flagged {c['flagged_share']:.2%}")

@@ -8,7 +8,8 @@ An entry names the pieces a method is made of, each registered by name where it 
 - `strategy`: how it reconstructs a volume, in `jax_iso.infer.strategies.STRATEGIES`, with its settings from
   the config's `infer` section, or `options` for a method without a config;
 - `task`: what it makes of a volume: "isotropic" (sections onto the fine grid: `reconstruct --method`),
-  "denoise" (the same grid, clean: `jax-iso denoise`) or "superres" (2x finer in X and Y: `jax-iso superres`).
+  "denoise" (the same grid, clean: `jax-iso denoise`), "superres" (2x finer in X and Y: `jax-iso superres`) or
+  "restore" (the same grid, damaged sections repaired: `jax-iso restore`).
   `alt_pairs` are further pair makers its config may choose (registered real pairs instead of synthetic ones).
 Every subcommand reads this table (`reconstruct --method`, `train`, `predict`, `export`, `demo`); the training
 engine and inference look their pieces up through it by the config's `method`. The entry holds names only and
@@ -23,7 +24,7 @@ import ml_collections
 
 from jax_iso.errors import UserError
 
-TASKS = ("isotropic", "denoise", "superres")
+TASKS = ("isotropic", "denoise", "superres", "restore")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,11 +96,15 @@ _ENTRIES = (
            "on registered low/high-resolution pairs or on synthetic ones; K samples: mean, uncertainty, flags",
            strategy="diffusion", config="configs.emdiffuse_r", model="diffusion_unet", pairs="lateral2d",
            alt_pairs=("registered",), loss="diffusion", task="superres"),
+    Method("sstem_restore", "ssTEM restoration: interpolation, correction and fusion networks repairing folds, "
+           "precipitates and missing sections found by the detector, trained on the volume's clean sections",
+           strategy="sections", config="configs.sstem_restore", model="restore", pairs="section", loss="restore",
+           task="restore"),
 )
 METHODS: dict[str, Method] = {m.name: m for m in _ENTRIES}
 
 
-COMMANDS = {"isotropic": "reconstruct --method=", "denoise": "denoise", "superres": "superres"}
+COMMANDS = {"isotropic": "reconstruct --method=", "denoise": "denoise", "superres": "superres", "restore": "restore"}
 
 
 def get(name: str, *, task: str | None = None, flag: str = "method") -> Method:

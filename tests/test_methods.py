@@ -37,17 +37,18 @@ def test_every_entry_names_pieces_that_are_registered(name):
 def test_lookups_and_variants():
   assert methods.names(learned=False) == ("linear", "cubic")
   assert set(methods.names(learned=True)) == {"unet", "a2i", "emformer", "vemdiffuse_a", "vemdiffuse_i",
-                                              "emdiffuse_n", "emdiffuse_r"}
+                                              "emdiffuse_n", "emdiffuse_r", "sstem_restore"}
   assert methods.names(task="isotropic") == ("linear", "cubic", "unet", "a2i", "emformer", "vemdiffuse_a",
                                              "vemdiffuse_i")
   assert [m for m in methods.names() if methods.get(m).train_iso] == ["vemdiffuse_i"]
   assert methods.names(task="denoise") == ("emdiffuse_n",) and methods.names(task="superres") == ("emdiffuse_r",)
+  assert methods.names(task="restore") == ("sstem_restore",)
   assert methods.get("emdiffuse_n").pair_kinds == ("noise", "registered")
   assert methods.get("unet").default_variant("cpu") == "cpu"
   assert methods.get("unet").default_variant("gpu") is None
   assert methods.get("cubic").default_variant("cpu") is None
   with pytest.raises(UserError, match="unknown --method=magic; choose one of linear, cubic, unet, a2i, emformer, "
-                     "vemdiffuse_a, vemdiffuse_i, emdiffuse_n, emdiffuse_r"):
+                     "vemdiffuse_a, vemdiffuse_i, emdiffuse_n, emdiffuse_r, sstem_restore"):
     methods.get("magic")
   with pytest.raises(UserError, match=r"--method=emdiffuse_r is a superres method \(run it with `jax-iso superres`\); "
                      "choose one of linear, cubic, unet, a2i, emformer, vemdiffuse_a, vemdiffuse_i$"):

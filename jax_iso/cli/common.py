@@ -109,7 +109,7 @@ def define_diffusion(fv: flags.FlagValues, task: str) -> None:
 
 def diffusion_kwargs(fv: flags.FlagValues) -> dict:
   """The keyword arguments of `jobs.denoise` / `jobs.superres` from the shared flags."""
-  from jax_iso.jobs.restore import Sampling  # pylint: disable=g-import-not-at-top
+  from jax_iso.jobs.emdiffuse import Sampling  # pylint: disable=g-import-not-at-top
   return {"model": fv.model, "spacing": spacing(fv), "workdir": fv.workdir, "train_steps": fv.train_steps,
           "variant": fv.variant,
           "report": fv.report, **volume_selection(fv),

@@ -16,8 +16,8 @@ from absl import flags
 import jax_iso
 from jax_iso.errors import UserError
 
-SUBCOMMANDS = ("simulate", "reconstruct", "denoise", "superres", "evaluate", "validate", "train", "predict", "export",
-               "demo")
+SUBCOMMANDS = ("simulate", "reconstruct", "restore", "denoise", "superres", "evaluate", "validate", "train", "predict",
+               "export", "demo")
 EXIT_USAGE = 2
 
 

@@ -9,7 +9,7 @@ ISOTROPIC = names(task="isotropic")
 
 USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(ISOTROPIC)} [--factor=F | "
          "--spacing=Z,Y,X] [--workdir=W --train_steps=N] [--inpaint=auto|I,J] [--uncertainty=U.tif] "
-         "[--train_iso=ISO] [--samples=K --steps=N --flags=F.tif]")
+         "[--train_iso=ISO] [--samples=K --steps=N --flags=F.tif] [--restore]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 
@@ -32,6 +32,9 @@ def define_flags(fv: flags.FlagValues) -> None:
                        flag_values=fv)
   flags.DEFINE_string("train_iso", None, "vemdiffuse_i: the isotropic volume of similar tissue (e.g. a FIB-SEM) it "
                       "learns from; same dtype as the input.", flag_values=fv)
+  flags.DEFINE_bool("restore", False, "First repair damaged sections (folds, precipitates, missing or defocused "
+                    "sections: `jax-iso restore` with its defaults), then reconstruct the restored volume.",
+                    flag_values=fv)
   common.define_clip_outputs(fv)
 
 
@@ -45,7 +48,9 @@ def main(fv: flags.FlagValues) -> int:
   out = jobs.reconstruct(fv.input, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
                          workdir=fv.workdir, steps=train_steps, inpaint=fv.inpaint, uncertainty=fv.uncertainty,
                          flags=fv.flags, sampling=common.sampling(fv, fv.steps if sampled else None),
-                         train_iso=fv.train_iso, **common.volume_selection(fv))
+                         train_iso=fv.train_iso, restore=fv.restore, **common.volume_selection(fv))
+  if out.get("restore"):
+    print(f"restored {len(out['restore']['restored'])} damaged section(s) first (jax-iso restore)")
   if out.get("fit"):
     fit = out["fit"]
     print(f"fitted {out['method']} on the input: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR "

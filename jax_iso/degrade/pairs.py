@@ -121,7 +121,8 @@ def _missing(key: jax.Array, triplet: jax.Array, fills: tuple[str, ...]) -> tupl
 def section_pair(key: jax.Array, triplet: jax.Array, *, kinds: tuple[str, ...] = SECTION_KINDS,
                  kind_probs: tuple[float, ...] | None = None, fold: Mapping | None = None,
                  precipitates: Mapping | None = None, missing_fills: tuple[str, ...] = MISSING_FILLS,
-                 context: int = 0, acquisition: Pipeline | None = None) -> tuple[jax.Array, jax.Array, dict]:
+                 context: int = 0, acquisition: Pipeline | None = None, mask_input: bool = False,
+                 mask_dilate: int = 0) -> tuple[jax.Array, jax.Array, dict]:
   """(input [..., 3, H, W], target [..., H, W], aux) from three consecutive sections.
 
   The middle section is damaged by one of `kinds` drawn with `kind_probs`: "fold" (support-film fold; aux flow
@@ -130,7 +131,10 @@ def section_pair(key: jax.Array, triplet: jax.Array, *, kinds: tuple[str, ...] =
   cropped from every border of every output: a fold pulls tissue in from up to its width away, so crops with
   context get real tissue there instead of mirrored borders. aux: 'kind' (index into `kinds`), 'mask'
   [..., H', W'] (where the middle section is damaged; all ones when missing), 'flow' [..., 2, H', W'] (the
-  fold's unfolding flow, zero otherwise), with H' = H - 2 * context.
+  fold's unfolding flow, zero otherwise), 'baseline' [..., H', W'] (the mean of the two neighbours), with
+  H' = H - 2 * context. With `mask_input` the input gets a 4th channel: where the mask exceeds 0.1, dilated by
+  `mask_dilate` px (a square window), 1 there and 0 elsewhere: what a detector marks at inference
+  (`models/restore.py` reads it).
   """
   triplet = checks.check_float(triplet, min_ndim=3)
   if triplet.shape[-3] != 3:
@@ -164,8 +168,25 @@ def section_pair(key: jax.Array, triplet: jax.Array, *, kinds: tuple[str, ...] =
   inner = (Ellipsis, slice(context, triplet.shape[-2] - context), slice(context, triplet.shape[-1] - context))
   inp = jnp.stack([triplet[..., 0, :, :], pick(damaged).astype(triplet.dtype), triplet[..., 2, :, :]], axis=-3)
   inp, acq = _acquire(acquisition, k_acq, inp[inner])
-  return inp, middle[inner], {"kind": kind, "mask": pick(masks)[inner].astype(jnp.float32),
-                              "flow": pick(flows)[inner].astype(jnp.float32), "acquisition": acq}
+  mask = pick(masks)[inner].astype(jnp.float32)
+  baseline = 0.5 * (inp[..., 0, :, :] + inp[..., 2, :, :])
+  if mask_input:
+    inp = jnp.concatenate([inp, binary_mask(mask, mask_dilate)[..., None, :, :].astype(inp.dtype)], axis=-3)
+  return inp, middle[inner], {"kind": kind, "mask": mask, "flow": pick(flows)[inner].astype(jnp.float32),
+                              "acquisition": acq, "baseline": baseline}
+
+
+def binary_mask(mask: jax.Array, dilate: int = 0) -> jax.Array:
+  """mask [..., H, W] > 0.1, dilated by `dilate` px (max over a (2 dilate + 1)^2 window), as float32 0 / 1."""
+  m = (mask > 0.1).astype(jnp.float32)
+  if dilate <= 0:
+    return m
+  m = jax.lax.optimization_barrier(m)   # a lost section's mask is constant: no folding of the window at compile
+  lead = m.shape[:-2]
+  flat = m.reshape((-1,) + m.shape[-2:])
+  size = 2 * int(dilate) + 1
+  out = jax.lax.reduce_window(flat, 0.0, jax.lax.max, (1, size, size), (1, 1, 1), "SAME")
+  return out.reshape(lead + m.shape[-2:])
 
 
 def noise_pair(key: jax.Array, image: jax.Array, *, pipeline: Pipeline) -> tuple[jax.Array, jax.Array, dict]:

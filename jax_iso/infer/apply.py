@@ -11,10 +11,12 @@ from flax import linen as nn
 from jax_iso import mesh as mesh_lib
 
 
-def make_apply_fn(model: nn.Module, params: Any) -> Callable[[jax.Array], jax.Array]:
-  """`apply_fn(tiles [B, h, w]) -> [B, h, w]` with B a multiple of the device count (the tiler pads)."""
+def make_apply_fn(model: nn.Module, params: Any, output: str | None = None) -> Callable[[jax.Array], jax.Array]:
+  """`apply_fn(tiles [B, h, w]) -> [B, h, w]` with B a multiple of the device count (the tiler pads); `output`
+  picks one entry of a model that returns a dict (the restorer's "fused")."""
   mesh = mesh_lib.make_mesh()
   batch, repl = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
   params = jax.device_put(params, repl)
-  apply = jax.jit(lambda p, x: model.apply(p, x), in_shardings=(repl, batch), out_shardings=batch)
+  pick = (lambda out: out[output]) if output else (lambda out: out)
+  apply = jax.jit(lambda p, x: pick(model.apply(p, x)), in_shardings=(repl, batch), out_shardings=batch)
   return functools.partial(apply, params)

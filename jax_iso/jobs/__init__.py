@@ -9,7 +9,8 @@ from jax_iso.jobs.demo import demo
 from jax_iso.jobs.evaluate import evaluate
 from jax_iso.jobs.predict import predict
 from jax_iso.jobs.reconstruct import reconstruct
-from jax_iso.jobs.restore import denoise, superres
+from jax_iso.jobs.restore import restore
+from jax_iso.jobs.emdiffuse import denoise, superres
 from jax_iso.jobs.simulate import simulate
 from jax_iso.jobs.train import train
 from jax_iso.jobs.validate import validate

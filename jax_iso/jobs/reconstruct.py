@@ -2,6 +2,7 @@
 on the volume itself (self-supervised) and then applied to it."""
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
                 timepoint: int | None = None, workdir: str | None = None, steps: int | None = None,
                 variant: str | None = None, overrides: Mapping[str, Any] | None = None,
                 inpaint: str | None = None, uncertainty: str | None = None, flags: str | None = None,
-                sampling: Mapping[str, Any] | None = None, train_iso: str | None = None,
+                sampling: Mapping[str, Any] | None = None, train_iso: str | None = None, restore: bool | Mapping = False,
                 show_progress: bool = True) -> dict:
   """Reconstructs `input` (sections along Z) onto round(N*s) fine slices and writes `output`.
 
@@ -39,7 +40,9 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   standard deviation (emformer) or the samples' (vemdiffuse), for a method whose strategy offers them; `flags`
   (a path) and `sampling` ({"samples": K, "steps": N, "sampler": ..., "threshold": T}) for the diffusion
   methods. `train_iso`: the isotropic volume a method that learns from one (vemdiffuse_i) trains on; the input's
-  anisotropy is what it learns to undo.
+  anisotropy is what it learns to undo. `restore`: the damaged sections are repaired first (`jobs.restore`, into
+  a hidden file beside the output, removed after; a mapping gives its keyword arguments, e.g. {"train_steps":
+  500}) and the restored volume is reconstructed.
   """
   entry = methods.get(method, task="isotropic")
   io.check_output_path(output, inputs=[input])
@@ -53,6 +56,11 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   extras = check_extras(entry, input, output, inpaint=inpaint, uncertainty=uncertainty, flags=flags,
                         sampling=sampling, channel=channel, timepoint=timepoint, log=show_progress)
   inpaint = extras.get("inpaint")          # "auto" resolved to the sections found (None: nothing to inpaint)
+  if restore:
+    return _restore_first(input, output, {} if restore is True else dict(restore), method=method, factor=factor, spacing=spacing, channel=channel,
+                          timepoint=timepoint, workdir=workdir, steps=steps, variant=variant, overrides=overrides,
+                          inpaint=inpaint, uncertainty=uncertainty, flags=flags, sampling=sampling,
+                          train_iso=train_iso, show_progress=show_progress)
   if entry.learned:
     return _fit_and_predict(entry, input, output, factor=factor, spacing=spacing, channel=channel,
                             timepoint=timepoint, workdir=workdir, steps=steps, variant=variant,
@@ -60,6 +68,21 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
                             sampling=sampling, train_iso=train_iso, show_progress=show_progress)
   return apply_method(entry, input, output, options=dict(entry.options), factor=factor, spacing=spacing,
                       channel=channel, timepoint=timepoint, show_progress=show_progress)
+
+
+def _restore_first(input: str, output: str, options: dict, *, channel, timepoint, show_progress: bool,
+                   **kwargs) -> dict:
+  """`jobs.restore` of `input` into a hidden TIFF beside `output`, then `reconstruct` of that (see there)."""
+  from jax_iso.jobs.restore import restore  # pylint: disable=g-import-not-at-top
+  folder, name = os.path.split(os.path.abspath(output))
+  restored = os.path.join(folder, f".{name}.restored-{os.getpid()}.tif")
+  try:
+    summary = restore(input, restored, channel=channel, timepoint=timepoint, show_progress=show_progress, **options)
+    out = reconstruct(restored, output, show_progress=show_progress, **kwargs)
+  finally:
+    if os.path.exists(restored):
+      os.remove(restored)
+  return {**out, "input": str(input), "restore": {k: summary[k] for k in ("damaged", "restored", "copied")}}
 
 
 def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor, spacing, channel, timepoint,
@@ -85,7 +108,7 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
             if v is not None}
   strategies.get(method.strategy).check(runconfig.freeze({**runconfig.to_dict(config.infer), **extras}))
   if config.pairs.kind == "between" and not train_iso:      # planes of the input's own sections
-    config.data.frames = _frames_that_fit(config, input, channel, timepoint)
+    config.data.frames = frames_that_fit(config, input, channel, timepoint)
   out = pathlib.Path(output).absolute()
   keep = workdir is not None
   run_dir = pathlib.Path(workdir) if keep else pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.fit-",
@@ -106,7 +129,7 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
   return result
 
 
-def _frames_that_fit(config, input: str, channel, timepoint) -> int:
+def frames_that_fit(config, input: str, channel, timepoint) -> int:
   """`data.frames` (consecutive sections a training crop spans) lowered to what the input's training sections
   hold, in multiples of what the network needs, so small volumes train (vemdiffuse_a)."""
   from jax_iso.data.holdout import held_out  # pylint: disable=g-import-not-at-top

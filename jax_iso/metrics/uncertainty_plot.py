@@ -1,6 +1,6 @@
 """The picture of a denoise / superres run: input | mean | uncertainty | flags of one section, as a PNG.
 
-    restore_figure("den.png", input_view, "den.tif", summary)   # summary: what jobs.restore returned
+    restore_figure("den.png", input_view, "den.tif", summary)   # summary: what jobs.emdiffuse returned
 
 The uncertainty (standard deviation of the K samples, intensity in [0, 1]) is drawn on a fixed scale from 0 to
 twice the flag threshold, so pictures of different runs compare; flagged pixels are drawn in red over the mean.

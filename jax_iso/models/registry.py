@@ -13,10 +13,11 @@ from jax_iso.errors import UserError
 from jax_iso.models.a2i import A2I
 from jax_iso.models.diffusion_unet import DiffusionUNet
 from jax_iso.models.emformer import EMformer
+from jax_iso.models.restore import SectionRestorer
 from jax_iso.models.unet import UNet
 
 MODELS: dict[str, type[nn.Module]] = {"unet": UNet, "a2i": A2I, "emformer": EMformer,
-                                      "diffusion_unet": DiffusionUNet}
+                                      "diffusion_unet": DiffusionUNet, "restore": SectionRestorer}
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 

@@ -26,7 +26,9 @@ class Diffusion(Conditional):
   def __init__(self, config: Mapping):
     super().__init__(config.get("diffusion"))
 
-  def loss(self, model: nn.Module, params, inputs: jax.Array, targets: jax.Array, key: jax.Array) -> jax.Array:
+  def loss(self, model: nn.Module, params, inputs: jax.Array, targets: jax.Array, key: jax.Array,
+           aux: Mapping | None = None) -> jax.Array:
+    del aux
     cond, x0 = channels(inputs) * 2.0 - 1.0, channels(targets) * 2.0 - 1.0
     denoise = self.denoiser(model, params, cond, train=True, key=jax.random.fold_in(key, 1))
     return losses.diffusion_loss(denoise, self.schedule, x0, jax.random.fold_in(key, 2), prediction=self.prediction)

@@ -5,7 +5,9 @@ window resolved and checked (one clear UserError for every bad input).
 `data.target` names their partners in the same order (the clean acquisition of each noisy one, or the
 high-resolution one of each low-resolution one): each pair is read as one `data.PairedVolume`, the first
 upsampled `data.scale` times in X and Y first (`data.UpsampledVolume`, EMDiffuse-r). A method whose task keeps
-the voxel grid in Z (denoise, superres) needs no anisotropy: its factor is None.
+the voxel grid in Z (denoise, superres, restore) needs no anisotropy: its factor is None. `data.exclude` ("12,57")
+names sections no training crop may touch (the damaged ones, for ssTEM restoration): one volume is then read as
+the runs of sections between them (`data.SectionRun`), each long enough for a crop and its held-out band.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from jax_iso import io, methods
+from jax_iso.data.holdout import held_out
 from jax_iso.data.paired import PairedVolume
+from jax_iso.data.sections import clean_runs, parse_sections
 from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
@@ -108,8 +112,31 @@ def open_inputs(config: Mapping) -> Inputs:
       up = (lambda v: UpsampledVolume(v, scale)) if scale > 1 else (lambda v: v)
       volumes = [PairedVolume(up(a), b, names=("data.path", "data.target"), dtype=np.float32 if scale > 1 else None)
                  for a, b in zip(opened[:len(paths)], opened[len(paths):])]
+    if cfg.get("exclude"):
+      volumes = _runs(config, opened)
   except BaseException:
     for v in opened:
       v.close()
     raise
   return Inputs(volumes, factor, spacing, intensity)
+
+
+def _runs(config: Mapping, opened: list) -> list:
+  """The one training volume as its runs between the `data.exclude` sections (see the module docstring)."""
+  cfg = config["data"]
+  if len(opened) != 1:
+    raise UserError(f"data.exclude={cfg['exclude']} names sections of one volume, but data.path names "
+                    f"{len(opened)}; train on one volume, or drop data.exclude")
+  src = opened[0]
+  n = int(src.shape[0])
+  bad = parse_sections(cfg["exclude"], n, flag="data.exclude")
+  kind, size = crop_spec(config)
+  depth = int(size[0]) if kind == "clip" else 1
+  min_len = depth
+  while min_len - held_out(min_len, float(cfg.get("holdout", 0.0))) < depth:
+    min_len += 1
+  runs = clean_runs(src, bad, min_len)
+  if not runs:
+    raise UserError(f"{src.path}: no {min_len} consecutive sections are left between the {len(bad)} excluded "
+                    f"ones (data.exclude); training needs {depth} consecutive clean sections plus the held-out ones")
+  return runs

@@ -1,10 +1,11 @@
 """Training objectives by name (a method's `loss` in the registry): what its network is fitted to.
 
 An objective is built from the run's config (`make(name, config)`) and gives, for a batch of training pairs,
-    objective.loss(model, params, inputs, targets, key)   -> [B] loss of each example (the step reduces them)
+    objective.loss(model, params, inputs, targets, key, aux)   -> [B] loss of each example (the step reduces them)
     objective.predict(model, params, inputs, key)          -> what the held-out evaluation scores
 and `check(config)` raises a one-line UserError for its config sections. The key is the step's key; an
-objective derives its own from it (`fold_in`), leaving the key itself to the pair maker.
+objective derives its own from it (`fold_in`), leaving the key itself to the pair maker. `aux` is what the pair
+maker said about the pairs (e.g. which damage each example got); most objectives ignore it.
 
 - "regression": the network maps the degraded input to the target; the pixel loss (`config.loss`: "mae", "mse"
   or "mae_ssim": L1 + (1 - SSIM) of each image over its last two axes, EMformer's) plus `config.pdl.weight` x
@@ -14,6 +15,9 @@ objective derives its own from it (`fold_in`), leaving the key itself to the pai
 - "diffusion": the network denoises the target given the input as its condition (EMDiffuse): `config.diffusion`
   names the schedule, the prediction ("eps", "v", "x0") and the sampler that `predict` runs (sampler, steps,
   eta); images are mapped from [0, 1] to [-1, 1] for the network and back (`diffusion_objective.py`).
+- "restore": ssTEM restoration (`models/restore.py`): L1 of each module's output against the clean section, the
+  correction's only where the section still holds its tissue (not missing), plus the fold's unfolding flow
+  (`restore_objective.py`).
 Adding one: a class with these methods, added to OBJECTIVES.
 """
 from __future__ import annotations
@@ -28,6 +32,7 @@ from jax_iso.errors import UserError
 from jax_iso.metrics.ssim import RADIUS, ssim_images
 from jax_iso.train.diffusion_objective import Diffusion
 from jax_iso.train.pdl import pdl as projected_distribution_loss
+from jax_iso.train.restore_objective import Restore
 
 PIXEL_LOSSES = ("mae", "mse", "mae_ssim")
 
@@ -69,7 +74,9 @@ class Regression:
     if int(pdl["projections"]) < 0:
       raise UserError(f"pdl.projections={pdl['projections']} must be >= 0")
 
-  def loss(self, model: nn.Module, params, inputs: jax.Array, targets: jax.Array, key: jax.Array) -> jax.Array:
+  def loss(self, model: nn.Module, params, inputs: jax.Array, targets: jax.Array, key: jax.Array,
+           aux: Mapping | None = None) -> jax.Array:
+    del aux
     pred = model.apply(params, inputs, train=True, rngs={"dropout": jax.random.fold_in(key, 1)})
     value = per_example_loss(pred, targets, self.pixel)
     if self.pdl_weight > 0:
@@ -83,7 +90,7 @@ class Regression:
     return model.apply(params, inputs)
 
 
-OBJECTIVES = {"regression": Regression, "diffusion": Diffusion}
+OBJECTIVES = {"regression": Regression, "diffusion": Diffusion, "restore": Restore}
 
 
 def make(name: str, config: Mapping):

@@ -44,10 +44,10 @@ def make_train_step(model: nn.Module, pair_fn: Callable, objective, optimizer: o
 
   def train_step(state: TrainState, crops: jax.Array, key: jax.Array):
     step_key = jax.random.fold_in(key, state.step)
-    inputs, targets, _ = pair_fn(step_key, to_unit(crops, intensity))
+    inputs, targets, aux = pair_fn(step_key, to_unit(crops, intensity))
 
     def loss_fn(params):
-      return objective.loss(model, params, inputs, targets, step_key).mean()
+      return objective.loss(model, params, inputs, targets, step_key, aux).mean()
 
     value, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)

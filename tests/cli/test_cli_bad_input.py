@@ -56,6 +56,8 @@ def files(tmp_path):
   io.write_volume(f["three"], vol[:3], (40.0, 10.0, 10.0))
   f["blank"] = tmp_path / "blank.tif"
   io.write_volume(f["blank"], np.zeros_like(vol[:4]), (40.0, 10.0, 10.0))
+  f["two"] = tmp_path / "two.tif"
+  io.write_volume(f["two"], vol[:2], (40.0, 10.0, 10.0))
   f["iso16"] = tmp_path / "iso16.tif"
   io.write_volume(f["iso16"], vol.astype(np.uint16) * 256, (10.0, 10.0, 10.0))
   f["out"] = tmp_path / "out.tif"
@@ -159,6 +161,13 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
     "--steps and --train_steps both for a regression method": (["reconstruct", "--input={aniso}", "--output={out}",
                                                                 "--method=unet", "--steps=3", "--train_steps=4"],
                                                                "pass one"),
+    "restore: --sections out of range": (["restore", "--input={aniso}", "--output={out}", "--sections=2,9"],
+                                         "section 9 is out of range: the volume has sections 0 to 3"),
+    "restore: an unknown artifact kind": (["restore", "--input={aniso}", "--output={out}", "--artifacts=fold,smudge"],
+                                          "smudge"),
+    "restore: fewer than 3 sections": (["restore", "--input={two}", "--output={out}"], "needs at least 3"),
+    "restore: --masks equal to --output": (["restore", "--input={aniso}", "--output={out}", "--masks={out}"],
+                                           "--masks"),
     "--uncertainty equal to the input": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
                                           "--uncertainty={aniso}"], "is the input"),
 }

@@ -1,0 +1,228 @@
+"""ssTEM restoration on real serial sections: simulated folds, precipitates and lost sections repaired, scored
+against the clean sections; the real artifacts of ISBI 2012 and CREMI before and after, as pictures.
+
+  python experiments/bench_restore.py [--quick] [--volumes=isbi,cremi,vnc,flyem_x4] [--train_steps=1500]
+      [--test_sections=4] [--seeds=2] [--interps=kernel] [--out=results/bench_restore.json] [--pictures=docs]
+
+For each volume, `--test_sections` sections spread over it (not the ends) are held out: the `cpu` restoration
+network trains on the others alone (`data.exclude`, as `jax-iso restore` excludes the damaged sections), for
+`--train_steps` steps. Each held-out section is then damaged with each kind (`degrade.fold`, `degrade.
+precipitates`, a blank section), `--seeds` draws each, and restored from its clean neighbours with the damage
+mask the detector finds (`infer.damage.detect_damage` on the volume with that section damaged; the simulator's
+own mask, dilated, where the detector finds nothing: the row says how often). Scored on the whole section
+(PSNR, SSIM on [0, 1]): the damaged section, linear interpolation (the mean of its two neighbours), the
+interpolation module alone, and the restored section. With several `--interps` (kernel, flow), each is trained
+and scored (which interpolation module to use).
+Volumes: ISBI 2012 train (30 x 512^2, 4 nm x 50 nm), CREMI train crop (32 x 320^2), Drosophila L3 VNC stack 1
+(its central 512^2, 20 sections), FlyEM sample2 with box sections simulated at x4 (62 x 250^2).
+Real artifacts (`--pictures`): `jax-iso restore --sections` on ISBI train (precipitates in sections 20 and 4),
+ISBI test (13) and CREMI train (defocus in 3, 9, 12), drawn before and after (`restore_real.png`).
+--quick: ISBI only, 40 training steps, 2 test sections, one seed.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+import time
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from jax_iso import io, jobs, methods
+from jax_iso.degrade import fold as fold_lib
+from jax_iso.degrade import precipitates as precipitates_lib
+from jax_iso.degrade.pairs import binary_mask
+from jax_iso.infer import damage as damage_lib
+from jax_iso.infer.apply import make_apply_fn
+from jax_iso.infer.tiles import predict_planes
+from jax_iso.metrics.ssim import ssim_xy
+from jax_iso.models.loader import load_model
+from common import ROOT, SAMPLE2, write_json  # experiments/common.py
+
+DATA = ROOT.parent / "shared" / "data"
+VOLUMES = {"isbi": "isbi2012_sstem_train.tif", "cremi": "cremi_sstem_crop_isovem_train.tif",
+           "vnc": "drosophila_l3_vnc_sstem_stack1.tif", "flyem_x4": None}
+KINDS = ("fold", "precipitates", "missing")
+REAL = (("isbi2012_sstem_train.tif", (20, 4)), ("isbi2012_sstem_test.tif", (13,)),
+        ("cremi_sstem_crop_isovem_train.tif", (3, 9, 12)))
+
+_QUICK = flags.DEFINE_bool("quick", False, "ISBI only, 40 training steps, 2 test sections, one seed.")
+_VOLUMES = flags.DEFINE_list("volumes", list(VOLUMES), "Which volumes.")
+_STEPS = flags.DEFINE_integer("train_steps", 1500, "Training steps of each restoration network.")
+_TEST = flags.DEFINE_integer("test_sections", 4, "Held-out sections damaged and restored per volume.")
+_SEEDS = flags.DEFINE_integer("seeds", 2, "Damage draws per kind and section.")
+_INTERPS = flags.DEFINE_list("interps", ["kernel"], "Interpolation modules to train and compare (kernel, flow).")
+_OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
+_PICTURES = flags.DEFINE_string("pictures", None, "Draw the real artifacts before and after into this folder.")
+
+
+def _volume(name: str, work: pathlib.Path) -> pathlib.Path:
+  if name == "flyem_x4":
+    path = work / "flyem_x4.tif"
+    jobs.simulate(SAMPLE2, path, factor=4.0)
+    return path
+  vol, spacing = io.read_volume(DATA / VOLUMES[name])
+  if vol.shape[1] > 512:
+    y0, x0 = (vol.shape[1] - 512) // 2, (vol.shape[2] - 512) // 2
+    vol = vol[:, y0:y0 + 512, x0:x0 + 512]
+  path = work / f"{name}.tif"
+  io.write_volume(path, vol, spacing)
+  return path
+
+
+def _damage(kind: str, key, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """(damaged section, the simulator's mask > 0.1 dilated by 4 px) of a clean section in [0, 1]."""
+  if kind == "fold":
+    y, aux = fold_lib.fold(key, clean)
+    mask = aux["mask"]
+  elif kind == "precipitates":
+    y, aux = precipitates_lib.precipitates(key, clean)
+    mask = aux["mask"]
+  else:
+    y, mask = np.zeros_like(clean), np.ones_like(clean)
+  return np.asarray(y, np.float32), np.asarray(binary_mask(jax.numpy.asarray(mask), 4)) > 0
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+  return float(10 * np.log10(1.0 / max(float(np.mean((np.clip(a, 0, 1) - b) ** 2)), 1e-10)))
+
+
+def _scores(images: dict, clean: np.ndarray) -> dict:
+  return {name: {"psnr": _psnr(img, clean), "ssim": ssim_xy(np.clip(img, 0, 1)[None], clean[None])}
+          for name, img in images.items()}
+
+
+def _train(path: pathlib.Path, test: list[int], steps: int, interp: str, work: pathlib.Path) -> tuple[str, float]:
+  config = methods.get("sstem_restore").default_config("cpu")
+  with config.unlocked():
+    config.data.path, config.data.exclude = str(path), ",".join(str(k) for k in test)
+    config.model.interp = interp
+    config.train.steps = steps
+    config.train.eval_every = max(1, steps // 4)
+  run = work / f"run_{path.stem}_{interp}"
+  fit = jobs.train(config, str(run), show_progress=False)
+  return str(run), fit["seconds"]
+
+
+def _evaluate(path: pathlib.Path, run: str, test: list[int], seeds: int) -> list[dict]:
+  loaded = load_model(run)
+  opts = loaded.config.infer
+  vol = io.read_volume(path)[0]
+  unit = vol.astype(np.float32) / 255.0
+  fns = {name: make_apply_fn(loaded.model, loaded.params, output=name) for name in ("interp", "fused")}
+  rows = []
+  for t in test:
+    clean = unit[t]
+    for kind in KINDS:
+      for seed in range(seeds):
+        damaged, true_mask = _damage(kind, jax.random.fold_in(jax.random.key(seed), 100 * t + KINDS.index(kind)),
+                                     clean)
+        stored = vol.copy()
+        stored[t] = np.rint(np.clip(damaged, 0, 1) * 255).astype(np.uint8)
+        found, masks = damage_lib.detect_damage(stored)
+        detected = t in masks
+        mask = masks[t] if detected else true_mask
+        stack = np.stack([unit[t - 1], stored[t] / np.float32(255), unit[t + 1], mask.astype(np.float32)])[None]
+        out = {name: predict_planes(fn, stack, tile=int(opts.tile), overlap=int(opts.overlap),
+                                    margin=int(opts.margin), batch_size=int(opts.batch_size),
+                                    multiple=loaded.multiple)[0] for name, fn in fns.items()}
+        images = {"damaged": stored[t] / 255.0, "linear": 0.5 * (unit[t - 1] + unit[t + 1]),
+                  "interp module": out["interp"], "restored": out["fused"]}
+        false = [d.index for d in found if d.index != t]
+        rows.append({"section": t, "kind": kind, "seed": seed, "detected": detected, "false_alarms": false,
+                     "mask_fraction": float(mask.mean()), **_scores(images, clean)})
+  return rows
+
+
+def _summary(rows: list[dict]) -> list[dict]:
+  out = []
+  for key in sorted({(r["volume"], r["interp"], r["kind"]) for r in rows}):
+    sel = [r for r in rows if (r["volume"], r["interp"], r["kind"]) == key]
+    entry = {"volume": key[0], "interp": key[1], "kind": key[2], "n": len(sel),
+             "detected": sum(r["detected"] for r in sel)}
+    for name in ("damaged", "linear", "interp module", "restored"):
+      entry[name] = {m: float(np.mean([r[name][m] for r in sel])) for m in ("psnr", "ssim")}
+    entry["gain_db"] = entry["restored"]["psnr"] - max(entry["damaged"]["psnr"], entry["linear"]["psnr"])
+    out.append(entry)
+  return out
+
+
+def _real(work: pathlib.Path, steps: int, folder: pathlib.Path | None) -> list[dict]:
+  """`jobs.restore` with the real damaged sections named, each volume; before / after picture."""
+  results, panels = [], []
+  for name, sections in REAL:
+    src = DATA / name
+    out = work / f"real_{name}"
+    summary = jobs.restore(str(src), str(out), sections=",".join(str(s) for s in sections), train_steps=steps,
+                           show_progress=False)
+    found = damage_lib.detect_damage(io.open_volume(src))[0]
+    results.append({"volume": name, "sections": list(sections), "found_by_detector": [d.index for d in found],
+                    "kinds": {d.index: list(d.kinds) for d in found}, "seconds": summary["seconds"]})
+    before, after = io.read_volume(src)[0], io.read_volume(out)[0]
+    panels += [(f"{name.split('_')[0]} {s}", before[s], after[s]) for s in sections]
+  if folder is not None:
+    _picture(folder, panels)
+  return results
+
+
+def _picture(folder: pathlib.Path, panels) -> None:
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  folder.mkdir(parents=True, exist_ok=True)
+  fig = Figure(figsize=(2.6 * len(panels), 5.4))
+  for i, (title, before, after) in enumerate(panels):
+    for row, (label, image) in enumerate((("before", before), ("restored", after))):
+      ax = fig.add_subplot(2, len(panels), row * len(panels) + i + 1)
+      ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+      ax.set_title(f"{title} {label}", fontsize=9)
+      ax.set_axis_off()
+  fig.tight_layout()
+  path = folder / "restore_real.png"
+  fig.savefig(path, dpi=70)
+  print(f"wrote {path}")
+
+
+def main(argv):
+  del argv
+  os.environ.setdefault("JAX_ISO_PROGRESS", "0")
+  quick = _QUICK.value
+  names = ("isbi",) if quick else tuple(_VOLUMES.value)
+  steps, n_test, seeds = (40, 2, 1) if quick else (_STEPS.value, _TEST.value, _SEEDS.value)
+  rows, fits = [], []
+  with tempfile.TemporaryDirectory() as tmp:
+    work = pathlib.Path(tmp)
+    for name in names:
+      path = _volume(name, work)
+      n = io.read_volume(path)[0].shape[0]
+      test = [int(round(v)) for v in np.linspace(2, n - 3, n_test)]
+      for interp in _INTERPS.value:
+        t0 = time.perf_counter()
+        run, seconds = _train(path, test, steps, interp, work)
+        fits.append({"volume": name, "interp": interp, "steps": steps, "train_seconds": round(seconds, 1)})
+        for r in _evaluate(path, run, test, seeds):
+          rows.append({"volume": name, "interp": interp, **r})
+        print(f"{name} ({interp}): trained {steps} steps in {seconds:.0f} s, scored in "
+              f"{time.perf_counter() - t0 - seconds:.0f} s", flush=True)
+    real = _real(work, steps, pathlib.Path(_PICTURES.value) if _PICTURES.value else None) if not quick else []
+  summary = _summary(rows)
+  _print(summary, real)
+  write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": summary, "rows": rows,
+                          "real": real, "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
+
+
+def _print(summary: list[dict], real: list[dict]) -> None:
+  print(f"\n{'volume':<9} {'interp':<7} {'kind':<13} {'found':>6} {'damaged':>8} {'linear':>8} {'interp':>8} "
+        f"{'restored':>9} {'gain':>6}   (PSNR dB; SSIM below)")
+  for s in summary:
+    print(f"{s['volume']:<9} {s['interp']:<7} {s['kind']:<13} {s['detected']:>3}/{s['n']:<2} "
+          f"{s['damaged']['psnr']:>8.2f} {s['linear']['psnr']:>8.2f} {s['interp module']['psnr']:>8.2f} "
+          f"{s['restored']['psnr']:>9.2f} {s['gain_db']:>+6.2f}")
+    print(f"{'':<9} {'':<7} {'':<13} {'':>6} {s['damaged']['ssim']:>8.3f} {s['linear']['ssim']:>8.3f} "
+          f"{s['interp module']['ssim']:>8.3f} {s['restored']['ssim']:>9.3f}")
+  for r in real:
+    print(f"real {r['volume']}: sections {r['sections']} restored; the detector found {r['found_by_detector']}")
+
+
+if __name__ == "__main__":
+  app.run(main)

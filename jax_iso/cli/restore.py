@@ -1,0 +1,46 @@
+"""jax-iso restore: repair the damaged sections of a serial-section volume (support-film folds, staining
+precipitates, missing or defocused sections). The damage is found automatically (or named with --sections), a
+restoration network (interpolation, correction and fusion) is trained on the volume's own clean sections, and
+every damaged section is repaired; clean sections are copied unchanged, bit for bit."""
+from absl import flags
+
+from jax_iso import jobs
+from jax_iso.cli import common
+
+USAGE = ("jax-iso restore --input=VOL --output=OUT [--artifacts=auto|fold,precipitate,missing,defocus] "
+         "[--sections=12,57] [--masks=MASKS.tif] [--model=RUN | --workdir=W --train_steps=N]")
+REQUIRED = ("input", "output")
+SUMMARY = "find and repair folds, precipitates and missing sections (ssTEM restoration)"
+
+
+def define_flags(fv: flags.FlagValues) -> None:
+  flags.DEFINE_string("input", None, "Serial-section volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("output", None, "Restored volume to write (same shape and dtype): .tif or .ome.zarr.",
+                      flag_values=fv)
+  flags.DEFINE_string("artifacts", "auto", "What to look for: auto (every kind) or a comma-separated subset of "
+                      "missing, fold, precipitate, defocus.", flag_values=fv)
+  flags.DEFINE_string("sections", None, "Restore only these sections (indices from 0, e.g. 12,57); the regions "
+                      "found in each are repaired, or the whole section where nothing was found.", flag_values=fv)
+  flags.DEFINE_string("masks", None, "Also write the detection masks here (uint8 per voxel: 0 clean, 1 missing, "
+                      "2 fold, 3 precipitate, 4 defocus, 5 named by --sections).", flag_values=fv)
+  flags.DEFINE_string("model", None, "A trained sstem_restore model (training workdir or bundle) instead of "
+                      "training one on the input.", flag_values=fv)
+  flags.DEFINE_string("workdir", None, "Keep the model trained on the input here (default: a temporary folder, "
+                      "removed after).", flag_values=fv)
+  flags.DEFINE_integer("train_steps", None, "Training steps (default: the config's).", flag_values=fv)
+  flags.DEFINE_string("variant", None, "Config variant of configs/sstem_restore.py (default: cpu on a CPU).",
+                      flag_values=fv)
+  common.define_volume_selection(fv)
+
+
+def main(fv: flags.FlagValues) -> int:
+  out = jobs.restore(fv.input, fv.output, artifacts=fv.artifacts, sections=fv.sections, masks=fv.masks,
+                     model=fv.model, workdir=fv.workdir, train_steps=fv.train_steps, variant=fv.variant,
+                     **common.volume_selection(fv))
+  if out.get("fit"):
+    fit = out["fit"]
+    print(f"trained on the clean sections: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR "
+          f"{fit['eval_psnr']:.2f} dB (mean of the neighbours {fit['eval_psnr_input']:.2f} dB)")
+  print(f"wrote {out['output']}: {len(out['restored'])} section(s) restored, {out['copied']} copied unchanged, in "
+        f"{out['seconds']:.1f} s" + (f"; masks in {out['masks']}" if out.get("masks") else ""))
+  return 0
