@@ -15,8 +15,9 @@ interpolation module alone, and the restored section. With several `--interps` (
 and scored (which interpolation module to use).
 Volumes: ISBI 2012 train (30 x 512^2, 4 nm x 50 nm), CREMI train crop (32 x 320^2), Drosophila L3 VNC stack 1
 (its central 512^2, 20 sections), FlyEM sample2 with box sections simulated at x4 (62 x 250^2).
-Real artifacts (`--pictures`): `jax-iso restore --sections` on ISBI train (precipitates in sections 20 and 4),
-ISBI test (13) and CREMI train (defocus in 3, 9, 12), drawn before and after (`restore_real.png`).
+Real artifacts: `jobs.restore --sections` on ISBI train (precipitates in sections 20 and 4), ISBI test (13) and
+CREMI train (defocus in 3, 9, 12) with the model trained on that volume above (ISBI test: ISBI train's), and what
+the detector finds there; `--pictures` draws them before and after (`restore_real.png`).
 --quick: ISBI only, 40 training steps, 2 test sections, one seed.
 """
 from __future__ import annotations
@@ -45,8 +46,8 @@ DATA = ROOT.parent / "shared" / "data"
 VOLUMES = {"isbi": "isbi2012_sstem_train.tif", "cremi": "cremi_sstem_crop_isovem_train.tif",
            "vnc": "drosophila_l3_vnc_sstem_stack1.tif", "flyem_x4": None}
 KINDS = ("fold", "precipitates", "missing")
-REAL = (("isbi2012_sstem_train.tif", (20, 4)), ("isbi2012_sstem_test.tif", (13,)),
-        ("cremi_sstem_crop_isovem_train.tif", (3, 9, 12)))
+REAL = (("isbi2012_sstem_train.tif", (20, 4), "isbi"), ("isbi2012_sstem_test.tif", (13,), "isbi"),
+        ("cremi_sstem_crop_isovem_train.tif", (3, 9, 12), "cremi"))   # file, damaged sections, model of
 
 _QUICK = flags.DEFINE_bool("quick", False, "ISBI only, 40 training steps, 2 test sections, one seed.")
 _VOLUMES = flags.DEFINE_list("volumes", list(VOLUMES), "Which volumes.")
@@ -149,13 +150,16 @@ def _summary(rows: list[dict]) -> list[dict]:
   return out
 
 
-def _real(work: pathlib.Path, steps: int, folder: pathlib.Path | None) -> list[dict]:
-  """`jobs.restore` with the real damaged sections named, each volume; before / after picture."""
+def _real(work: pathlib.Path, runs: dict, folder: pathlib.Path | None) -> list[dict]:
+  """`jobs.restore` with the real damaged sections named, by the model trained on that volume (ISBI test: on
+  ISBI train) in the first part (`runs`: volume name -> run); before / after picture."""
   results, panels = [], []
-  for name, sections in REAL:
+  for name, sections, trained in REAL:
+    if trained not in runs:
+      continue
     src = DATA / name
     out = work / f"real_{name}"
-    summary = jobs.restore(str(src), str(out), sections=",".join(str(s) for s in sections), train_steps=steps,
+    summary = jobs.restore(str(src), str(out), sections=",".join(str(s) for s in sections), model=runs[trained],
                            show_progress=False)
     found = damage_lib.detect_damage(io.open_volume(src))[0]
     results.append({"volume": name, "sections": list(sections), "found_by_detector": [d.index for d in found],
@@ -189,7 +193,7 @@ def main(argv):
   quick = _QUICK.value
   names = ("isbi",) if quick else tuple(_VOLUMES.value)
   steps, n_test, seeds = (40, 2, 1) if quick else (_STEPS.value, _TEST.value, _SEEDS.value)
-  rows, fits = [], []
+  rows, fits, runs = [], [], {}
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
     for name in names:
@@ -199,12 +203,13 @@ def main(argv):
       for interp in _INTERPS.value:
         t0 = time.perf_counter()
         run, seconds = _train(path, test, steps, interp, work)
+        runs.setdefault(name, run)                     # the first interpolation module's run restores real damage
         fits.append({"volume": name, "interp": interp, "steps": steps, "train_seconds": round(seconds, 1)})
         for r in _evaluate(path, run, test, seeds):
           rows.append({"volume": name, "interp": interp, **r})
         print(f"{name} ({interp}): trained {steps} steps in {seconds:.0f} s, scored in "
               f"{time.perf_counter() - t0 - seconds:.0f} s", flush=True)
-    real = _real(work, steps, pathlib.Path(_PICTURES.value) if _PICTURES.value else None) if not quick else []
+    real = _real(work, runs, pathlib.Path(_PICTURES.value) if _PICTURES.value else None) if not quick else []
   summary = _summary(rows)
   _print(summary, real)
   write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": summary, "rows": rows,

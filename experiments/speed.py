@@ -51,10 +51,11 @@ def train_step_fn(config, crop_shape: tuple[int, ...]):
   return fn, state, crops
 
 
-def step_speed(config, factor: float, repeats: int = 5) -> dict:
-  """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops)."""
-  cfg = runconfig.replace(config, pairs={"factor": factor})
-  if "factor" in cfg["model"]:
+def step_speed(config, factor: float | None, repeats: int = 5) -> dict:
+  """Seconds per train step, samples/s and achieved FLOP/s of the config's jitted step (random crops); `factor`
+  None for a method without one (ssTEM restoration)."""
+  cfg = config if factor is None else runconfig.replace(config, pairs={"factor": factor})
+  if factor is not None and "factor" in cfg["model"]:
     cfg = runconfig.replace(cfg, model={"factor": factor})
   batch = cfg["data"]["batch_size"]
   _, size = crop_spec(cfg)

@@ -157,16 +157,17 @@ class _Stats:
   blobs: list[_Blob] = dataclasses.field(default_factory=list)
 
 
-def parse_kinds(spec: str) -> tuple[str, ...]:
-  """'auto' (or 'all') -> KINDS; 'fold,precipitate' -> those, in KINDS order. UserError for an unknown kind."""
+def parse_kinds(spec: str, flag: str = "--artifacts") -> tuple[str, ...]:
+  """'auto' (or 'all') -> KINDS; 'fold,precipitate' -> those, in KINDS order. UserError (naming `flag`) for an
+  unknown kind."""
   spec = str(spec).strip()
   if spec in ("auto", "all"):
     return KINDS
   names = [part.strip() for part in spec.split(",") if part.strip()]
   unknown = [n for n in names if n not in KINDS]
   if unknown or not names:
-    raise UserError(f"damage kinds {spec!r}: {', '.join(map(repr, unknown)) or 'none given'} not known; pass 'auto' "
-                    f"or a comma-separated list of {', '.join(KINDS)}")
+    what = f"unknown kind {', '.join(map(repr, unknown))}" if unknown else "no kind given"
+    raise UserError(f"{flag}={spec}: {what}; choose auto or a comma-separated subset of {', '.join(KINDS)}")
   return tuple(k for k in KINDS if k in names)
 
 
