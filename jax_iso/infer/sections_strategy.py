@@ -4,8 +4,9 @@ other section copied bit for bit.
     summary = run(src, sink, Job(None, intensity, {**config.infer, "damage": {12: mask12, 57: mask57}}, loaded))
 
 Options: tile, overlap, margin, batch_size (how each section is tiled) and `damage`, {section index: bool mask
-[Y, X]} (what `infer.damage.detect_damage` found, or whole-section masks for the sections a user named), given by
-the job. Each damaged section is restored from the nearest undamaged section below and above it (the one side
+[Y, X]} (what `infer.damage.detect_damage` found, or whole-section masks for the sections a user named), and
+`avoid` (further damaged sections, not restored: never used as neighbours), given by the job. Each damaged
+section is restored from the nearest undamaged section below and above it (the one side
 twice at the volume's ends: the interpolation module was trained on adjacent sections, so a run of lost sections
 is bridged with less detail), its own content and its mask, in overlapping tiles with mirrored context
 (`tiles.predict_planes`), and mapped back to the volume's dtype. Undamaged sections are copied in slabs.
@@ -52,13 +53,14 @@ def _copy(src, sink, start: int, stop: int) -> None:
 def run(src, sink, job) -> dict:
   options, loaded = job.options, job.model
   damage = {int(k): np.asarray(m, bool) for k, m in dict(options["damage"]).items()}
+  avoid = set(damage) | {int(k) for k in options.get("avoid", ())}
   n = int(src.shape[0])
   apply_fn = make_apply_fn(loaded.model, loaded.params, output="fused")
   start = 0
   restored = []
   for k in progress.track(sorted(damage), "restore", total=len(damage)) if job.progress else sorted(damage):
     _copy(src, sink, start, k)
-    below, above = neighbours(k, damage, n)
+    below, above = neighbours(k, avoid, n)
     planes = [job.intensity.to_unit(np.asarray(src[z], np.float32)) for z in (below, k, above)]
     mask = damage[k].astype(np.float32)
     stack = np.stack(planes + [mask])[None].astype(np.float32)               # [1, 4, Y, X]

@@ -83,23 +83,27 @@ def restore(input: str, output: str, *, artifacts: str = "auto", sections: str |
     return summary
   loaded, fit, run_dir = None, None, None
   keep = workdir is not None
+  strategy = strategies.get(method.strategy)
+  if model is not None:
+    loaded = load_model(model)
+    if loaded.config.method != METHOD:
+      raise UserError(f"--model={model} holds a {loaded.config.method} model; `jax-iso restore` needs a {METHOD} "
+                      "model: drop --model to train one on the volume itself")
+    config = loaded.config
+  # every section found damaged is left out of training and not used as a neighbour, also those --sections skips
+  avoid = sorted(set(report) | {d.index for d in found})
+  if model is None:
+    config = _training_config(method, input, avoid, (ny, nx), variant=variant, train_steps=train_steps,
+                              channel=channel, timepoint=timepoint)
+  options = {**runconfig.to_dict(config.infer), "damage": {k: r["mask"] for k, r in report.items()}, "avoid": avoid}
+  strategy.check(options)
   try:
-    if model is not None:
-      loaded = load_model(model)
-      if loaded.config.method != METHOD:
-        raise UserError(f"--model={model} holds a {loaded.config.method} model; `jax-iso restore` needs a {METHOD} "
-                        "model: drop --model to train one on the volume itself")
-    else:
-      config = _training_config(method, input, sorted(report), (ny, nx), variant=variant, train_steps=train_steps,
-                                channel=channel, timepoint=timepoint)
+    if loaded is None:
       out = pathlib.Path(output).absolute()
       run_dir = pathlib.Path(workdir) if keep else pathlib.Path(
           tempfile.mkdtemp(prefix=f".{out.name}.fit-", dir=out.parent))
       fit = train(config, run_dir, show_progress=show_progress)
       loaded = load_model(run_dir)
-    strategy = strategies.get(method.strategy)
-    options = {**runconfig.to_dict(loaded.config.infer), "damage": {k: r["mask"] for k, r in report.items()}}
-    strategy.check(options)
     with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
       intensity = io.intensity_of(src, mode=loaded.config.data.get("normalize", "dtype"))
       description = {"job": "restore", "method": METHOD, "source": str(input), "model_step": loaded.step,
