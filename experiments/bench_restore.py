@@ -161,7 +161,8 @@ def _real(work: pathlib.Path, runs: dict, folder: pathlib.Path | None) -> list[d
     out = work / f"real_{name}"
     summary = jobs.restore(str(src), str(out), sections=",".join(str(s) for s in sections), model=runs[trained],
                            show_progress=False)
-    found = damage_lib.detect_damage(io.open_volume(src))[0]
+    with io.open_volume(src) as volume:
+      found = damage_lib.detect_damage(volume)[0]
     results.append({"volume": name, "sections": list(sections), "found_by_detector": [d.index for d in found],
                     "kinds": {d.index: list(d.kinds) for d in found}, "seconds": summary["seconds"]})
     before, after = io.read_volume(src)[0], io.read_volume(out)[0]

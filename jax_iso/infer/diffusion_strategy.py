@@ -25,7 +25,7 @@ from jax_iso.diffusion import uncertainty as uncertainty_lib
 from jax_iso.diffusion.conditional import Conditional, check_sampler
 from jax_iso.errors import UserError
 from jax_iso.infer.diffusion_tiles import make_tile_sampler
-from jax_iso.infer.tiles import Tiling, plan_tiles, predict_planes
+from jax_iso.infer.tiles import Tiling, check_tiling, plan_tiles, predict_planes
 
 PLANE_PIXELS = 1 << 22        # sections per call: as many as fit this many pixels (K samples of each are held)
 SAMPLING_SALT = 0x5EED        # the sampling key: the config's seed folded with this (not the training key)
@@ -41,13 +41,7 @@ def check(options: Mapping) -> None:
 
 def check_sampling(options: Mapping) -> None:
   """One-line UserErrors for the sampling options (tiles, samples, threshold, sampler), before any work."""
-  for name in ("tile", "batch_size", "samples"):
-    if int(options[name]) < 1:
-      raise UserError(f"infer.{name}={options[name]} must be >= 1")
-  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(options["tile"])
-  if overlap < 0 or margin < 0 or 2 * overlap >= tile:
-    raise UserError(f"infer.overlap={overlap} and infer.margin={margin} must be >= 0 with 2 * overlap < tile "
-                    f"({tile})")
+  check_tiling(options, ("tile", "batch_size", "samples"))
   if not float(options["threshold"]) > 0:
     raise UserError(f"--threshold={options['threshold']} must be > 0 (an uncertainty in [0, 1] intensity units; "
                     "the paper's is 0.12)")

@@ -20,19 +20,13 @@ import numpy as np
 from jax_iso import progress
 from jax_iso.errors import UserError
 from jax_iso.infer.apply import make_apply_fn
-from jax_iso.infer.tiles import predict_planes
+from jax_iso.infer.tiles import check_tiling, predict_planes
 
 SLAB = 16   # undamaged sections copied at a time
 
 
 def check(options: Mapping) -> None:
-  for name in ("tile", "batch_size"):
-    if int(options[name]) < 1:
-      raise UserError(f"infer.{name}={options[name]} must be >= 1")
-  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(options["tile"])
-  if overlap < 0 or margin < 0 or 2 * overlap >= tile:
-    raise UserError(f"infer.overlap={overlap} and infer.margin={margin} must be >= 0 with 2 * overlap < tile "
-                    f"({tile})")
+  check_tiling(options)
 
 
 def neighbours(k: int, damaged, n: int) -> tuple[int, int]:
@@ -44,7 +38,8 @@ def neighbours(k: int, damaged, n: int) -> tuple[int, int]:
   return (above if below is None else below), (below if above is None else above)
 
 
-def _copy(src, sink, start: int, stop: int) -> None:
+def copy_sections(src, sink, start: int, stop: int) -> None:
+  """Sections [start, stop) of `src` written to `sink` unchanged, SLAB at a time."""
   for z0 in range(start, stop, SLAB):
     z1 = min(stop, z0 + SLAB)
     sink[z0:z1] = np.asarray(src[z0:z1])
@@ -59,7 +54,7 @@ def run(src, sink, job) -> dict:
   start = 0
   restored = []
   for k in progress.track(sorted(damage), "restore", total=len(damage)) if job.progress else sorted(damage):
-    _copy(src, sink, start, k)
+    copy_sections(src, sink, start, k)
     below, above = neighbours(k, avoid, n)
     planes = [job.intensity.to_unit(np.asarray(src[z], np.float32)) for z in (below, k, above)]
     mask = damage[k].astype(np.float32)
@@ -71,5 +66,5 @@ def run(src, sink, job) -> dict:
     restored.append({"section": k, "below": below, "above": above,
                      "mask_fraction": round(float(mask.mean()), 4)})
     start = k + 1
-  _copy(src, sink, start, n)
+  copy_sections(src, sink, start, n)
   return {"restored": restored, "copied": n - len(damage)}

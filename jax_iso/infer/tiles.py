@@ -138,6 +138,18 @@ class Tiling:
     return plan_tiles(plane_shape, **self.geometry)
 
 
+def check_tiling(options: Mapping, counts: Sequence[str] = ("tile", "batch_size")) -> None:
+  """One-line UserErrors for a strategy's tiling options (`counts` must be >= 1; overlap and margin >= 0 with
+  2 * overlap < tile), before any work."""
+  for name in counts:
+    if int(options[name]) < 1:
+      raise UserError(f"infer.{name}={options[name]} must be >= 1")
+  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(options["tile"])
+  if overlap < 0 or margin < 0 or 2 * overlap >= tile:
+    raise UserError(f"infer.overlap={overlap} and infer.margin={margin} must be >= 0 with 2 * overlap < tile "
+                    f"({tile})")
+
+
 def device_batch(batch_size: int, n_tiles: int | None = None) -> int:
   """Tiles per model call: `batch_size` (or fewer when there are fewer tiles), a multiple of the device count."""
   n_dev = jax.device_count()

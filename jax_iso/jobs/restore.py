@@ -30,6 +30,7 @@ from jax_iso import io, methods, runconfig
 from jax_iso.errors import UserError
 from jax_iso.infer import damage as damage_lib
 from jax_iso.infer import strategies
+from jax_iso.infer.sections_strategy import copy_sections
 from jax_iso.jobs.train import train
 from jax_iso.models.loader import load_model
 
@@ -56,6 +57,7 @@ def restore(input: str, output: str, *, artifacts: str = "auto", sections: str |
     raise UserError(f"--train_steps={train_steps} must be >= 1")
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
     n, ny, nx = (int(s) for s in src.shape)
+    spacing = src.spacing
     if n < MIN_SECTIONS:
       raise UserError(f"{input} has {n} section(s); restoration repairs a section from its neighbours and needs "
                       f"at least {MIN_SECTIONS}")
@@ -75,7 +77,7 @@ def restore(input: str, output: str, *, artifacts: str = "auto", sections: str |
              "damaged": [{"section": k, "kinds": list(r["kinds"]), "fraction": r["fraction"], "detail": r["detail"]}
                          for k, r in sorted(report.items())]}
   if masks:
-    _write_masks(masks, input, report, (n, ny, nx), channel, timepoint)
+    _write_masks(masks, input, report, (n, ny, nx), spacing)
     summary["masks"] = str(masks)
   if not report:
     _copy(input, output, channel, timepoint)
@@ -160,9 +162,7 @@ def _describe(report: dict, n: int, named) -> list[str]:
   return lines
 
 
-def _write_masks(path: str, input: str, report: dict, shape, channel, timepoint) -> None:
-  with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
-    spacing = src.spacing
+def _write_masks(path: str, input: str, report: dict, shape, spacing) -> None:
   description = {"job": "restore masks", "source": str(input), "codes": MASK_CODES}
   with io.create_volume(path, tuple(shape), np.uint8, spacing, description=description) as sink:
     for z in range(shape[0]):
@@ -176,9 +176,7 @@ def _copy(input: str, output: str, channel, timepoint) -> None:
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
     description = {"job": "restore", "method": METHOD, "source": str(input), "restored": []}
     with io.create_volume(output, tuple(src.shape), src.dtype, src.spacing, description=description) as sink:
-      for z0 in range(0, int(src.shape[0]), 16):
-        z1 = min(int(src.shape[0]), z0 + 16)
-        sink[z0:z1] = np.asarray(src[z0:z1])
+      copy_sections(src, sink, 0, int(src.shape[0]))
 
 
 def _training_config(method, input: str, damaged: list[int], shape, *, variant, train_steps, channel, timepoint):

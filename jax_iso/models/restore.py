@@ -6,7 +6,7 @@
 
 The mask channel is 1 where the section is damaged (a fold's band, precipitates, the whole section when it is
 missing), from the detector at inference and from the simulated damage in training. Three modules, coarse to
-fine, each a U-Net (`Net`: `unet.ConvBlock`s, max-pool down, nearest-neighbour up, skips by concatenation):
+fine, each a U-Net (`Net`: `unet.unet_body`, the CARE U-Net's layers, and a 1x1 head):
 - interpolation, from the two neighbours alone (the damaged section is not looked at):
   "kernel": per-pixel separable kernels (SepConv, Niklaus et al. 2017; the ssTEM authors' EMinterp): for every
   output pixel and each neighbour a vertical and a horizontal kernel of `taps` weights (softmax-normalised) and a
@@ -23,7 +23,8 @@ fine, each a U-Net (`Net`: `unet.ConvBlock`s, max-pool down, nearest-neighbour u
 With `detach` (the default) the fusion's inputs carry no gradient back: each module learns from its own loss,
 the paper's stage-wise training done at once; `detach=False` trains end to end (a fine-tuning stage).
 Output heads start at zero (flows 0, residuals 0, uniform kernels, blends 1/2), so an untrained restorer gives
-a blurred average of the neighbours inside the mask and the damaged section outside. H and W must be multiples of 2**depth.
+a blurred average of the neighbours inside the mask and the damaged section outside. H and W must be multiples
+of 2**depth.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from jax_iso.degrade.fold import bilinear_warp
-from jax_iso.models.unet import ConvBlock
+from jax_iso.models.unet import unet_body
 
 INTERPS = ("kernel", "flow")
 
@@ -48,20 +49,7 @@ class Net(nn.Module):
 
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:
-    h = h.astype(self.dtype)
-    skips = []
-    for level in range(self.depth):
-      h = ConvBlock(self.width * 2 ** level, self.kernel, self.dtype, self.param_dtype)(h)
-      skips.append(h)
-      h = nn.max_pool(h, (2, 2), strides=(2, 2))
-    h = ConvBlock(self.width * 2 ** self.depth, self.kernel, self.dtype, self.param_dtype)(h)
-    for level in reversed(range(self.depth)):
-      b, hh, ww, c = h.shape
-      h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest")
-      h = nn.Conv(self.width * 2 ** level, (self.kernel, self.kernel), padding="SAME", dtype=self.dtype,
-                  param_dtype=self.param_dtype)(h)
-      h = jnp.concatenate([h, skips[level]], axis=-1)
-      h = ConvBlock(self.width * 2 ** level, self.kernel, self.dtype, self.param_dtype)(h)
+    h = unet_body(h.astype(self.dtype), self.width, self.depth, self.kernel, self.dtype, self.param_dtype)
     out = nn.Conv(self.out, (1, 1), dtype=jnp.float32, param_dtype=self.param_dtype,
                   kernel_init=nn.initializers.zeros)(h)
     return out.astype(jnp.float32)

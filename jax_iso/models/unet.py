@@ -27,6 +27,25 @@ class ConvBlock(nn.Module):
     return x
 
 
+def unet_body(h: jax.Array, width: int, depth: int, kernel: int, dtype, param_dtype) -> jax.Array:
+  """The encoder, bottom and decoder of a U-Net on [B, H, W, C] -> [B, H, W, width], called inside a module's
+  `nn.compact` method (its layers are that module's, auto-named as if written there): `ConvBlock`s, max-pool
+  down, nearest-neighbour up + convolution, skips by concatenation."""
+  skips = []
+  for level in range(depth):
+    h = ConvBlock(width * 2 ** level, kernel, dtype, param_dtype)(h)
+    skips.append(h)
+    h = nn.max_pool(h, (2, 2), strides=(2, 2))
+  h = ConvBlock(width * 2 ** depth, kernel, dtype, param_dtype)(h)
+  for level in reversed(range(depth)):
+    b, hh, ww, c = h.shape
+    h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest")
+    h = nn.Conv(width * 2 ** level, (kernel, kernel), padding="SAME", dtype=dtype, param_dtype=param_dtype)(h)
+    h = jnp.concatenate([h, skips[level]], axis=-1)
+    h = ConvBlock(width * 2 ** level, kernel, dtype, param_dtype)(h)
+  return h
+
+
 class UNet(nn.Module):
   depth: int = 2                 # number of downsamplings
   width: int = 32                # filters at the first level, doubled per level
@@ -71,19 +90,7 @@ class UNet(nn.Module):
       raise ValueError(f"UNet(depth={self.depth}) needs H and W divisible by {self.multiple}, got {x.shape}")
     inp = x
     h = x[..., None].astype(self.dtype)             # [B, H, W, 1]
-    skips = []
-    for level in range(self.depth):
-      h = ConvBlock(self.width * 2 ** level, self.kernel, self.dtype, self.param_dtype)(h)
-      skips.append(h)
-      h = nn.max_pool(h, (2, 2), strides=(2, 2))
-    h = ConvBlock(self.width * 2 ** self.depth, self.kernel, self.dtype, self.param_dtype)(h)
-    for level in reversed(range(self.depth)):
-      b, hh, ww, c = h.shape
-      h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest")
-      h = nn.Conv(self.width * 2 ** level, (self.kernel, self.kernel), padding="SAME", dtype=self.dtype,
-                  param_dtype=self.param_dtype)(h)
-      h = jnp.concatenate([h, skips[level]], axis=-1)
-      h = ConvBlock(self.width * 2 ** level, self.kernel, self.dtype, self.param_dtype)(h)
+    h = unet_body(h, self.width, self.depth, self.kernel, self.dtype, self.param_dtype)
     out = nn.Conv(1, (1, 1), dtype=jnp.float32, param_dtype=self.param_dtype)(h)[..., 0]
     out = out.astype(jnp.float32)
     return out + inp.astype(jnp.float32) if self.residual else out
