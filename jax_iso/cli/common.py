@@ -1,15 +1,44 @@
 """Flag helpers shared by the `jax-iso` subcommands."""
 from __future__ import annotations
 
+import os
+
 from absl import flags
 
 from jax_iso import io
+from jax_iso.errors import UserError
+from jax_iso.io import hdf5
 
 
 def define_volume_selection(fv: flags.FlagValues) -> None:
-  """--channel and --timepoint: pick one 3D volume out of a 4D/5D file."""
+  """--dataset, --channel and --timepoint: pick one 3D volume out of an HDF5 file or a 4D/5D array."""
+  flags.DEFINE_string("dataset", None, "HDF5 input: the dataset to read (e.g. volumes/raw) when the file holds "
+                      "several 3D ones; the same as giving FILE.h5/volumes/raw.", flag_values=fv)
   flags.DEFINE_integer("channel", None, "Channel (C axis) to use in a multi-channel file, from 0.", flag_values=fv)
   flags.DEFINE_integer("timepoint", None, "Time point (T axis) to use in a time series, from 0.", flag_values=fv)
+
+
+def selected(fv: flags.FlagValues, path: str | None) -> str | None:
+  """`path` with --dataset applied (HDF5 inputs)."""
+  return selected_all(fv, path)[0]
+
+
+def selected_all(fv: flags.FlagValues, *paths: str | None) -> list[str | None]:
+  """`paths` with --dataset applied to those that are HDF5 files; --dataset with none of them HDF5 is an error."""
+  if not fv.dataset:
+    return list(paths)
+  out = [p and hdf5.with_dataset(p, fv.dataset) for p in paths]
+  given = [p for p in paths if p and os.path.exists(p)]
+  if given and out == list(paths):
+    raise UserError(f"--dataset={fv.dataset} picks a dataset inside an HDF5 file, but {', '.join(given)} "
+                    f"{'is' if len(given) == 1 else 'are'} not HDF5; leave --dataset out")
+  return out
+
+
+def define_ome_version(fv: flags.FlagValues) -> None:
+  """--ome_version: the NGFF version of the OME-Zarr volumes the command writes (cli.main applies it)."""
+  flags.DEFINE_enum("ome_version", "0.4", ["0.4", "0.5"], "OME-Zarr outputs (.ome.zarr): NGFF 0.4 (zarr v2, "
+                    "what napari-ome-zarr and Fiji read today) or 0.5 (zarr v3).", flag_values=fv)
 
 
 def define_spacing(fv: flags.FlagValues, help_text: str) -> None:
@@ -81,8 +110,8 @@ def _print_sample_outputs(strategy: dict) -> None:
 
 def define_diffusion(fv: flags.FlagValues, task: str) -> None:
   """The flags `denoise` and `superres` share: the model or its training, the sampling and its outputs."""
-  flags.DEFINE_string("input", None, f"Volume (or stack of 2D images, one per Z section) to {task}: TIFF, zarr / "
-                      "OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("input", None, f"Volume (or stack of 2D images, one per Z section) to {task}: TIFF, HDF5, "
+                      "zarr / OME-Zarr, N5 or precomputed.", flag_values=fv)
   flags.DEFINE_string("output", None, "Volume to write, the mean of the samples: .tif or .ome.zarr.", flag_values=fv)
   flags.DEFINE_string("model", None, "A trained model (bundle or training workdir) instead of training one.",
                       flag_values=fv)
@@ -105,6 +134,7 @@ def define_diffusion(fv: flags.FlagValues, task: str) -> None:
                       "(default: cpu on a CPU, else the reference's).", flag_values=fv)
   define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   define_volume_selection(fv)
+  define_ome_version(fv)
 
 
 def diffusion_kwargs(fv: flags.FlagValues) -> dict:

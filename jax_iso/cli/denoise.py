@@ -23,7 +23,8 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.denoise(fv.input, fv.output, train_noisy=fv.train_noisy, train_clean=fv.train_clean, noise=fv.noise,
+  source = common.selected(fv, fv.input)
+  out = jobs.denoise(source, fv.output, train_noisy=fv.train_noisy, train_clean=fv.train_clean, noise=fv.noise,
                      **common.diffusion_kwargs(fv))
   common.print_diffusion(out)
   return 0

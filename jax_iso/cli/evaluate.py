@@ -31,7 +31,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.evaluate(fv.pred, fv.ref, report_dir=fv.report_dir, spacing=common.spacing(fv),
+  out = jobs.evaluate(*common.selected_all(fv, fv.pred, fv.ref), report_dir=fv.report_dir, spacing=common.spacing(fv),
                       normalize=fv.normalize, factor=fv.factor, **common.volume_selection(fv))
   print(metrics.format_table({pathlib.Path(fv.pred).name: out}))
   if out.get("reference_free"):

@@ -129,7 +129,9 @@ def main(argv: list[str]) -> int:
     if missing:
       raise UserError(f"missing {' and '.join(missing)}; usage: {mod.USAGE}")
     _configure_jax()
-    return mod.main(fv)
+    from jax_iso import io  # pylint: disable=g-import-not-at-top
+    with io.ome_version(fv["ome_version"].value if "ome_version" in fv else None):
+      return mod.main(fv)
   except UserError as err:
     if debug:
       raise

@@ -13,7 +13,8 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("model", None, "Bundle written by `jax-iso export`.", flag_values=fv)
   flags.DEFINE_string("workdir", None, "Training workdir (its latest checkpoint), instead of --model.",
                       flag_values=fv)
-  flags.DEFINE_string("input", None, "Anisotropic volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("input", None, "Anisotropic volume: TIFF, HDF5, zarr / OME-Zarr, N5 or "
+                      "precomputed.", flag_values=fv)
   flags.DEFINE_string("output", None, "Isotropic volume to write: .tif or .ome.zarr.", flag_values=fv)
   flags.DEFINE_float("factor", None, "Anisotropy (default: from the voxel size); must match the model's.",
                      flag_values=fv)
@@ -23,6 +24,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                        flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
+  common.define_ome_version(fv)
   common.define_clip_outputs(fv)
 
 
@@ -31,7 +33,8 @@ def main(fv: flags.FlagValues) -> int:
   from jax_iso.jobs.predict import predict  # pylint: disable=g-import-not-at-top
   if (fv.model is None) == (fv.workdir is None):
     raise UserError("pass exactly one of --model=BUNDLE or --workdir=W")
-  out = predict(fv.model or fv.workdir, fv.input, fv.output, factor=fv.factor, spacing=common.spacing(fv),
+  source = common.selected(fv, fv.input)
+  out = predict(fv.model or fv.workdir, source, fv.output, factor=fv.factor, spacing=common.spacing(fv),
                 fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, flags=fv.flags,
                 sampling=common.sampling(fv, fv.steps), **common.volume_selection(fv))
   fused = f", fused by {out['fuse']}" if out.get("fuse") else ""

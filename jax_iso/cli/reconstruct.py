@@ -15,7 +15,8 @@ SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-  flags.DEFINE_string("input", None, "Anisotropic volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("input", None, "Anisotropic volume: TIFF, HDF5, zarr / OME-Zarr, N5 or "
+                      "precomputed.", flag_values=fv)
   flags.DEFINE_string("output", None, "Isotropic volume to write: .tif or .ome.zarr.", flag_values=fv)
   flags.DEFINE_string("method", "cubic", "Reconstruction method: " + "; ".join(f"{n} ({METHODS[n].summary})" for n in
                       ISOTROPIC) + ".", flag_values=fv)
@@ -23,6 +24,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                      flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
+  common.define_ome_version(fv)
   flags.DEFINE_string("workdir", None, "Learned methods: keep the fitted model here (default: a temporary "
                       "folder, removed after).", flag_values=fv)
   flags.DEFINE_integer("steps", None, "Diffusion methods (vemdiffuse_a/_i): sampler steps per sample, as in "
@@ -45,7 +47,8 @@ def main(fv: flags.FlagValues) -> int:
   if not sampled and fv.steps is not None and fv.train_steps is not None:
     raise UserError(f"--steps and --train_steps both give the training steps of --method={fv.method}; pass one")
   train_steps = fv.train_steps if sampled or fv.train_steps is not None else fv.steps
-  out = jobs.reconstruct(fv.input, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
+  source = common.selected(fv, fv.input)
+  out = jobs.reconstruct(source, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
                          workdir=fv.workdir, steps=train_steps, inpaint=fv.inpaint, uncertainty=fv.uncertainty,
                          flags=fv.flags, sampling=common.sampling(fv, fv.steps if sampled else None),
                          train_iso=fv.train_iso, restore=fv.restore, **common.volume_selection(fv))

@@ -14,7 +14,8 @@ SUMMARY = "find and repair folds, precipitates and missing sections (ssTEM resto
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-  flags.DEFINE_string("input", None, "Serial-section volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("input", None, "Serial-section volume: TIFF, HDF5, zarr / OME-Zarr, N5 or "
+                      "precomputed.", flag_values=fv)
   flags.DEFINE_string("output", None, "Restored volume to write (same shape and dtype): .tif or .ome.zarr.",
                       flag_values=fv)
   flags.DEFINE_string("artifacts", "auto", "What to look for: auto (every kind) or a comma-separated subset of "
@@ -31,10 +32,12 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("variant", None, "Config variant of configs/sstem_restore.py (default: cpu on a CPU).",
                       flag_values=fv)
   common.define_volume_selection(fv)
+  common.define_ome_version(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.restore(fv.input, fv.output, artifacts=fv.artifacts, sections=fv.sections, masks=fv.masks,
+  source = common.selected(fv, fv.input)
+  out = jobs.restore(source, fv.output, artifacts=fv.artifacts, sections=fv.sections, masks=fv.masks,
                      model=fv.model, workdir=fv.workdir, train_steps=fv.train_steps, variant=fv.variant,
                      **common.volume_selection(fv))
   if out.get("fit"):

@@ -10,7 +10,8 @@ SUMMARY = "make an anisotropic volume from an isotropic one"
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-  flags.DEFINE_string("input", None, "Isotropic volume: TIFF, zarr / OME-Zarr or N5.", flag_values=fv)
+  flags.DEFINE_string("input", None, "Isotropic volume: TIFF, HDF5, zarr / OME-Zarr, N5 or "
+                      "precomputed.", flag_values=fv)
   flags.DEFINE_string("output", None, "Anisotropic volume to write: .tif or .ome.zarr.", flag_values=fv)
   flags.DEFINE_float("factor", None, "Section thickness in fine slices (> 1, may be fractional, e.g. 2.5).",
                      flag_values=fv)
@@ -24,10 +25,12 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_integer("seed", 0, "Seed of the noise.", flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
+  common.define_ome_version(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.simulate(fv.input, fv.output, factor=fv.factor, profile=fv.profile, sigma=fv.sigma,
+  source = common.selected(fv, fv.input)
+  out = jobs.simulate(source, fv.output, factor=fv.factor, profile=fv.profile, sigma=fv.sigma,
                       noise=fv.noise, seed=fv.seed, spacing=common.spacing(fv), **common.volume_selection(fv))
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} sections from "
         f"{common.shape_str(out['input_shape'])}, spacing {common.spacing_str(out['spacing_nm'])} "

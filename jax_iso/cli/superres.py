@@ -21,6 +21,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.superres(fv.input, fv.output, train_lr=fv.train_lr, train_hr=fv.train_hr, **common.diffusion_kwargs(fv))
+  source = common.selected(fv, fv.input)
+  out = jobs.superres(source, fv.output, train_lr=fv.train_lr, train_hr=fv.train_hr, **common.diffusion_kwargs(fv))
   common.print_diffusion(out)
   return 0

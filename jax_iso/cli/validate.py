@@ -18,8 +18,8 @@ SUMMARY = "score methods against real held-out sections of your own volume"
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-  flags.DEFINE_string("input", None, "Anisotropic volume (sections along Z): TIFF, zarr / OME-Zarr or N5; it is "
-                      "read into memory.", flag_values=fv)
+  flags.DEFINE_string("input", None, "Anisotropic volume (sections along Z): TIFF, HDF5, zarr / OME-Zarr, N5 or "
+                      "precomputed; it is read into memory.", flag_values=fv)
   flags.DEFINE_string("methods", ",".join(DEFAULT_METHODS), "Comma-separated methods to score.", flag_values=fv)
   flags.DEFINE_string("out_dir", None, "Where validate.json, validate.png and the held-out sections go "
                       "(default: INPUT_validate beside --input).", flag_values=fv)
@@ -32,7 +32,8 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.validate(fv.input, fv.methods, out_dir=fv.out_dir, factor=fv.factor, spacing=common.spacing(fv),
+  source = common.selected(fv, fv.input)
+  out = jobs.validate(source, fv.methods, out_dir=fv.out_dir, factor=fv.factor, spacing=common.spacing(fv),
                       steps=fv.steps, **common.volume_selection(fv))
   unit = out["resolution_units"]
   rows = [("method", "PSNR (dB)", "SSIM", f"FRC res ({unit})", "seconds")]

@@ -1,7 +1,9 @@
-"""Volume I/O: read TIFF, zarr, OME-Zarr and N5 as lazy (Z, Y, X) volumes with spacing; write atomically.
+"""Volume I/O: read TIFF, HDF5, zarr, OME-Zarr (0.4, 0.5), N5 and neuroglancer precomputed as lazy (Z, Y, X)
+volumes with spacing; write TIFF and OME-Zarr atomically.
 
 Reading: `open_volume` (lazy `VolumeSource`), `read_volume`, `check_finite`, `parse_spacing`.
-Writing: `check_output_path`, `output_format`, `create_volume` (streamed `VolumeSink`), `write_volume`.
+Writing: `check_output_path`, `output_format`, `create_volume` (streamed `VolumeSink`), `write_volume`,
+`ome_version` (the NGFF version of OME-Zarr outputs).
 Intensities: `Intensity`, `intensity_of`. How jax_iso made a file: `provenance`.
 Streaming in Y slabs: `jax_iso.io.slabs`.
 Spacing is always (z, y, x) in nanometres.
@@ -14,9 +16,10 @@ from jax_iso.io.provenance import provenance
 from jax_iso.io.sink import VolumeSink
 from jax_iso.io.source import VolumeSource, check_finite, open_volume, read_volume
 from jax_iso.io.spacing import Spacing, parse_spacing
-from jax_iso.io.write import create_volume, write_volume
+from jax_iso.io.write import create_volume, ome_version, write_volume
 
 __all__ = [
     "Intensity", "Spacing", "VolumeSink", "VolumeSource", "check_finite", "check_output_path", "create_volume",
-    "intensity_of", "open_volume", "output_format", "parse_spacing", "provenance", "read_volume", "write_volume",
+    "intensity_of", "ome_version", "open_volume", "output_format", "parse_spacing", "provenance", "read_volume",
+    "write_volume",
 ]

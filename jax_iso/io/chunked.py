@@ -1,7 +1,10 @@
-"""Chunked volumes through tensorstore: zarr v2/v3 arrays, OME-Zarr multiscales, N5 datasets and groups.
+"""Chunked volumes through tensorstore: zarr v2/v3 arrays, OME-Zarr multiscales (0.4 and 0.5), N5 datasets and
+groups, neuroglancer precomputed volumes (local folders).
 
 N5 lists dimensions fastest-first (x, y, z) and tensorstore's n5 driver keeps that order, so N5 arrays are
 transposed here to (z, y, x). N5 `resolution`/`pixelResolution` attributes are in the same x, y, z order.
+Precomputed volumes are (x, y, z, channel) with each scale's `resolution` in nm (x, y, z): also transposed;
+the finest scale is read.
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ def open_chunked(path: str, reads: str) -> Stored:
     return _open_n5(path, meta, {})
   if kind == "ome":
     return _open_ome(path, meta)
+  if kind == "precomputed":
+    return _open_precomputed(path, meta)
   if kind == "n5-group" and node_kind(os.path.join(path, "s0"))[0] == "n5":
     return _open_n5(os.path.join(path, "s0"), node_kind(os.path.join(path, "s0"))[1], meta)
   if kind in ("zarr-group", "n5-group"):
@@ -52,12 +57,12 @@ def open_chunked(path: str, reads: str) -> Stored:
                       "3D array")
     raise UserError(f"{path} is a {kind.split('-')[0]} group without OME-Zarr multiscales; give the path of "
                     f"one of the volumes inside: {pick}")
-  raise UserError(f"{path} is a directory but not a zarr array, OME-Zarr or N5 dataset (it has no .zarray, "
-                  f"zarr.json or attributes.json); {reads}")
+  raise UserError(f"{path} is a directory but not a zarr array, OME-Zarr, N5 or precomputed dataset (it has no "
+                  f".zarray, zarr.json, attributes.json or info); {reads}")
 
 
 def node_kind(path: str) -> tuple[str | None, dict]:
-  """('zarr' | 'zarr3' | 'n5' | 'ome' | 'zarr-group' | 'n5-group' | None, its metadata/attributes)."""
+  """('zarr' | 'zarr3' | 'n5' | 'ome' | 'zarr-group' | 'n5-group' | 'precomputed' | None, its metadata)."""
   def load(name):
     with open(os.path.join(path, name), encoding="utf-8") as f:
       return json.load(f)
@@ -77,6 +82,10 @@ def node_kind(path: str) -> tuple[str | None, dict]:
     if os.path.isfile(os.path.join(path, "attributes.json")):
       attrs = load("attributes.json")
       return ("n5", attrs) if "dimensions" in attrs and "dataType" in attrs else ("n5-group", attrs)
+    if os.path.isfile(os.path.join(path, "info")):
+      info = load("info")
+      if isinstance(info, dict) and info.get("scales") and info.get("type", "image") == "image":
+        return "precomputed", info
   except (OSError, ValueError, AttributeError) as err:
     raise UserError(f"{path} has unreadable zarr/N5 metadata ({err}); fix or re-export the dataset") from err
   return None, {}
@@ -93,7 +102,7 @@ def list_arrays(path: str, depth: int = 4) -> list[str]:
         if not os.path.isdir(os.path.join(path, sub)) or name.startswith("."):
           continue
         kind = node_kind(os.path.join(path, sub))[0]
-        if kind in ("zarr", "zarr3", "n5", "ome"):
+        if kind in ("zarr", "zarr3", "n5", "ome", "precomputed"):
           found.append(sub)
         elif kind is not None:
           deeper.append(sub)
@@ -101,9 +110,9 @@ def list_arrays(path: str, depth: int = 4) -> list[str]:
   return found
 
 
-def _open_store(path: str, driver: str) -> ts.TensorStore:
+def _open_store(path: str, driver: str, **options) -> ts.TensorStore:
   spec = {"driver": driver, "kvstore": {"driver": "file", "path": os.path.abspath(path)},
-          "recheck_cached_data": "open", "recheck_cached_metadata": "open"}
+          "recheck_cached_data": "open", "recheck_cached_metadata": "open", **options}
   context = ts.Context({"cache_pool": {"total_bytes_limit": _CACHE_BYTES}})
   try:
     return ts.open(spec, read=True, write=False, context=context).result()
@@ -121,8 +130,8 @@ def _numpy_dtype(path: str, store: ts.TensorStore) -> np.dtype:
 
 
 def _open_array(path: str, driver: str, axes: str | None, spacing=None, origin=None,
-                transpose: bool = False) -> Stored:
-  store = _open_store(path, driver)
+                transpose: bool = False, **options) -> Stored:
+  store = _open_store(path, driver, **options)
   if transpose:
     store = store.T
   return Stored(TensorStoreArray(store), tuple(store.shape), _numpy_dtype(path, store), axes, spacing, origin,
@@ -245,3 +254,13 @@ def _n5_spacing(attrs: dict, factors=None):
   if isinstance(factors, list) and len(factors) >= 3:
     xyz = xyz * np.asarray(factors[:3], dtype=float)
   return valid_spacing(xyz[::-1])
+
+
+def _open_precomputed(path: str, info: dict) -> Stored:
+  """The finest scale of a neuroglancer precomputed image as (channel, z, y, x)."""
+  scale = info["scales"][0]
+  resolution = scale.get("resolution")
+  spacing = valid_spacing(list(resolution)[::-1]) if isinstance(resolution, list) and len(resolution) == 3 \
+      else None
+  return _open_array(path, "neuroglancer_precomputed", "CZYX", spacing, "precomputed info" if spacing else None,
+                     transpose=True, scale_index=0)

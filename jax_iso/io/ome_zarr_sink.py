@@ -1,4 +1,5 @@
-"""OME-Zarr (NGFF 0.4, zarr v2) writer: level 0 streamed through tensorstore, then a mean pyramid."""
+"""OME-Zarr writer, NGFF 0.4 (zarr v2: what napari-ome-zarr and Fiji read today) or 0.5 (zarr v3): level 0
+streamed through tensorstore, then a mean pyramid."""
 from __future__ import annotations
 
 import itertools
@@ -18,6 +19,7 @@ MIN_LATERAL = 64      # no level whose Y or X size would fall below this
 _BOX_VOXELS = 32 << 20  # voxels per block when building the pyramid
 _COMPRESSOR = {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0}
 _ZARR_DTYPE = {"uint8": "|u1", "uint16": "<u2", "float32": "<f4"}
+VERSIONS = ("0.4", "0.5")
 
 
 def plan_levels(shape, spacing) -> list[tuple[tuple[int, int, int], tuple[float, float, float],
@@ -44,8 +46,8 @@ def plan_levels(shape, spacing) -> list[tuple[tuple[int, int, int], tuple[float,
   return levels  # type: ignore[return-value]
 
 
-def multiscales(name: str, levels, has_unit: bool) -> dict:
-  """The NGFF 0.4 `multiscales` entry for `levels` from `plan_levels`."""
+def multiscales(name: str, levels, has_unit: bool, version: str = "0.4") -> dict:
+  """The NGFF `multiscales` entry for `levels` from `plan_levels` (0.5 states its version on the group)."""
   axes = [{"name": a, "type": "space", **({"unit": "nanometer"} if has_unit else {})} for a in "zyx"]
   base = levels[0][1]
   datasets = []
@@ -54,16 +56,47 @@ def multiscales(name: str, levels, has_unit: bool) -> dict:
     if k:  # voxel centres of a mean-downsampled level sit half a (new) voxel in
       transforms.append({"type": "translation", "translation": [(s - b) / 2 for s, b in zip(spacing, base)]})
     datasets.append({"path": str(k), "coordinateTransformations": transforms})
-  return {"version": "0.4", "name": name, "axes": axes, "datasets": datasets, "type": "mean",
+  return {**({"version": version} if version == "0.4" else {}), "name": name, "axes": axes,
+          "datasets": datasets, "type": "mean",
           "metadata": {"method": "tensorstore.downsample(method='mean'), rounded half to even for integers"}}
 
 
-def _create_level(folder: str, name: str, shape, dtype: np.dtype) -> ts.TensorStore:
-  spec = {"driver": "zarr", "kvstore": {"driver": "file", "path": os.path.join(folder, name)},
-          "metadata": {"shape": list(shape), "chunks": [min(CHUNK, n) for n in shape],
-                       "dtype": _ZARR_DTYPE[dtype.name], "compressor": _COMPRESSOR, "fill_value": 0,
-                       "order": "C", "dimension_separator": "/"}}
+def _driver(version: str) -> str:
+  return "zarr" if version == "0.4" else "zarr3"
+
+
+def _create_level(folder: str, name: str, shape, dtype: np.dtype, version: str) -> ts.TensorStore:
+  chunks = [min(CHUNK, n) for n in shape]
+  if version == "0.4":
+    metadata = {"shape": list(shape), "chunks": chunks, "dtype": _ZARR_DTYPE[dtype.name],
+                "compressor": _COMPRESSOR, "fill_value": 0, "order": "C", "dimension_separator": "/"}
+  else:
+    blosc = {"cname": "zstd", "clevel": 5, "shuffle": "shuffle", "typesize": dtype.itemsize, "blocksize": 0}
+    metadata = {"shape": list(shape), "data_type": dtype.name, "fill_value": 0, "dimension_names": ["z", "y", "x"],
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunks}},
+                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                           {"name": "blosc", "configuration": blosc}]}
+  spec = {"driver": _driver(version), "kvstore": {"driver": "file", "path": os.path.join(folder, name)},
+          "metadata": metadata}
   return ts.open(spec, create=True, read=True, write=True).result()
+
+
+def _write_group(folder: str, version: str, attrs: dict | None) -> None:
+  """The group's metadata: .zgroup + .zattrs (0.4) or zarr.json with the attributes under "ome" (0.5)."""
+  if version == "0.4":
+    with open(os.path.join(folder, ".zgroup"), "w", encoding="utf-8") as f:
+      json.dump({"zarr_format": 2}, f)
+    if attrs is not None:
+      with open(os.path.join(folder, ".zattrs"), "w", encoding="utf-8") as f:
+        json.dump(attrs, f, indent=2, default=str)
+    return
+  attributes = {}
+  if attrs is not None:
+    attributes = {"ome": {"version": version, "multiscales": attrs["multiscales"]},
+                  **{k: v for k, v in attrs.items() if k != "multiscales"}}
+  with open(os.path.join(folder, "zarr.json"), "w", encoding="utf-8") as f:
+    json.dump({"zarr_format": 3, "node_type": "group", "attributes": attributes}, f, indent=2, default=str)
 
 
 def boxes(shape, chunks, budget: int = _BOX_VOXELS):
@@ -85,9 +118,13 @@ def _to_dtype(data: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 class OmeZarrSink(VolumeSink):
-  """Writes level 0 into a hidden temp directory; `commit` builds the pyramid, writes .zattrs, swaps in."""
+  """Writes level 0 into a hidden temp directory; `commit` builds the pyramid, writes the group's metadata and
+  swaps it in. `version`: the NGFF version, "0.4" or "0.5"."""
 
-  def __init__(self, path, shape, dtype, spacing, description, resume_dir=None):
+  def __init__(self, path, shape, dtype, spacing, description, resume_dir=None, version: str = "0.4"):
+    if version not in VERSIONS:
+      raise ValueError(f"OME-Zarr version {version!r} is not one jax_iso writes ({', '.join(VERSIONS)})")
+    self.version = version
     super().__init__(path, shape, dtype, spacing, description, resume_dir)
     self.levels = plan_levels(self.shape, self.spacing)
     self._level0 = None
@@ -97,14 +134,16 @@ class OmeZarrSink(VolumeSink):
       self.suspend()  # abort() unless resumable
       raise
 
+  def _header(self) -> dict:
+    return {**super()._header(), "ome_version": self.version}
+
   def _create(self) -> None:
     os.mkdir(self.temp)
-    with open(os.path.join(self.temp, ".zgroup"), "w", encoding="utf-8") as f:
-      json.dump({"zarr_format": 2}, f)
-    self._level0 = _create_level(self.temp, "0", self.shape, self.dtype)
+    _write_group(self.temp, self.version, None)
+    self._level0 = _create_level(self.temp, "0", self.shape, self.dtype, self.version)
 
   def _reopen(self) -> None:
-    spec = {"driver": "zarr", "kvstore": {"driver": "file", "path": os.path.join(self.temp, "0")}}
+    spec = {"driver": _driver(self.version), "kvstore": {"driver": "file", "path": os.path.join(self.temp, "0")}}
     level0 = ts.open(spec, open=True, read=True, write=True).result()
     if tuple(level0.shape) != self.shape or np.dtype(level0.dtype.numpy_dtype) != self.dtype:
       raise ValueError(f"{self.temp} holds {tuple(level0.shape)} {level0.dtype}, not {self.shape} {self.dtype}")
@@ -117,17 +156,16 @@ class OmeZarrSink(VolumeSink):
     prev = self._level0
     for k, (shape, _, factors) in enumerate(self.levels[1:], start=1):
       remove(os.path.join(self.temp, str(k)))  # left by a commit that a kill interrupted (resumable writers)
-      level = _create_level(self.temp, str(k), shape, self.dtype)
+      level = _create_level(self.temp, str(k), shape, self.dtype, self.version)
       mean = ts.downsample(ts.cast(prev, ts.float32), list(factors), method="mean")
       for box in boxes(shape, [min(CHUNK, n) for n in shape]):
         level[box].write(_to_dtype(mean[box].read().result(), self.dtype)).result()
       prev = level
     attrs = {"multiscales": [multiscales(os.path.basename(os.path.abspath(self.path)), self.levels,
-                                         self.spacing is not None)]}
+                                         self.spacing is not None, self.version)]}
     if self.description:
       attrs["jax_iso"] = {"description": self.description}
-    with open(os.path.join(self.temp, ".zattrs"), "w", encoding="utf-8") as f:
-      json.dump(attrs, f, indent=2, default=str)
+    _write_group(self.temp, self.version, attrs)
     self._close()
 
   def _close(self) -> None:

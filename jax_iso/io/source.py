@@ -6,12 +6,13 @@ import os
 import numpy as np
 
 from jax_iso.errors import UserError
-from jax_iso.io import chunked, indexing, layout, tiff
+from jax_iso.io import chunked, hdf5, indexing, layout, tiff
 from jax_iso.io.spacing import Spacing
 from jax_iso.io.stored import Stored
 
-READS = ("jax_iso reads 3D TIFF files (.tif, .tiff) and zarr v2/v3, OME-Zarr and N5 directories; convert the "
-         "volume to one of these (e.g. Fiji: File > Save As > Tiff)")
+READS = ("jax_iso reads 3D TIFF files (.tif, .tiff), HDF5 datasets (.h5) and zarr v2/v3, OME-Zarr, N5 and "
+         "neuroglancer precomputed directories; convert the volume to one of these (e.g. Fiji: File > Save As > "
+         "Tiff)")
 
 
 class VolumeSource:
@@ -93,13 +94,17 @@ def _reopen(path: str, channel: int | None, timepoint: int | None) -> VolumeSour
 
 
 def open_volume(path, *, channel: int | None = None, timepoint: int | None = None) -> VolumeSource:
-  """Opens a TIFF, zarr, OME-Zarr or N5 volume lazily as (Z, Y, X); bad input raises UserError."""
+  """Opens a TIFF, HDF5, zarr, OME-Zarr, N5 or precomputed volume lazily as (Z, Y, X); bad input raises
+  UserError. An HDF5 dataset is named by its path inside the file: `sample.h5/volumes/raw`."""
   path = os.fspath(path)
-  if os.path.isfile(path) and os.path.basename(path) in (".zarray", "zarr.json", "attributes.json"):
+  if os.path.isfile(path) and os.path.basename(path) in (".zarray", "zarr.json", "attributes.json", "info"):
     path = os.path.dirname(path) or "."
-  if not os.path.exists(path):
+  in_hdf5 = hdf5.split(path)
+  if in_hdf5 is not None:
+    stored = hdf5.open_hdf5(*in_hdf5)
+  elif not os.path.exists(path):
     raise UserError(f"{path} does not exist; check the path ({READS})")
-  if os.path.isdir(path):
+  elif os.path.isdir(path):
     stored = chunked.open_chunked(path, READS)
   else:
     try:
@@ -109,11 +114,11 @@ def open_volume(path, *, channel: int | None = None, timepoint: int | None = Non
       raise UserError(f"{path} cannot be read ({err.strerror}); check its permissions") from err
     if magic[:4] in tiff.TIFF_MAGIC:
       stored = tiff.open_tiff(path, READS)
-    elif magic.startswith(b"\x89HDF"):
-      raise UserError(f"{path} is HDF5, which jax_iso does not read; export the dataset as TIFF or zarr "
-                      "(e.g. Fiji: File > Import > HDF5, then File > Save As > Tiff)")
     elif path.lower().endswith(tiff.TIFF_SUFFIXES):
       raise UserError(f"{path} is not a readable TIFF (it does not start with a TIFF header); {READS}")
+    elif path.lower().endswith(hdf5.HDF5_SUFFIXES):
+      raise UserError(f"{path} is not a readable HDF5 file (it does not start with the HDF5 signature); check "
+                      "that it was copied whole, or re-export it")
     else:
       raise UserError(f"{path} is not a volume jax_iso can read; {READS}")
   try:

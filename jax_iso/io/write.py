@@ -1,22 +1,44 @@
 """Writing volumes: `create_volume` for streamed boxes, `write_volume` for a whole array."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 
 import numpy as np
 
-from jax_iso.io.ome_zarr_sink import OmeZarrSink
+from jax_iso.errors import UserError
+from jax_iso.io.ome_zarr_sink import VERSIONS, OmeZarrSink
 from jax_iso.io.paths import output_format
 from jax_iso.io.sink import VolumeSink, work_path
 from jax_iso.io.spacing import Spacing
 from jax_iso.io.tiff_sink import TiffSink
 
 _SLAB_BYTES = 256 << 20
+_OME_VERSION = contextvars.ContextVar("ome_version", default="0.4")
+
+
+@contextlib.contextmanager
+def ome_version(version: str | None):
+  """Within the block, OME-Zarr outputs are written as NGFF `version` ("0.4", the default, or "0.5"; None keeps
+  the default): how a command's --ome_version reaches every volume its job writes."""
+  if version is None:
+    yield
+    return
+  if str(version) not in VERSIONS:
+    raise UserError(f"--ome_version={version} is not an OME-Zarr version jax_iso writes; choose 0.4 (read by "
+                    "napari-ome-zarr and Fiji today) or 0.5 (zarr v3)")
+  token = _OME_VERSION.set(str(version))
+  try:
+    yield
+  finally:
+    _OME_VERSION.reset(token)
 
 
 def create_volume(path, shape, dtype, spacing: Spacing | None, *, description: dict | None = None,
                   resume_dir: str | bool | None = None) -> VolumeSink:
-  """An atomic writer of a (Z, Y, X) uint8/uint16/float32 volume; the format follows the extension.
+  """An atomic writer of a (Z, Y, X) uint8/uint16/float32 volume; the format follows the extension (OME-Zarr:
+  NGFF 0.4, or the version `ome_version` sets).
 
   with create_volume("out.ome.zarr", (Z, Y, X), np.uint8, (10., 10., 10.)) as sink:
     sink[z0:z1] = block   # any box, any order
@@ -27,10 +49,11 @@ def create_volume(path, shape, dtype, spacing: Spacing | None, *, description: d
   place, commit or abort removes it.
   """
   path = os.fspath(path)
-  sink_class = {"tiff": TiffSink, "ome-zarr": OmeZarrSink}[output_format(path)]
   if resume_dir is True:
     resume_dir = work_path(path)
-  return sink_class(path, shape, dtype, spacing, description, resume_dir or None)
+  if output_format(path) == "ome-zarr":
+    return OmeZarrSink(path, shape, dtype, spacing, description, resume_dir or None, version=_OME_VERSION.get())
+  return TiffSink(path, shape, dtype, spacing, description, resume_dir or None)
 
 
 def write_volume(path, data, spacing: Spacing | None, *, description: dict | None = None) -> None:

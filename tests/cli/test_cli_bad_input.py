@@ -60,6 +60,12 @@ def files(tmp_path):
   io.write_volume(f["two"], vol[:2], (40.0, 10.0, 10.0))
   f["iso16"] = tmp_path / "iso16.tif"
   io.write_volume(f["iso16"], vol.astype(np.uint16) * 256, (10.0, 10.0, 10.0))
+  f["h5two"] = tmp_path / "two.h5"
+  import h5py  # pylint: disable=g-import-not-at-top
+  with h5py.File(f["h5two"], "w") as h5:
+    h5.create_dataset("em", data=vol[:4])
+    h5.create_dataset("mito", data=vol[:4])
+    h5.create_dataset("image2d", data=vol[0])
   f["out"] = tmp_path / "out.tif"
   return f
 
@@ -168,6 +174,15 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
     "restore: fewer than 3 sections": (["restore", "--input={two}", "--output={out}"], "needs at least 3"),
     "restore: --masks equal to --output": (["restore", "--input={aniso}", "--output={out}", "--masks={out}"],
                                            "--masks"),
+    "HDF5 with several volumes": (["reconstruct", "--input={h5two}", "--output={out}", "--factor=4"],
+                                  "holds 2 volumes: em (4 x 24 x 24 uint8), mito (4 x 24 x 24 uint8); pick one "
+                                  "with --dataset=NAME"),
+    "HDF5: unknown --dataset": (["reconstruct", "--input={h5two}", "--dataset=raw", "--output={out}", "--factor=4"],
+                                "dataset 'raw' of"),
+    "--dataset for a file that is not HDF5": (["simulate", "--input={iso}", "--dataset=volumes/raw", "--output={out}",
+                                               "--factor=2"], "is not HDF5; leave --dataset out"),
+    "unknown --ome_version": (["simulate", "--input={iso}", "--output={tmp}/o.ome.zarr", "--factor=2",
+                               "--ome_version=0.6"], "--ome_version"),
     "--uncertainty equal to the input": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
                                           "--uncertainty={aniso}"], "is the input"),
 }

@@ -127,7 +127,7 @@ def test_group_without_multiscales_lists_its_arrays(tmp_path, vol):
 
 
 def test_directory_that_is_no_dataset(tmp_path):
-  with pytest.raises(UserError, match="not a zarr array, OME-Zarr or N5"):
+  with pytest.raises(UserError, match="not a zarr array, OME-Zarr, N5 or precomputed"):
     io.open_volume(tmp_path)
 
 

@@ -44,10 +44,16 @@ def test_png(tmp_path):
   _raises(r"slice.png is not a volume jax_iso can read; jax_iso reads 3D TIFF", io.open_volume, path)
 
 
-def test_hdf5(tmp_path):
+def test_truncated_hdf5(tmp_path):
   path = tmp_path / "v.h5"
   path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(32))
-  _raises(r"v.h5 is HDF5.*export the dataset as TIFF or zarr", io.open_volume, path)
+  _raises(r"v.h5 cannot be opened as HDF5 .*re-export it", io.open_volume, path)
+
+
+def test_h5_that_is_no_hdf5(tmp_path):
+  path = tmp_path / "v.h5"
+  path.write_text("hello")
+  _raises(r"v.h5 is not a readable HDF5 file", io.open_volume, path)
 
 
 def test_2d_image(tmp_path):
