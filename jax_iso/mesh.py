@@ -22,14 +22,16 @@ from jax_iso.errors import UserError
 DATA = "data"
 
 
-def make_mesh(cfg: Mapping | None = None) -> Mesh:
-  """A 1-D mesh over `cfg['data']` devices (-1 or no config: all of them)."""
-  n = jax.device_count()
+def make_mesh(cfg: Mapping | None = None, *, local: bool = False) -> Mesh:
+  """A 1-D mesh over `cfg['data']` devices (-1 or no config: all of them); `local`: this process's devices only
+  (inference, where every process works on its own part of the volume)."""
+  devices = jax.local_devices() if local else jax.devices()
+  n = len(devices)
   size = int((cfg or {}).get("data", -1))
   size = n if size == -1 else size
   if size < 1 or size > n or n % size:
     raise UserError(f"mesh.data={size} does not fit the {n} available devices; use -1 (all) or a divisor of {n}")
-  return jax.make_mesh((size,), (DATA,), axis_types=(AxisType.Auto,), devices=jax.devices()[:size])
+  return jax.make_mesh((size,), (DATA,), axis_types=(AxisType.Auto,), devices=devices[:size])
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

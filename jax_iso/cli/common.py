@@ -41,6 +41,57 @@ def define_ome_version(fv: flags.FlagValues) -> None:
                     "what napari-ome-zarr and Fiji read today) or 0.5 (zarr v3).", flag_values=fv)
 
 
+def define_processes(fv: flags.FlagValues) -> None:
+  """--process_index, --process_count, --distributed, --coordinator: one of several processes writing one
+  OME-Zarr output, each its own rows (`io.Part`)."""
+  flags.DEFINE_integer("process_index", None, "This process's part of the output, 0 to --process_count - 1 "
+                       "(e.g. a cluster job array's task index); with --distributed: this process's id.",
+                       flag_values=fv)
+  flags.DEFINE_integer("process_count", None, "How many processes write the output together (an .ome.zarr on a "
+                       "file system they all see), each its own rows; the last to finish completes it.",
+                       flag_values=fv)
+  flags.DEFINE_bool("distributed", False, "Start jax.distributed (coordinator from --coordinator or "
+                    "JAX_COORDINATOR_ADDRESS, else the cluster's environment: SLURM, Open MPI, ...) and take the "
+                    "part from the process id and count.", flag_values=fv)
+  flags.DEFINE_string("coordinator", None, "With --distributed: the coordinator's host:port (process 0's).",
+                      flag_values=fv)
+
+
+def part(fv: flags.FlagValues):
+  """The `io.Part` this process writes, or None (one process writes everything)."""
+  if fv.distributed:
+    import jax  # pylint: disable=g-import-not-at-top
+    try:
+      jax.distributed.initialize(coordinator_address=fv.coordinator, num_processes=fv.process_count,
+                                 process_id=fv.process_index)
+    except (ValueError, RuntimeError) as err:
+      raise UserError(f"--distributed: jax.distributed could not start ({' '.join(str(err).split())[:200]}); "
+                      "give --coordinator=HOST:PORT --process_count=N --process_index=I, or run under a "
+                      "cluster scheduler") from err
+    return io.Part(jax.process_index(), jax.process_count())
+  if fv.coordinator:
+    raise UserError("--coordinator is for --distributed; add --distributed, or leave --coordinator out")
+  if (fv.process_index is None) != (fv.process_count is None):
+    raise UserError("--process_index and --process_count go together: give both (e.g. --process_index=0 "
+                    "--process_count=4), or neither")
+  if fv.process_count is None:
+    return None
+  return io.Part(fv.process_index, fv.process_count)
+
+
+def print_part(out: dict) -> bool:
+  """What one part of a split output did (True), or nothing when the output was written whole (False)."""
+  info = out.get("part")
+  if not info:
+    return False
+  y0, y1 = info["rows"]
+  done = (f"completed {out['output']}: {shape_str(out['output_shape'])}, spacing {spacing_str(out['spacing_nm'])}"
+          if info["completed_output"] else
+          f"{info['parts_done']} of {info['count']} parts done; the last to finish completes {out['output']}")
+  print(f"part {info['index']} of {info['count']}: wrote rows {y0} to {y1} in {out['seconds']:.1f} s; {done}")
+  return True
+
+
 def define_spacing(fv: flags.FlagValues, help_text: str) -> None:
   flags.DEFINE_string("spacing", None, help_text, flag_values=fv)
 

@@ -4,7 +4,7 @@ from absl import flags
 from jax_iso.cli import common
 
 USAGE = ("jax-iso predict --model=BUNDLE|--workdir=W --input=ANISO --output=OUT [--fuse=mean|geometric|xz|yz] "
-         "[--inpaint=auto|I,J] [--uncertainty=U.tif]")
+         "[--inpaint=auto|I,J] [--uncertainty=U.tif] [--process_index=I --process_count=N | --distributed]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct a volume with a trained model"
 
@@ -26,6 +26,7 @@ def define_flags(fv: flags.FlagValues) -> None:
   common.define_volume_selection(fv)
   common.define_ome_version(fv)
   common.define_clip_outputs(fv)
+  common.define_processes(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
@@ -36,7 +37,9 @@ def main(fv: flags.FlagValues) -> int:
   source = common.selected(fv, fv.input)
   out = predict(fv.model or fv.workdir, source, fv.output, factor=fv.factor, spacing=common.spacing(fv),
                 fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, flags=fv.flags,
-                sampling=common.sampling(fv, fv.steps), **common.volume_selection(fv))
+                sampling=common.sampling(fv, fv.steps), part=common.part(fv), **common.volume_selection(fv))
+  if common.print_part(out):
+    return 0
   fused = f", fused by {out['fuse']}" if out.get("fuse") else ""
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} from "
         f"{common.shape_str(out['input_shape'])} sections ({out['method']}, x{out['factor']:g}{fused}), spacing "

@@ -9,7 +9,8 @@ ISOTROPIC = names(task="isotropic")
 
 USAGE = (f"jax-iso reconstruct --input=ANISO --output=OUT --method={'|'.join(ISOTROPIC)} [--factor=F | "
          "--spacing=Z,Y,X] [--workdir=W --train_steps=N] [--inpaint=auto|I,J] [--uncertainty=U.tif] "
-         "[--train_iso=ISO] [--samples=K --steps=N --flags=F.tif] [--restore]")
+         "[--train_iso=ISO] [--samples=K --steps=N --flags=F.tif] [--restore] "
+         "[--process_index=I --process_count=N | --distributed]")
 REQUIRED = ("input", "output")
 SUMMARY = "reconstruct an anisotropic volume onto the isotropic grid"
 
@@ -38,6 +39,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                     "sections: `jax-iso restore` with its defaults), then reconstruct the restored volume.",
                     flag_values=fv)
   common.define_clip_outputs(fv)
+  common.define_processes(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
@@ -51,7 +53,10 @@ def main(fv: flags.FlagValues) -> int:
   out = jobs.reconstruct(source, fv.output, method=fv.method, factor=fv.factor, spacing=common.spacing(fv),
                          workdir=fv.workdir, steps=train_steps, inpaint=fv.inpaint, uncertainty=fv.uncertainty,
                          flags=fv.flags, sampling=common.sampling(fv, fv.steps if sampled else None),
-                         train_iso=fv.train_iso, restore=fv.restore, **common.volume_selection(fv))
+                         train_iso=fv.train_iso, restore=fv.restore, part=common.part(fv),
+                         **common.volume_selection(fv))
+  if common.print_part(out):
+    return 0
   if out.get("restore"):
     print(f"restored {len(out['restore']['restored'])} damaged section(s) first (jax-iso restore)")
   if out.get("fit"):

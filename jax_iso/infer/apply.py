@@ -14,7 +14,7 @@ from jax_iso import mesh as mesh_lib
 def make_apply_fn(model: nn.Module, params: Any, output: str | None = None) -> Callable[[jax.Array], jax.Array]:
   """`apply_fn(tiles [B, h, w]) -> [B, h, w]` with B a multiple of the device count (the tiler pads); `output`
   picks one entry of a model that returns a dict (the restorer's "fused")."""
-  mesh = mesh_lib.make_mesh()
+  mesh = mesh_lib.make_mesh(local=True)
   batch, repl = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
   params = jax.device_put(params, repl)
   pick = (lambda out: out[output]) if output else (lambda out: out)

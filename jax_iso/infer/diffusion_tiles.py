@@ -77,7 +77,7 @@ def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: in
   smoothly with the position, and slices between other sections from other noise."""
   if samples < 1:
     raise ValueError(f"need at least one sample per tile, got {samples}")
-  mesh = mesh_lib.make_mesh()
+  mesh = mesh_lib.make_mesh(local=True)
   batch, repl = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
 
   def draw(params, tiles, origins):

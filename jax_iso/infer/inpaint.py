@@ -81,7 +81,7 @@ def inpaint_sections(src, apply_fn: Callable, pair_fn: Callable, missing: Sequen
     for i in range(cols.count):
       x0 = i * cols.stride
       views = np.stack([_flip(inp[:, :, x0:x0 + cols.tile], f) for f in FLIPS[:flips]])  # one call for all
-      batch = np.concatenate([views, np.repeat(views[:1], -flips % jax.device_count(), axis=0)])  # per device
+      batch = np.concatenate([views, np.repeat(views[:1], -flips % jax.local_device_count(), axis=0)])  # per device
       preds = np.asarray(apply_fn(batch))[:flips]                           # [flips, T, n_rows, tile]
       pred = np.mean([_flip(p, f) for p, f in zip(preds, FLIPS)], axis=0)
       out[:, :, x0:x0 + cols.tile] += pred * weights[i]

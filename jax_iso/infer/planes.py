@@ -12,6 +12,10 @@ predictions are fused voxel-wise. Memory stays bounded (`budget.plan_slab`) in t
      slabs (whole contiguous runs of a TIFF page, whole chunks of an OME-Zarr).
 With one orientation (`fuse="xz"` or `"yz"`) the output pass alone runs, with nothing to fuse.
 
+Split across processes (`rows`, from `io.Part.rows`): this process writes output rows y0..y1 only: the XZ
+planes of those rows, and of every YZ plane the tiles that meet those rows (`tiles.predict_planes(cols=...)`:
+tiled as the whole plane is, so the rows equal those of one process, bit for bit).
+
 Resuming: with a resumable output (`io.create_volume(..., resume_dir=True)`: `.NAME.work` beside it) or an
 explicit `work_dir`, and a `fingerprint` of the model, every finished slab is recorded in `manifest.json` beside the
 store (`resume.Manifest`). Run again with the same input, output, model and parameters, the reconstruction
@@ -74,25 +78,30 @@ def used_orientations(fuse: str, orientations: Sequence[str]) -> tuple[str, ...]
 
 
 class _Planes:
-  """Predictions for slabs of one orientation's planes, in volume layout (Zf, S, X) or (Zf, Y, S)."""
+  """Predictions for slabs of one orientation's planes, in volume layout (Zf, S, X) or (Zf, R, S), where R are
+  the output rows `rows` (XZ planes are numbered from the first of them)."""
 
   def __init__(self, orient: str, src, *, factor: float, method: str, intensity, apply_fn: Callable,
-               tiling: Tiling, batch: int):
+               tiling: Tiling, batch: int, rows: tuple[int, int]):
     self.orient, self.src, self.apply_fn, self.tiling, self.batch = orient, src, apply_fn, tiling, batch
+    self.rows = rows
     perm = _TO_PLANES[orient]
     self._prepare = jax.jit(
         lambda block: jnp.transpose(resample_z(intensity.to_unit(block), factor, method, axis=0), perm))
 
   def __call__(self, start: int, stop: int) -> np.ndarray:
     key = [slice(None)] * 3
-    key[_AXIS[self.orient]] = slice(start, stop)
+    offset = self.rows[0] if self.orient == "xz" else 0
+    key[_AXIS[self.orient]] = slice(start + offset, stop + offset)
     planes = np.asarray(self._prepare(np.asarray(self.src[tuple(key)])))      # [S, Zf, L] float32
-    out = predict_planes(self.apply_fn, planes, batch_size=self.batch, exact_batch=True, **self.tiling.geometry)
+    cols = self.rows if self.orient == "yz" and self.rows != (0, self.src.shape[1]) else None  # [Zf, Y] planes
+    out = predict_planes(self.apply_fn, planes, batch_size=self.batch, exact_batch=True, cols=cols,
+                         **self.tiling.geometry)
     return out.transpose(_FROM_PLANES[self.orient])
 
 
-def _put(target, orient: str, start: int, stop: int, block: np.ndarray) -> None:
-  key = [slice(None)] * 3
+def _put(target, orient: str, start: int, stop: int, block: np.ndarray, rows: slice = slice(None)) -> None:
+  key = [slice(None), rows, slice(None)]
   key[_AXIS[orient]] = slice(start, stop)
   if isinstance(target, ts.TensorStore):
     target[tuple(key)].write(block).result()
@@ -120,6 +129,7 @@ class Memory:
 class _Plan:
   """Everything decided before the first slab: orientations, passes, slab sizes, the temporary store."""
   shape: tuple[int, int, int]      # sections (Z, Y, X)
+  rows: tuple[int, int]            # the output rows (Y) this process writes
   n_out: int                       # fine slices
   used: tuple[str, ...]            # orientations predicted
   passes: tuple[str, ...]          # one per orientation; of two, the first fills the store
@@ -128,7 +138,7 @@ class _Plan:
 
   @property
   def counts(self) -> dict[str, int]:
-    return {"xz": self.shape[1], "yz": self.shape[2]}
+    return {"xz": self.rows[1] - self.rows[0], "yz": self.shape[2]}
 
   def plane_shape(self, orient: str) -> tuple[int, int]:
     return (self.n_out, self.shape[2]) if orient == "xz" else (self.n_out, self.shape[1])
@@ -137,13 +147,17 @@ class _Plan:
     return slab_bounds(self.counts[orient], self.sizes[orient])
 
 
-def _plan(src, sink, tiling: Tiling, *, factor: float, fuse: str, orientations, memory: Memory) -> _Plan:
+def _plan(src, sink, tiling: Tiling, *, factor: float, fuse: str, orientations, memory: Memory,
+          rows: tuple[int, int] | None) -> _Plan:
   used = used_orientations(fuse, orientations)
   n_z, n_y, n_x = (int(n) for n in src.shape)
   n_out = grid.fine_count(n_z, factor)
   if tuple(sink.shape) != (n_out, n_y, n_x):
     raise ValueError(f"sink shape {tuple(sink.shape)} != {(n_out, n_y, n_x)}")
-  plan = _Plan((n_z, n_y, n_x), n_out, used, ("yz", "xz") if len(used) == 2 else used, {}, None)
+  rows = (0, n_y) if rows is None else (int(rows[0]), int(rows[1]))
+  if not 0 <= rows[0] < rows[1] <= n_y:
+    raise ValueError(f"rows {rows} must be a non-empty range within the {n_y} rows")
+  plan = _Plan((n_z, n_y, n_x), rows, n_out, used, ("yz", "xz") if len(used) == 2 else used, {}, None)
   sizes = {}
   for o in used:
     given = memory.slabs.get(o) if isinstance(memory.slabs, dict) else memory.slabs
@@ -155,14 +169,16 @@ def _plan(src, sink, tiling: Tiling, *, factor: float, fuse: str, orientations, 
   store = None
   if len(plan.passes) == 2:
     cx = min(budget.CHUNK, n_x) if sizes["yz"] >= budget.CHUNK else sizes["yz"]   # X slabs write whole chunks
-    store = StoreSpec((n_out, n_y, n_x), scratch.scratch_dtype(sink.dtype, memory.temp_dtype),
-                      (min(budget.CHUNK, n_out), min(budget.CHUNK, n_y), cx))
+    n_rows = rows[1] - rows[0]
+    store = StoreSpec((n_out, n_rows, n_x), scratch.scratch_dtype(sink.dtype, memory.temp_dtype),
+                      (min(budget.CHUNK, n_out), min(budget.CHUNK, n_rows), cx))
   return dataclasses.replace(plan, sizes=sizes, store=store)
 
 
 def reconstruct_planes(src, sink, apply_fn: Callable, tiling: Tiling, *, factor: float, intensity,
                        fuse: str = "mean", orientations: Sequence[str] = ORIENTATIONS, method: str = "cubic",
-                       resume: Resume = Resume(), memory: Memory = Memory(), progress: bool = True) -> dict:
+                       resume: Resume = Resume(), memory: Memory = Memory(), progress: bool = True,
+                       rows: tuple[int, int] | None = None) -> dict:
   """Writes the reconstruction of `src` (Z sections, Y, X) into `sink` (round(Z*s), Y, X) in the sink's dtype.
 
   Args:
@@ -179,6 +195,7 @@ def reconstruct_planes(src, sink, apply_fn: Callable, tiling: Tiling, *, factor:
       sink has a `resume_dir` and a fingerprint is given.
     memory: the host-memory budget, slab sizes and temporary store dtype (`Memory`).
     progress: show progress per pass.
+    rows: write only these output rows (y0, y1) (one process's part of the output); None: all.
 
   Returns:
     A summary: orientations, slab sizes, slabs run and skipped per pass, seconds, output voxels per second.
@@ -186,17 +203,18 @@ def reconstruct_planes(src, sink, apply_fn: Callable, tiling: Tiling, *, factor:
   if method not in METHODS:
     raise UserError(f"unknown resampling method={method!r}; choose one of {', '.join(METHODS)}")
   start_time = time.perf_counter()
-  plan = _plan(src, sink, tiling, factor=factor, fuse=fuse, orientations=orientations, memory=memory)
+  plan = _plan(src, sink, tiling, factor=factor, fuse=fuse, orientations=orientations, memory=memory, rows=rows)
   n_z, n_y, n_x = plan.shape
   key = {"factor": factor, "method": method, "fuse": fuse, "orientations": list(plan.used), **tiling.geometry,
          "intensity": [intensity.lo, intensity.hi, np.dtype(intensity.dtype).name],
          "temp_dtype": None if plan.store is None else plan.store.dtype.name, "slabs": plan.sizes,
-         "shape": [n_z, n_y, n_x], "output": [plan.n_out, n_y, n_x, np.dtype(sink.dtype).name]}
+         "shape": [n_z, n_y, n_x], "output": [plan.n_out, n_y, n_x, np.dtype(sink.dtype).name],
+         "rows": list(plan.rows)}
 
   def planes(orient: str) -> _Planes:
     batch = device_batch(tiling.batch_size, tiling.plan(plan.plane_shape(orient)).per_plane * plan.sizes[orient])
     return _Planes(orient, src, factor=factor, method=method, intensity=intensity, apply_fn=apply_fn,
-                   tiling=tiling, batch=batch)
+                   tiling=tiling, batch=batch, rows=plan.rows)
 
   with WorkFolder(src, sink, resume.work_dir, key, plan.passes, fingerprint=resume.fingerprint,
                   store=plan.store) as work:
@@ -213,9 +231,10 @@ def reconstruct_planes(src, sink, apply_fn: Callable, tiling: Tiling, *, factor:
       (only,) = plan.passes
       run[only] = output_pass(plan, work, planes(only), sink, intensity, fuse=None, progress=progress)
   seconds = time.perf_counter() - start_time
+  n_rows = plan.rows[1] - plan.rows[0]
   return {"orientations": list(plan.used), "fuse": fuse, "slabs": plan.sizes, "slabs_run": run,
-          "slabs_skipped": skipped, "seconds": round(seconds, 3),
-          "voxels_per_s": round(plan.n_out * n_y * n_x / max(seconds, 1e-9), 1)}
+          "slabs_skipped": skipped, "seconds": round(seconds, 3), "rows": list(plan.rows),
+          "voxels_per_s": round(plan.n_out * n_rows * n_x / max(seconds, 1e-9), 1)}
 
 
 def _todo(plan: _Plan, work: WorkFolder, orient: str, label: str, progress: bool) -> list[tuple[int, int]]:
@@ -244,7 +263,11 @@ def output_pass(plan: _Plan, work: WorkFolder, predict: _Planes, sink, intensity
     pred = predict(s0, s1)
     if fuse:
       pred = fuse_predictions(pred, np.asarray(work.store[:, s0:s1, :].read().result(), np.float32), fuse)
-    _put(sink, o, s0, s1, intensity.from_unit(pred))
+    y0, y1 = plan.rows
+    if o == "xz":
+      _put(sink, o, s0 + y0, s1 + y0, intensity.from_unit(pred))
+    else:
+      _put(sink, o, s0, s1, intensity.from_unit(pred), rows=slice(y0, y1))
     if hasattr(sink, "flush"):
       sink.flush()
     work.mark(o, s0)

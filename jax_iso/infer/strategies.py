@@ -21,7 +21,8 @@ volume become the isotropic volume.
   "shared" (one noise field for all slices: no flicker along Z) or "plane".
 - "sections": the damaged sections repaired by an ssTEM restoration model, every other one copied bit for bit
   (`sections_strategy.py`); `damage` ({section: mask}) comes from the job (`jobs/restore.py`).
-A strategy's `features` name the extra outputs and settings it offers ("uncertainty", "inpaint", "flags",
+Strategies that `split` ("interpolate", "planes") let several processes write one output, each its own rows
+(`Job.part`, `io.Part`). A strategy's `features` name the extra outputs and settings it offers ("uncertainty", "inpaint", "flags",
 "sampling": samples, steps, sampler, threshold), so commands can refuse a flag a method cannot honour before any
 work.
 Adding one (sections): a module in infer/ with its `run` and `check`, one entry in STRATEGIES, and the method's
@@ -30,6 +31,7 @@ registry entry naming it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -53,6 +55,7 @@ class Job:
   options: Mapping                  # the strategy's settings
   model: LoadedModel | None = None  # the trained model, for learned methods
   progress: bool = True
+  part: Any = None                  # io.Part: this process writes only its rows (strategies that `split`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Strategy:
   check: Callable[[Mapping], None]       # the options, before any work
   resumable: bool                        # a killed run continues (the sink is made with a resume folder)
   features: tuple[str, ...] = ()         # what the options can ask for: "uncertainty", "inpaint", "flags", "sampling"
+  splits: bool = False                   # several processes can each write their rows of one output (`Job.part`)
 
 
 def _check_resampling(options: Mapping) -> None:
@@ -69,9 +73,17 @@ def _check_resampling(options: Mapping) -> None:
     raise UserError(f"infer.method={options['method']!r} is unknown; choose one of {', '.join(RESAMPLING)}")
 
 
+def _rows(src, job: Job) -> tuple[int, int] | None:
+  """The output rows this process writes: all (None) unless the job is one part of several."""
+  return None if job.part is None else job.part.rows(int(src.shape[1]))
+
+
 def _interpolate(src, sink, job: Job) -> dict:
-  interpolate_volume(src, sink, factor=job.factor, method=job.options["method"], intensity=job.intensity)
-  return {}
+  rows = _rows(src, job)
+  if rows is None or rows[1] > rows[0]:
+    interpolate_volume(src, sink, factor=job.factor, method=job.options["method"], intensity=job.intensity,
+                       rows=rows)
+  return {} if rows is None else {"rows": list(rows)}
 
 
 def _check_planes(options: Mapping) -> None:
@@ -90,15 +102,22 @@ def _check_planes(options: Mapping) -> None:
 
 def _planes(src, sink, job: Job) -> dict:
   loaded, options = job.model, job.options
+  rows = _rows(src, job)
+  if rows is not None and rows[1] <= rows[0]:
+    return {"rows": list(rows)}                       # more processes than row chunks: nothing left for this one
+  work_dir = None
+  if job.part is not None and getattr(sink, "resume_dir", None):
+    work_dir = os.path.join(sink.resume_dir, job.part.folder_name())
   return reconstruct_planes(
       src, sink, make_apply_fn(loaded.model, loaded.params), Tiling.from_config(options, loaded.multiple),
       factor=job.factor, intensity=job.intensity, fuse=options["fuse"], method=options["method"],
-      resume=Resume(fingerprint=fingerprint(loaded.params, runconfig.to_json(loaded.config))), progress=job.progress)
+      resume=Resume(work_dir, fingerprint(loaded.params, runconfig.to_json(loaded.config))), progress=job.progress,
+      rows=rows)
 
 
 STRATEGIES: dict[str, Strategy] = {
-    "interpolate": Strategy("interpolate", _interpolate, _check_resampling, resumable=False),
-    "planes": Strategy("planes", _planes, _check_planes, resumable=True),
+    "interpolate": Strategy("interpolate", _interpolate, _check_resampling, resumable=False, splits=True),
+    "planes": Strategy("planes", _planes, _check_planes, resumable=True, splits=True),
     "clips": Strategy("clips", clip_strategy.run, clip_strategy.check, resumable=False,
                       features=("uncertainty", "inpaint")),
     "diffusion": Strategy("diffusion", diffusion_strategy.run, diffusion_strategy.check, resumable=False,

@@ -151,26 +151,32 @@ def check_tiling(options: Mapping, counts: Sequence[str] = ("tile", "batch_size"
 
 
 def device_batch(batch_size: int, n_tiles: int | None = None) -> int:
-  """Tiles per model call: `batch_size` (or fewer when there are fewer tiles), a multiple of the device count."""
-  n_dev = jax.device_count()
+  """Tiles per model call: `batch_size` (or fewer when there are fewer tiles), a multiple of this process's
+  device count."""
+  n_dev = jax.local_device_count()
   b = max(1, batch_size if n_tiles is None else min(batch_size, n_tiles))
   return round_up(b, n_dev)
 
 
 def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int, margin: int,
-                   batch_size: int, multiple: int, exact_batch: bool = False, origins: bool = False) -> np.ndarray:
+                   batch_size: int, multiple: int, exact_batch: bool = False, origins: bool = False,
+                   cols: tuple[int, int] | None = None) -> np.ndarray:
   """Runs [N, H, W] float32 planes through `apply_fn` ([B, th, tw] -> [B, th, tw]) tile by tile -> [N, H, W].
 
   Planes of C channels, [N, C, H, W], give `apply_fn` tiles [B, C, th, tw] (it returns [B, th, tw]).
 
   `apply_fn` gets batches of `batch_size` tiles (fewer if the planes have fewer, unless `exact_batch`, which
   keeps one batch shape across calls; the last batch padded with zeros; always a multiple of
-  `jax.device_count()`), each tile `tile` + 2 * `margin` pixels per axis. Batches are dispatched before the
+  `jax.local_device_count()`), each tile `tile` + 2 * `margin` pixels per axis. Batches are dispatched before the
   previous result is blended, so host work overlaps the model. With `origins`, `apply_fn(batch, origins)` also
   gets int32 [B, 3]: each tile's plane index and the plane coordinates (y, x) of its input's first pixel
   (negative in the mirrored context), so it can draw what depends on the position alone (diffusion noise). Its
   output may carry extra axes before the last two ([B, ..., th, tw]: K samples of a tile), blended alike into
   [N, ..., H, W].
+
+  `cols=(c0, c1)`: only plane columns c0..c1 are wanted ([N, ..., H, c1 - c0] comes back): the tiles are planned
+  on the whole plane and only those whose core meets those columns run, so the columns equal those of the whole
+  result (how processes split a volume: `io.Part`).
   """
   planes = np.asarray(planes, np.float32)
   if planes.ndim not in (3, 4) or min(planes.shape) < 1:
@@ -178,7 +184,7 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
   n, h, w = planes.shape[0], planes.shape[-2], planes.shape[-1]
   chans = planes.shape[1:-2]                                  # () or (C,)
   plan = plan_tiles((h, w), tile=tile, overlap=overlap, margin=margin, multiple=multiple)
-  rows, cols = plan.rows, plan.cols
+  cols_wanted, (rows, cols) = cols, (plan.rows, plan.cols)
   padded = np.pad(planes, ((0, 0),) * (planes.ndim - 2) + ((rows.margin, rows.extent - h + rows.margin),
                                                            (cols.margin, cols.extent - w + cols.margin)),
                   mode="reflect")
@@ -186,14 +192,24 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
   windows = windows[..., ::rows.stride, ::cols.stride, :, :]
   windows = np.moveaxis(windows, 1, 3) if chans else windows  # [N, rows.count, cols.count, (C,) wh, ww] (a view)
   w_rows, w_cols = rows.weights(), cols.weights()
-  total = n * plan.per_plane
+  c0, c1 = (0, w) if cols_wanted is None else cols_wanted
+  if not 0 <= c0 < c1 <= w:
+    raise ValueError(f"columns {cols_wanted} must be a non-empty range within the {w} columns of the planes")
+  # the tiles j whose core [j * stride, j * stride + tile) meets c0..c1
+  j0, j1 = max(0, -(-(c0 - cols.tile + 1) // cols.stride)), min(cols.count, (c1 - 1) // cols.stride + 1)
+  grid_shape = (n, rows.count, j1 - j0)
+  total = int(np.prod(grid_shape))
   b = device_batch(batch_size, None if exact_batch else total)
+
+  def tile_ids(ids):
+    p, i, j = np.unravel_index(ids, grid_shape)
+    return p, i, j + j0
 
   def blend(out, ids) -> None:
     out = np.asarray(out)
     if out.shape[0] != b or out.shape[-2:] != plan.window:
       raise ValueError(f"apply_fn returned {out.shape} for input {(b,) + plan.window}; it must keep the shape")
-    for k, (p, i, j) in enumerate(zip(*np.unravel_index(ids, (n, rows.count, cols.count)))):
+    for k, (p, i, j) in enumerate(zip(*tile_ids(ids))):
       core = out[k, ..., rows.margin:rows.margin + rows.tile, cols.margin:cols.margin + cols.tile]
       y0, x0 = i * rows.stride, j * cols.stride
       acc[p, ..., y0:y0 + rows.tile, x0:x0 + cols.tile] += core * w_rows[i][:, None] * w_cols[j][None, :]
@@ -203,10 +219,10 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
   for start in range(0, total, b):
     ids = np.arange(start, min(start + b, total))
     batch = np.zeros((b,) + chans + plan.window, np.float32)
-    batch[:len(ids)] = windows[np.unravel_index(ids, (n, rows.count, cols.count))]
+    batch[:len(ids)] = windows[tile_ids(ids)]
     if origins:
       where = np.zeros((b, 3), np.int32)
-      p, i, j = np.unravel_index(ids, (n, rows.count, cols.count))
+      p, i, j = tile_ids(ids)
       where[:len(ids)] = np.stack([p, i * rows.stride - rows.margin, j * cols.stride - cols.margin], axis=1)
       out = apply_fn(batch, where)                            # dispatched; runs while we blend the last one
     else:
@@ -217,5 +233,5 @@ def predict_planes(apply_fn: Callable, planes: np.ndarray, *, tile, overlap: int
       blend(*pending)
     pending = (out, ids)
   blend(*pending)
-  norm = rows.weight_sum()[:h, None] * cols.weight_sum()[None, :w]
-  return acc[..., :h, :w] / norm
+  norm = rows.weight_sum()[:h, None] * cols.weight_sum()[None, c0:c1]
+  return acc[..., :h, c0:c1] / norm

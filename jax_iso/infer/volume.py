@@ -12,8 +12,9 @@ from jax_iso.io import slabs
 
 
 def interpolate_volume(src, sink, *, factor: float, method: str, intensity,
-                       slab: int | None = None) -> None:
-  """Writes the Z-resampled `src` (Z, Y, X sections) into `sink` (round(Z*s), Y, X).
+                       slab: int | None = None, rows: tuple[int, int] | None = None) -> None:
+  """Writes the Z-resampled `src` (Z, Y, X sections) into `sink` (round(Z*s), Y, X); with `rows` (y0, y1), only
+  those rows (one process's part of the output).
 
   `intensity` (an `io.Intensity`) maps the source's values to [0, 1] and back to the sink's dtype.
   """
@@ -29,4 +30,4 @@ def interpolate_volume(src, sink, *, factor: float, method: str, intensity,
     return resample_z(intensity.to_unit(block), factor, method, axis=0)
 
   slabs.map_y_slabs(lambda block, _: intensity.from_unit(np.asarray(resample(block))), src, sink,
-                    slab=slab, description=f"{method} x{factor:g}")
+                    slab=slab, description=f"{method} x{factor:g}", rows=rows)

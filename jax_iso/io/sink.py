@@ -62,9 +62,9 @@ def read_json(path: str):
     return None
 
 
-def lock_folder(folder: str, what: str):
-  """Opens and exclusively locks `folder/lock` (released on close or when the process dies); UserError if held."""
-  fd = os.open(os.path.join(folder, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+def lock_folder(folder: str, what: str, name: str = LOCK):
+  """Opens and exclusively locks `folder/name` (released on close or when the process dies); UserError if held."""
+  fd = os.open(os.path.join(folder, name), os.O_RDWR | os.O_CREAT, 0o644)
   if fcntl is not None:
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,7 +141,11 @@ class VolumeSink(abc.ABC):
       raise ValueError(f"spacing must be 3 positive numbers (z, y, x) in nm, got {spacing}")
     if self.resume_dir is not None:
       os.makedirs(self.resume_dir, exist_ok=True)
-      self._lock_fd = lock_folder(self.resume_dir, self.path)
+      self._lock_fd = lock_folder(self.resume_dir, self.path, self._lock_name())
+
+  def _lock_name(self) -> str:
+    """The lock file in `resume_dir` this writer holds (one writer per output)."""
+    return LOCK
 
   def _open_temp(self) -> None:
     """Creates the temp, or, for a resumable writer whose header matches, reopens the one left before."""

@@ -30,15 +30,16 @@ def auto_slab(in_shape: tuple[int, ...], out_shape: tuple[int, ...], *,
 
 
 def map_y_slabs(fn: Callable[[np.ndarray, int], np.ndarray], src, sink, *, slab: int,
-                description: str) -> None:
-  """For each Y slab: sink[:, y0:y1, :] = fn(src[:, y0:y1, :], y0), with a progress bar.
+                description: str, rows: tuple[int, int] | None = None) -> None:
+  """For each Y slab: sink[:, y0:y1, :] = fn(src[:, y0:y1, :], y0), with a progress bar; with `rows` (r0, r1),
+  the slabs of those rows only.
 
   `fn(block, y0)` gets a (Z, slab, X) block in the source's dtype (the last one padded to `slab` rows by edge
   repetition) and returns a (Z_out, slab, X) array; only the first y1 - y0 rows are written.
   """
-  n_y = src.shape[1]
-  slab = min(slab, n_y)
-  for y0, y1 in progress.track(slab_bounds(n_y, slab), description):
+  r0, r1 = (0, src.shape[1]) if rows is None else rows
+  slab = min(slab, r1 - r0)
+  for y0, y1 in progress.track([(r0 + a, r0 + b) for a, b in slab_bounds(r1 - r0, slab)], description):
     block = np.asarray(src[:, y0:y1, :])
     if y1 - y0 < slab:
       block = np.pad(block, ((0, 0), (0, slab - (y1 - y0)), (0, 0)), mode="edge")

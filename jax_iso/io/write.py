@@ -10,6 +10,7 @@ import numpy as np
 from jax_iso.errors import UserError
 from jax_iso.io.ome_zarr_sink import VERSIONS, OmeZarrSink
 from jax_iso.io.paths import output_format
+from jax_iso.io.shared_sink import Part, SharedOmeZarrSink
 from jax_iso.io.sink import VolumeSink, work_path
 from jax_iso.io.spacing import Spacing
 from jax_iso.io.tiff_sink import TiffSink
@@ -36,7 +37,7 @@ def ome_version(version: str | None):
 
 
 def create_volume(path, shape, dtype, spacing: Spacing | None, *, description: dict | None = None,
-                  resume_dir: str | bool | None = None) -> VolumeSink:
+                  resume_dir: str | bool | None = None, part: Part | None = None) -> VolumeSink:
   """An atomic writer of a (Z, Y, X) uint8/uint16/float32 volume; the format follows the extension (OME-Zarr:
   NGFF 0.4, or the version `ome_version` sets).
 
@@ -47,8 +48,18 @@ def create_volume(path, shape, dtype, spacing: Spacing | None, *, description: d
   lives in that folder (`sink.resume_dir`), and a writer created later with the same path, shape, dtype, spacing
   and description reopens it (`sink.resumed`) instead of starting empty; an exception leaves the folder in
   place, commit or abort removes it.
+
+  With `part` (of several processes writing one output, `io.shared_sink`), the output must be an OME-Zarr; its
+  resume folder is `.NAME.work` unless given.
   """
   path = os.fspath(path)
+  if part is not None and part.count > 1:
+    if output_format(path) != "ome-zarr":
+      raise UserError(f"{part.count} processes write one output only as OME-Zarr, chunk by chunk; give an "
+                      f"--output ending in .ome.zarr instead of {os.path.basename(path)}")
+    folder = work_path(path) if resume_dir in (None, True) else resume_dir
+    return SharedOmeZarrSink(path, shape, dtype, spacing, description, folder,
+                             version=_OME_VERSION.get(), part=part)
   if resume_dir is True:
     resume_dir = work_path(path)
   if output_format(path) == "ome-zarr":

@@ -107,13 +107,18 @@ def apply_method(method: methods.Method, input: str, output: str, *, options: Ma
                  model: LoadedModel | None = None, factor: float | None = None,
                  spacing: tuple[float, float, float] | None = None, channel: int | None = None,
                  timepoint: int | None = None, job: str = "reconstruct", description: Mapping | None = None,
-                 show_progress: bool = True) -> dict:
+                 show_progress: bool = True, part: io.Part | None = None) -> dict:
   """Reconstructs `input` onto round(N*s) slices into `output` with `method`'s inference strategy (`options`:
   its settings; `model`: the trained model of a learned method, which must match the input's anisotropy). The
-  output's metadata names the `job`, the method, the factor, the source and `description`."""
+  output's metadata names the `job`, the method, the factor, the source and `description`. With `part` (one of
+  several processes), this process writes its rows of the OME-Zarr output, and the last one to finish completes
+  it (`io.shared_sink`)."""
   strategy = strategies.get(method.strategy)
   options = runconfig.freeze(options)
   strategy.check(options)
+  part = part if part is not None and part.count > 1 else None
+  if part is not None:
+    check_split(method, output)
   io.check_output_path(output, inputs=[input])
   normalize = model.config.data.get("normalize", "dtype") if model is not None else "dtype"
   start = time.perf_counter()
@@ -128,10 +133,26 @@ def apply_method(method: methods.Method, input: str, output: str, *, options: Ma
     description = {"job": job, "method": method.name, "factor": sections.factor, "source": str(input),
                    **(description or {})}
     with io.create_volume(output, sections.out_shape, sections.src.dtype, sections.out_spacing,
-                          description=description, resume_dir=True if strategy.resumable else None) as sink:
+                          description=description, resume_dir=True if strategy.resumable else None,
+                          part=part) as sink:
       summary = strategy.run(sections.src, sink, strategies.Job(sections.factor, sections.intensity, options, model,
-                                                                show_progress))
-  return {"input": str(input), "output": str(output), "method": method.name, "factor": sections.factor,
-          "input_shape": list(sections.src.shape), "output_shape": list(sections.out_shape),
-          "spacing_nm": None if sections.out_spacing is None else list(sections.out_spacing),
-          "seconds": round(time.perf_counter() - start, 2), "strategy": summary}
+                                                                show_progress, part))
+  out = {"input": str(input), "output": str(output), "method": method.name, "factor": sections.factor,
+         "input_shape": list(sections.src.shape), "output_shape": list(sections.out_shape),
+         "spacing_nm": None if sections.out_spacing is None else list(sections.out_spacing),
+         "seconds": round(time.perf_counter() - start, 2), "strategy": summary}
+  if part is not None:
+    out["part"] = {"index": part.index, "count": part.count, "rows": list(part.rows(sections.out_shape[1])),
+                   "parts_done": sink.parts_done, "completed_output": sink.committed}
+  return out
+
+
+def check_split(method: methods.Method, output: str) -> None:
+  """Several processes can write one output only with a strategy that splits, into an OME-Zarr."""
+  if not strategies.get(method.strategy).splits:
+    splitting = [m.name for m in methods.METHODS.values() if strategies.get(m.strategy).splits]
+    raise UserError(f"--method={method.name} runs in one process; --process_count > 1 is for "
+                    f"{', '.join(splitting)}")
+  if io.output_format(output) != "ome-zarr":
+    raise UserError(f"several processes write one output only as OME-Zarr, chunk by chunk; give an --output "
+                    f"ending in .ome.zarr instead of {os.path.basename(os.fspath(output))}")

@@ -27,7 +27,7 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
                 variant: str | None = None, overrides: Mapping[str, Any] | None = None,
                 inpaint: str | None = None, uncertainty: str | None = None, flags: str | None = None,
                 sampling: Mapping[str, Any] | None = None, train_iso: str | None = None, restore: bool | Mapping = False,
-                show_progress: bool = True) -> dict:
+                show_progress: bool = True, part: io.Part | None = None) -> dict:
   """Reconstructs `input` (sections along Z) onto round(N*s) fine slices and writes `output`.
 
   The factor comes from --factor, or from the voxel size (--spacing, else the file's metadata); output slice j
@@ -42,7 +42,8 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   methods. `train_iso`: the isotropic volume a method that learns from one (vemdiffuse_i) trains on; the input's
   anisotropy is what it learns to undo. `restore`: the damaged sections are repaired first (`jobs.restore`, into
   a hidden file beside the output, removed after; a mapping gives its keyword arguments, e.g. {"train_steps":
-  500}) and the restored volume is reconstructed.
+  500}) and the restored volume is reconstructed. `part`: this process writes its rows of the OME-Zarr `output`
+  (`io.Part`), for a method that does not learn (a learned one is fitted once, then `predict` splits).
   """
   entry = methods.get(method, task="isotropic")
   io.check_output_path(output, inputs=[input])
@@ -56,6 +57,14 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   extras = check_extras(entry, input, output, inpaint=inpaint, uncertainty=uncertainty, flags=flags,
                         sampling=sampling, channel=channel, timepoint=timepoint, log=show_progress)
   inpaint = extras.get("inpaint")          # "auto" resolved to the sections found (None: nothing to inpaint)
+  if part is not None and part.count > 1:
+    if entry.learned or restore:
+      what = "fits a model" if entry.learned else "restores sections first"
+      raise UserError(f"--method={entry.name}{' --restore' if restore else ''} {what} in one process; run it "
+                      f"once with --workdir=W, then split the inference: jax-iso predict --model=W "
+                      "--process_index=I --process_count=N ...")
+    return apply_method(entry, input, output, options=dict(entry.options), factor=factor, spacing=spacing,
+                        channel=channel, timepoint=timepoint, show_progress=show_progress, part=part)
   if restore:
     return _restore_first(input, output, {} if restore is True else dict(restore), method=method, factor=factor, spacing=spacing, channel=channel,
                           timepoint=timepoint, workdir=workdir, steps=steps, variant=variant, overrides=overrides,

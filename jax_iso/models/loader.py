@@ -76,7 +76,7 @@ def latest_step(workdir: str | os.PathLike) -> int | None:
 
 def _restore_subtree(path: pathlib.Path, name: str, abstract: Any) -> Any:
   """`name` of the orbax pytree at `path`, leaving the rest of it on disk."""
-  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   args = ocp.args.PyTreeRestore(
       item={name: abstract}, partial_restore=True,
       restore_args={name: jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=device), abstract)})

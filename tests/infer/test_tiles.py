@@ -145,7 +145,7 @@ def test_tiles_are_aligned_cover_the_axis_and_weights_sum_to_one(size, tile, ove
 
 
 def test_batches_are_padded_to_a_multiple_of_the_device_count(monkeypatch):
-  monkeypatch.setattr(tiles.jax, "device_count", lambda: 3)
+  monkeypatch.setattr(tiles.jax, "local_device_count", lambda: 3)
   seen = []
 
   def fn(x):
