@@ -38,6 +38,7 @@ from jax_iso.degrade.pairs import binary_mask
 from jax_iso.infer import damage as damage_lib
 from jax_iso.infer.apply import make_apply_fn
 from jax_iso.infer.tiles import predict_planes
+from jax_iso.jobs.restore import fit_crop
 from jax_iso.metrics.ssim import ssim_xy
 from jax_iso.models.loader import load_model
 from common import ROOT, SAMPLE2, write_json  # experiments/common.py
@@ -102,6 +103,8 @@ def _train(path: pathlib.Path, test: list[int], steps: int, interp: str, work: p
     config.model.interp = interp
     config.train.steps = steps
     config.train.eval_every = max(1, steps // 4)
+    with io.open_volume(path) as src:
+      fit_crop(config, min(src.shape[1:]))         # as `jax-iso restore` does for sections smaller than a crop
   run = work / f"run_{path.stem}_{interp}"
   fit = jobs.train(config, str(run), show_progress=False)
   return str(run), fit["seconds"]
@@ -210,11 +213,13 @@ def main(argv):
           rows.append({"volume": name, "interp": interp, **r})
         print(f"{name} ({interp}): trained {steps} steps in {seconds:.0f} s, scored in "
               f"{time.perf_counter() - t0 - seconds:.0f} s", flush=True)
+      write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": _summary(rows),
+                              "rows": rows, "complete": False})    # so far: a crash later keeps these
     real = _real(work, runs, pathlib.Path(_PICTURES.value) if _PICTURES.value else None) if not quick else []
   summary = _summary(rows)
   _print(summary, real)
   write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": summary, "rows": rows,
-                          "real": real, "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
+                          "real": real, "complete": True, "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
 
 
 def _print(summary: list[dict], real: list[dict]) -> None:

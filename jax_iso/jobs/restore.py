@@ -192,11 +192,11 @@ def _training_config(method, input: str, damaged: list[int], shape, *, variant, 
     config.data.exclude = ",".join(str(k) for k in damaged)
     if train_steps is not None:
       config.train.steps = int(train_steps)
-    _fit_crop(config, min(shape))
+    fit_crop(config, min(shape))
   return runconfig.freeze(config)
 
 
-def _fit_crop(config, edge: int) -> None:
+def fit_crop(config, edge: int) -> None:
   """Crop and context lowered so that a crop with its context fits a section `edge` px wide (the model's size
   multiple kept)."""
   from jax_iso.models import build_model  # pylint: disable=g-import-not-at-top
