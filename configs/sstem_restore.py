@@ -42,7 +42,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.section_noise = "off"                  # the sections are real: they carry their own noise
 
   config.model = ml_collections.ConfigDict(
-      {"name": "restore", "width": 32, "depth": 4, "kernel": 3, "interp": "kernel", "taps": 11,
+      {"name": "restore", "width": 32, "depth": 4, "kernel": 3, "interp": "flow", "taps": 11,
        "flow_scale": 16.0, "gate": 4.0, "detach": True, "dtype": "float32", "param_dtype": "float32"})
   config.restore = ml_collections.ConfigDict({"flow_weight": 1.0})
   config.optim = ml_collections.ConfigDict(

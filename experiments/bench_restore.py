@@ -219,7 +219,8 @@ def main(argv):
   summary = _summary(rows)
   _print(summary, real)
   write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": summary, "rows": rows,
-                          "real": real, "complete": True, "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
+                          "real": real, "complete": True,
+                          "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
 
 
 def _print(summary: list[dict], real: list[dict]) -> None:

@@ -22,9 +22,9 @@ volume become the isotropic volume.
 - "sections": the damaged sections repaired by an ssTEM restoration model, every other one copied bit for bit
   (`sections_strategy.py`); `damage` ({section: mask}) comes from the job (`jobs/restore.py`).
 Strategies that `split` ("interpolate", "planes") let several processes write one output, each its own rows
-(`Job.part`, `io.Part`). A strategy's `features` name the extra outputs and settings it offers ("uncertainty", "inpaint", "flags",
-"sampling": samples, steps, sampler, threshold), so commands can refuse a flag a method cannot honour before any
-work.
+(`Job.part`, `io.Part`). A strategy's `features` name the extra outputs and settings it offers ("uncertainty",
+"inpaint", "flags", "sampling": samples, steps, sampler, threshold), so commands can refuse a flag a method cannot
+honour before any work.
 Adding one (sections): a module in infer/ with its `run` and `check`, one entry in STRATEGIES, and the method's
 registry entry naming it.
 """
