@@ -11,10 +11,12 @@ Elapsed time and ETA count from when this process started the work (a resumed ru
 rate). With an unknown total the lines come every 30 s and give the count only.
 
 JAX_ISO_PROGRESS=0 silences everything; JAX_ISO_PROGRESS=plain prints plain lines even on a terminal.
+`listen(callback)` lets a caller (the napari widget) follow every bar its thread opens, silenced or not.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime
 import os
 import sys
@@ -31,6 +33,18 @@ _now = time.monotonic   # the clock of the plain lines; tests replace it
 EVERY_FRACTION = 10     # a plain line at each 1/EVERY_FRACTION of the total ...
 EVERY_SECONDS = 30.0    # ... or after this many seconds without one
 MIN_SECONDS = 5.0       # but a mark only once this many seconds passed since the last line
+_LISTENER = contextvars.ContextVar("jax_iso_progress_listener", default=None)
+
+
+@contextlib.contextmanager
+def listen(callback):
+  """Within the block, every bar opened in this thread (context) also calls `callback(description, completed,
+  total)` when it starts and at each update (total None when unknown), even with JAX_ISO_PROGRESS=0."""
+  token = _LISTENER.set(callback)
+  try:
+    yield
+  finally:
+    _LISTENER.reset(token)
 
 
 def enabled() -> bool:
@@ -120,8 +134,12 @@ class Bar:
     self._progress = None
     self._task = None
     self._lines: _Lines | None = None
+    self._listener = _LISTENER.get()
+    self._n = completed
 
   def __enter__(self) -> Bar:
+    if self._listener is not None:
+      self._listener(self._description, self._n, self._total)
     if enabled() and _plain():
       self._lines = _Lines(self._description, self._total, self._completed)
     elif enabled():
@@ -135,6 +153,9 @@ class Bar:
     return self
 
   def update(self, advance: int = 1, **fields) -> None:
+    self._n += advance
+    if self._listener is not None:
+      self._listener(self._description, self._n, self._total)
     if self._lines is not None:
       self._lines.update(advance, fields)
     elif self._progress is not None:
