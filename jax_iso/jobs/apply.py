@@ -131,6 +131,7 @@ def apply_method(method: methods.Method, input: str, output: str, *, options: Ma
                         f"x{sections.factor:g}; train on this volume (jax-iso reconstruct --method=... fits one) "
                         "or pass the right --factor/--spacing")
     description = {"job": job, "method": method.name, "factor": sections.factor, "source": str(input),
+                   **({"uncertainty": str(options["uncertainty"])} if options.get("uncertainty") else {}),
                    **(description or {})}
     with io.create_volume(output, sections.out_shape, sections.src.dtype, sections.out_spacing,
                           description=description, resume_dir=True if strategy.resumable else None,
