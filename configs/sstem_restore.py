@@ -13,7 +13,10 @@ Command: `jax-iso restore --input=VOL --output=OUT [--artifacts=auto|fold,precip
 [--sections=12,57] [--masks=MASKS.tif]` (trains this config on VOL's clean sections, then restores the damaged
 ones; `--model=RUN` uses a trained one); or `jax-iso train --config=configs/sstem_restore.py:cpu
 --workdir=runs/restore --config.data.path=VOL`.
-Expected: see the README's "ssTEM restoration" results (experiments/bench_restore.py).
+Expected (`cpu`, 1000 steps, ~10 min on 2 CPU cores; README "ssTEM restoration: results",
+experiments/bench_restore.py): simulated precipitates restored 4-11 dB above the damaged section, folds 0.5-1.3 dB
+and lost sections 0.4-1.0 dB above the better of the damaged section and linear interpolation on ISBI, CREMI and
+VNC; detection finds 99.8 % of simulated damage with 0.05 % false alarms.
 
 Variants: default (width 32, U-Nets of depth 4, 128 px crops, batch 8), `cpu` (width 16, batch 4: sized for 2
 CPU cores), `tiny` (tests).
