@@ -39,7 +39,9 @@ class Part:
   count: int
 
   def __post_init__(self):
-    if self.count < 1 or not 0 <= self.index < self.count:
+    if self.count < 1:
+      raise UserError(f"--process_count={self.count} must be >= 1")
+    if not 0 <= self.index < self.count:
       raise UserError(f"--process_index={self.index} with --process_count={self.count}: the index must be 0 to "
                       f"{self.count - 1}")
 
