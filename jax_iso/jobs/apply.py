@@ -118,7 +118,7 @@ def apply_method(method: methods.Method, input: str, output: str, *, options: Ma
   strategy.check(options)
   part = part if part is not None and part.count > 1 else None
   if part is not None:
-    check_split(method, output)
+    check_split(method)
   io.check_output_path(output, inputs=[input])
   normalize = model.config.data.get("normalize", "dtype") if model is not None else "dtype"
   start = time.perf_counter()
@@ -148,12 +148,10 @@ def apply_method(method: methods.Method, input: str, output: str, *, options: Ma
   return out
 
 
-def check_split(method: methods.Method, output: str) -> None:
-  """Several processes can write one output only with a strategy that splits, into an OME-Zarr."""
+def check_split(method: methods.Method) -> None:
+  """Several processes can write one output only with a strategy that splits (the output format is checked
+  where the shared output is made, `io.create_volume`)."""
   if not strategies.get(method.strategy).splits:
     splitting = [m.name for m in methods.METHODS.values() if strategies.get(m.strategy).splits]
     raise UserError(f"--method={method.name} runs in one process; --process_count > 1 is for "
                     f"{', '.join(splitting)}")
-  if io.output_format(output) != "ome-zarr":
-    raise UserError(f"several processes write one output only as OME-Zarr, chunk by chunk; give an --output "
-                    f"ending in .ome.zarr instead of {os.path.basename(os.fspath(output))}")

@@ -56,13 +56,17 @@ def test_written_ome_zarr_reads_back_with_the_ome_zarr_library(tmp_path, version
     np.testing.assert_array_equal(src.read(), vol)
 
 
-def test_default_is_0_4_and_a_bad_version_is_refused():
+def test_default_is_0_4_and_a_bad_version_is_refused(tmp_path):
   with pytest.raises(UserError, match=r"--ome_version=0.3 .*choose 0.4 .* or 0.5"):
     with io.ome_version("0.3"):
       pass
+  vol = _volume((4, 8, 8))
   with io.ome_version("0.5"):
     with io.ome_version(None):                                    # None keeps what is set
-      pass
+      io.write_volume(tmp_path / "kept.ome.zarr", vol, None)
+  io.write_volume(tmp_path / "default.ome.zarr", vol, None)
+  assert read_json(tmp_path / "kept.ome.zarr" / "zarr.json")["attributes"]["ome"]["version"] == "0.5"
+  assert read_json(tmp_path / "default.ome.zarr" / ".zattrs")["multiscales"][0]["version"] == "0.4"
 
 
 def test_reads_ome_zarr_0_5_written_by_the_library(tmp_path):
