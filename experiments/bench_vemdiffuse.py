@@ -192,12 +192,12 @@ def main(argv):
 def _size_row(work: pathlib.Path, aniso: pathlib.Path, aniso_crop: pathlib.Path, ref_path: pathlib.Path,
               factor: float, size: int, train_steps: int, steps: int) -> dict:
   """vEMDiffuse-a fitted on the first `size` sections of `aniso` alone, one sample of `aniso_crop` scored."""
-  from jax_iso.jobs.reconstruct import frames_that_fit  # pylint: disable=g-import-not-at-top
+  from jax_iso.jobs.reconstruct import fit_crops  # pylint: disable=g-import-not-at-top
   sections, spacing = io.read_volume(aniso)
   small = work / f"first{size}.tif"
   io.write_volume(small, sections[:size], spacing)
   config = _config("vemdiffuse_a", small, factor, train_steps)
-  config.data.frames = frames_that_fit(config, str(small), None, None)
+  fit_crops(config, str(small), None, None)
   run = work / f"run_first{size}"
   fit = jobs.train(config, str(run), show_progress=False)
   out = work / f"first{size}_one.tif"

@@ -27,6 +27,8 @@ from typing import TypeVar
 from rich import progress as rp
 from rich.console import Console
 
+from jax_iso.errors import raise_pending_stop
+
 T = TypeVar("T")
 
 _now = time.monotonic   # the clock of the plain lines; tests replace it
@@ -153,6 +155,7 @@ class Bar:
     return self
 
   def update(self, advance: int = 1, **fields) -> None:
+    raise_pending_stop()       # a signal's stop that Python dropped (e.g. raised in a gc callback)
     self._n += advance
     if self._listener is not None:
       self._listener(self._description, self._n, self._total)

@@ -73,3 +73,35 @@ def _tuples(value):
   if isinstance(value, (list, tuple)):
     return tuple(_tuples(v) for v in value)
   return value
+
+
+def type_mismatch(config: Any, reference: Any, prefix: str = "") -> str | None:
+  """The first setting of `config` that holds text (or a section) where `reference` holds a number, a flag or a
+  section, as "name=value (a number is due)"; None when every shared setting has a kind the reference allows.
+  Settings only one of them has are not compared (numbers may also be sequences, e.g. a crop (h, w))."""
+  config, reference = _plain(config), _plain(reference)
+  for key, ref in reference.items():
+    if key not in config:
+      continue
+    value, name = config[key], f"{prefix}{key}"
+    if isinstance(ref, dict):
+      if not isinstance(value, dict):
+        return f"{name}={value!r} (a section of settings is due)"
+      found = type_mismatch(value, ref, name + ".")
+      if found:
+        return found
+    elif value is None:
+      continue                            # unset: the code's default
+    elif isinstance(ref, bool):
+      if not isinstance(value, bool):
+        return f"{name}={value!r} (true or false is due)"
+    elif isinstance(ref, (int, float)) and not _numbers(value):
+      return f"{name}={value!r} (a number is due)"
+  return None
+
+
+def _numbers(value) -> bool:
+  """A number (not a flag), or a sequence of numbers."""
+  if isinstance(value, tuple):
+    return all(_numbers(v) for v in value)
+  return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -16,6 +16,14 @@ def define_volume_selection(fv: flags.FlagValues) -> None:
                       "several 3D ones; the same as giving FILE.h5/volumes/raw.", flag_values=fv)
   flags.DEFINE_integer("channel", None, "Channel (C axis) to use in a multi-channel file, from 0.", flag_values=fv)
   flags.DEFINE_integer("timepoint", None, "Time point (T axis) to use in a time series, from 0.", flag_values=fv)
+  define_missing_chunks(fv)
+
+
+def define_missing_chunks(fv: flags.FlagValues) -> None:
+  """--missing_chunks: what absent chunks of a zarr / N5 / precomputed input do (cli.main applies it)."""
+  flags.DEFINE_enum("missing_chunks", "warn", ["warn", "error"], "zarr / N5 / precomputed inputs with absent "
+                    "chunks (read as the fill value, e.g. 0): warn (count them, one line) or error (refuse the "
+                    "input: an incomplete copy).", flag_values=fv)
 
 
 def selected(fv: flags.FlagValues, path: str | None) -> str | None:

@@ -22,6 +22,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 def main(fv: flags.FlagValues) -> int:
   from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
+  from jax_iso.io.factor import check_factor  # pylint: disable=g-import-not-at-top
   from jax_iso.methods import names  # pylint: disable=g-import-not-at-top
   isotropic = names(task="isotropic")
   unknown = [m for m in fv.methods if m not in isotropic]
@@ -29,6 +30,7 @@ def main(fv: flags.FlagValues) -> int:
     raise UserError(f"--methods={','.join(fv.methods)}: choose among {', '.join(isotropic)}")
   if fv.steps < 1:
     raise UserError(f"--steps={fv.steps} must be >= 1")
+  check_factor(fv.factor)
   print("jax_iso demo: FlyEM FIB-SEM sample (160^3, 10 nm isotropic) -> simulated "
         f"{10 * fv.factor:g} nm sections (x{fv.factor:g}) -> reconstruction ({', '.join(fv.methods)}) -> scores "
         "against the original")

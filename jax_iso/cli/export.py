@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from absl import flags
 
+from jax_iso.cli import common
+
 USAGE = "jax-iso export --workdir=W --output=BUNDLE [--format=bundle|bioimageio] [--input=VOLUME]"
 REQUIRED = ("workdir", "output")
 SUMMARY = "export a trained model as an inference bundle or a BioImage Model Zoo package"
@@ -18,6 +20,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                     "Zoo package (model format 0.5, ONNX weights) of a unet or a2i model.", flag_values=fv)
   flags.DEFINE_string("input", None, "--format=bioimageio: the volume to cut the test tile from (default: the "
                       "training volume).", flag_values=fv)
+  common.define_missing_chunks(fv)
 
 
 def main(fv: flags.FlagValues) -> int:

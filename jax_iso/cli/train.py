@@ -4,6 +4,8 @@ import os
 from absl import flags
 from ml_collections import config_flags
 
+from jax_iso.cli import common
+
 USAGE = "jax-iso train --config=configs/unet.py --workdir=W --config.data.path=VOL [--config.FIELD=VALUE ...]"
 REQUIRED = ("config", "workdir")
 SUMMARY = "train a model on a volume (resumes from the workdir's checkpoints)"
@@ -16,6 +18,7 @@ def define_flags(fv: flags.FlagValues, argv: list[str] | None = None) -> None:
                                   flag_values=fv, lock_config=True, sys_argv=argv)
   flags.DEFINE_string("workdir", None, "Folder for checkpoints, metrics.jsonl, loss.png; rerun to resume.",
                       flag_values=fv)
+  common.define_missing_chunks(fv)
   flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first (multi-host TPU/GPU; also "
                     "done when JAX_COORDINATOR_ADDRESS is set).", flag_values=fv)
 
@@ -25,7 +28,12 @@ def main(fv: flags.FlagValues) -> int:
   from jax_iso import jobs  # pylint: disable=g-import-not-at-top
   if fv.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"):
     jax.distributed.initialize()
-  out = jobs.train(fv.config, fv.workdir)
+  from jax_iso.errors import Terminated  # pylint: disable=g-import-not-at-top
+  try:
+    out = jobs.train(fv.config, fv.workdir)
+  except (KeyboardInterrupt, Terminated) as err:
+    err.add_note(f"the checkpoints saved so far are kept in {fv.workdir}: run the same command again to resume")
+    raise
   psnr = (f"; held-out PSNR {out['eval_psnr']:.2f} dB (interpolated input {out['eval_psnr_input']:.2f} dB)"
           if "eval_psnr" in out else "")
   print(f"trained {out['steps']} steps (from step {out['resumed_from']}) in {out['seconds']:.0f} s, "

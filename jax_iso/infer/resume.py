@@ -13,10 +13,11 @@ import sys
 
 import numpy as np
 
+from jax_iso.io.paths import input_file
 from jax_iso.io.sink import read_json, write_json_atomic
 
 MANIFEST = "manifest.json"
-_VERSION = 1
+_VERSION = 2     # 2: folders identified by every file, HDF5 datasets by their file
 _HASH_BYTES = 64 << 20
 
 
@@ -45,8 +46,11 @@ def _update(digest, obj) -> None:
 
 
 def input_identity(src) -> dict:
-  """Identifies an input: path, size and modification time of a file (or of a folder's top entries), or a
-  content hash for an in-memory array."""
+  """Identifies an input so that a resume notices any change of its data: a file's size and modification time;
+  for a folder (zarr, N5, precomputed) the number, total size and a digest of every file's relative path, size
+  and modification time (metadata and each chunk); a content hash for an in-memory array. The path names the
+  volume (an HDF5 dataset: `f.h5/volumes/raw`); what is measured is the file or folder holding it
+  (`io.input_file`)."""
   path = getattr(src, "path", None)
   if path is None:
     digest = hashlib.sha256()
@@ -55,13 +59,39 @@ def input_identity(src) -> dict:
     for i in range(0, flat.size, step):
       digest.update(np.ascontiguousarray(flat[i:i + step]).tobytes())
     return {"array": digest.hexdigest(), "shape": list(np.shape(src)), "dtype": str(np.asarray(src).dtype)}
-  path = os.path.abspath(os.fspath(path))
-  stat = os.stat(path)
-  ident = {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-  if os.path.isdir(path):  # zarr / N5: metadata files and chunk folders at the top
-    entries = sorted(os.scandir(path), key=lambda e: e.name)
-    ident["entries"] = [[e.name, e.stat().st_size, e.stat().st_mtime_ns] for e in entries]
+  where = os.path.abspath(input_file(os.fspath(path)))
+  ident = {"path": os.path.abspath(os.fspath(path))}
+  if os.path.isdir(where):
+    ident.update(_folder_listing(where))
+  else:
+    stat = os.stat(where)
+    ident.update(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
   return ident
+
+
+def _folder_listing(folder: str) -> dict:
+  """{"files", "bytes", "listing"}: every file under `folder` (relative path, size, mtime) in one digest."""
+  digest = hashlib.sha256()
+  files = total = 0
+  for root, dirs, names in os.walk(folder):
+    dirs.sort()
+    for name in sorted(names):
+      stat = os.stat(os.path.join(root, name))
+      digest.update(f"{os.path.relpath(os.path.join(root, name), folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                    .encode())
+      files, total = files + 1, total + stat.st_size
+  return {"files": files, "bytes": total, "listing": digest.hexdigest()}
+
+
+def _input_change(old: dict | None, new: dict | None) -> str:
+  """What changed between two input identities, in words."""
+  if not isinstance(old, dict) or not isinstance(new, dict) or old.get("path") != new.get("path"):
+    return "another input"
+  if "listing" in new and old.get("files") != new.get("files"):
+    return f"the input has {new['files']} files now, {old.get('files')} before"
+  if "listing" in new:
+    return "files of the input (metadata or chunks) were rewritten"
+  return "the input file was rewritten"
 
 
 def _normalise(obj):
@@ -84,6 +114,9 @@ class Manifest:
     old_key = stored.get("key", {}) if isinstance(stored, dict) else {}
     if old_key != self.key:
       changed = sorted(k for k in set(old_key) | set(self.key) if old_key.get(k) != self.key.get(k))
+      if changed == ["input"]:
+        return (f"was made from other input data ({_input_change(old_key.get('input'), self.key.get('input'))} "
+                "since the finished slabs were made)")
       return f"it was left by a different run (changed: {', '.join(changed) or 'format'})"
     for name in self.done:
       self.done[name] = sorted(int(v) for v in stored.get("done", {}).get(name, []))

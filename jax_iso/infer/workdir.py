@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 
+from jax_iso.errors import UserError
 from jax_iso.infer import resume, scratch
 from jax_iso.io.sink import LOCK, lock_folder, remove
 
@@ -101,9 +102,9 @@ class WorkFolder:
       self.manifest.mark(name, start)
 
   def __exit__(self, exc_type, exc, tb) -> bool:
-    if exc_type is not None and self.resumable:
-      resume.note(f"stopped; the finished slabs of {self.name} are kept in {self.folder}: run the same command "
-                  "again to continue")
+    if exc is not None and self.resumable and not isinstance(exc, UserError):  # bad input: a rerun changes it
+      exc.add_note(f"the finished slabs of {self.name} are kept in {self.folder}: run the same command again to "
+                   "continue")
     self._release(failed=exc_type is not None)
     return False
 

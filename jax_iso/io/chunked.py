@@ -15,8 +15,9 @@ import numpy as np
 import tensorstore as ts
 
 from jax_iso.errors import UserError
+from jax_iso.io import census
 from jax_iso.io.spacing import nm_per_unit, valid_spacing
-from jax_iso.io.stored import Stored
+from jax_iso.io.stored import ClosedError, Stored
 
 _CACHE_BYTES = 256 << 20  # decoded-chunk cache shared by reads from one opened volume
 _OME_AXIS_TYPES = {"channel": "C", "time": "T"}
@@ -30,6 +31,8 @@ class TensorStoreArray:
 
   def read(self, key: tuple, *, once: bool = False) -> np.ndarray:
     del once
+    if self._store is None:
+      raise ClosedError("the tensorstore array is closed")
     return np.asarray(self._store[key].read().result())
 
   def close(self) -> None:
@@ -132,8 +135,10 @@ def _numpy_dtype(path: str, store: ts.TensorStore) -> np.dtype:
 def _open_array(path: str, driver: str, axes: str | None, spacing=None, origin=None,
                 transpose: bool = False, **options) -> Stored:
   store = _open_store(path, driver, **options)
+  store = store[ts.d[:].translate_to[0]]  # precomputed volumes may start elsewhere (voxel_offset)
   if transpose:
     store = store.T
+  census.check(path, driver, axes)
   return Stored(TensorStoreArray(store), tuple(store.shape), _numpy_dtype(path, store), axes, spacing, origin,
                 spacing[1:] if spacing else None)
 

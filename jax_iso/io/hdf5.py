@@ -17,7 +17,7 @@ import numpy as np
 
 from jax_iso.errors import UserError
 from jax_iso.io.spacing import nm_per_unit, valid_spacing
-from jax_iso.io.stored import Stored
+from jax_iso.io.stored import ClosedError, Stored
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
@@ -90,7 +90,7 @@ class Hdf5Array:
     del once
     with self._lock:
       if self._dataset is None:
-        raise ValueError("the HDF5 file is closed")
+        raise ClosedError("the HDF5 file is closed")
       return np.asarray(self._dataset[key])
 
   def close(self) -> None:

@@ -2,10 +2,12 @@
 streamed through tensorstore, then a mean pyramid."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import os
+import re
 
 import numpy as np
 import tensorstore as ts
@@ -17,9 +19,13 @@ CHUNK = 64            # chunk edge of every level (clipped to the level's shape)
 MAX_LEVELS = 5        # level 0 included
 MIN_LATERAL = 64      # no level whose Y or X size would fall below this
 _BOX_VOXELS = 32 << 20  # voxels per block when building the pyramid
+_SETTLE_SECONDS = 120   # how long an interrupted write waits for the chunks already being written
 _COMPRESSOR = {"id": "blosc", "cname": "zstd", "clevel": 5, "shuffle": 1, "blocksize": 0}
 _ZARR_DTYPE = {"uint8": "|u1", "uint16": "<u2", "float32": "<f4"}
 VERSIONS = ("0.4", "0.5")
+# tensorstore status codes of failed reads and writes (not of bad arguments)
+_IO_STATUS = ("OUT_OF_RANGE", "RESOURCE_EXHAUSTED", "PERMISSION_DENIED", "UNAVAILABLE", "DATA_LOSS", "UNKNOWN",
+              "INTERNAL", "ABORTED", "DEADLINE_EXCEEDED", "FAILED_PRECONDITION", "NOT_FOUND")
 
 
 def plan_levels(shape, spacing) -> list[tuple[tuple[int, int, int], tuple[float, float, float],
@@ -65,7 +71,8 @@ def _driver(version: str) -> str:
   return "zarr" if version == "0.4" else "zarr3"
 
 
-def _create_level(folder: str, name: str, shape, dtype: np.dtype, version: str) -> ts.TensorStore:
+def _create_level(folder: str, name: str, shape, dtype: np.dtype, version: str, output: str) -> ts.TensorStore:
+  """Creates level `name` in `folder`, the temp of `output` (named by errors)."""
   chunks = [min(CHUNK, n) for n in shape]
   if version == "0.4":
     metadata = {"shape": list(shape), "chunks": chunks, "dtype": _ZARR_DTYPE[dtype.name],
@@ -78,8 +85,48 @@ def _create_level(folder: str, name: str, shape, dtype: np.dtype, version: str) 
                 "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
                            {"name": "blosc", "configuration": blosc}]}
   spec = {"driver": _driver(version), "kvstore": {"driver": "file", "path": os.path.join(folder, name)},
-          "metadata": metadata}
-  return ts.open(spec, create=True, read=True, write=True).result()
+          "metadata": metadata, "store_data_equal_to_fill_value": True}  # no absent chunks (census.py)
+  return _io(lambda: ts.open(spec, create=True, read=True, write=True).result(), output)
+
+
+def _io(call, path: str):
+  """`call()`; a tensorstore I/O failure (disk full...) is raised as an OSError about `path`."""
+  try:
+    return call()
+  except ValueError as err:
+    failure = _os_error(err, path)
+    if failure is None:
+      raise
+    raise failure from err
+
+
+def _os_error(err: ValueError, path: str) -> OSError | None:
+  """The OSError a tensorstore I/O error stands for (its errno kept when it names one), or None when `err` is
+  not an I/O failure (e.g. a bad argument)."""
+  text = str(err)
+  code = re.search(r"os_error_code=\D?(\d+)", text)
+  if code:
+    number = int(code.group(1))
+    return OSError(number, os.strerror(number), path)
+  if text.startswith(_IO_STATUS):
+    return OSError(f"{path}: {text.splitlines()[0]}")
+  return None
+
+
+def _write_box(store: ts.TensorStore, box: tuple, data: np.ndarray, path: str) -> None:
+  """Writes `data` at `box` and waits until every chunk has finished, also after a failure (a transaction's
+  commit waits for all its chunks) or an interrupt, so that nothing writes into the temp once it is removed."""
+  def write():
+    transaction = ts.Transaction()
+    store.with_transaction(transaction)[box].write(data).result()  # into memory only
+    commit = transaction.commit_async()
+    try:
+      commit.result()
+    except BaseException:  # KeyboardInterrupt, SIGTERM: the cleanup that follows must not race the chunks
+      with contextlib.suppress(BaseException):
+        commit.exception(timeout=_SETTLE_SECONDS)
+      raise
+  _io(write, path)
 
 
 def _write_group(folder: str, version: str, attrs: dict | None) -> None:
@@ -140,26 +187,27 @@ class OmeZarrSink(VolumeSink):
   def _create(self) -> None:
     os.mkdir(self.temp)
     _write_group(self.temp, self.version, None)
-    self._level0 = _create_level(self.temp, "0", self.shape, self.dtype, self.version)
+    self._level0 = _create_level(self.temp, "0", self.shape, self.dtype, self.version, self.path)
 
   def _reopen(self) -> None:
-    spec = {"driver": _driver(self.version), "kvstore": {"driver": "file", "path": os.path.join(self.temp, "0")}}
-    level0 = ts.open(spec, open=True, read=True, write=True).result()
+    spec = {"driver": _driver(self.version), "kvstore": {"driver": "file", "path": os.path.join(self.temp, "0")},
+            "store_data_equal_to_fill_value": True}
+    level0 = _io(lambda: ts.open(spec, open=True, read=True, write=True).result(), self.path)
     if tuple(level0.shape) != self.shape or np.dtype(level0.dtype.numpy_dtype) != self.dtype:
       raise ValueError(f"{self.temp} holds {tuple(level0.shape)} {level0.dtype}, not {self.shape} {self.dtype}")
     self._level0 = level0
 
   def _write(self, index: list[indexing.AxisIndex], block: np.ndarray) -> None:
-    self._level0[tuple(a.span for a in index)].write(block).result()
+    _write_box(self._level0, tuple(a.span for a in index), block, self.path)
 
   def _finish(self) -> None:
     prev = self._level0
     for k, (shape, _, factors) in enumerate(self.levels[1:], start=1):
       remove(os.path.join(self.temp, str(k)))  # left by a commit that a kill interrupted (resumable writers)
-      level = _create_level(self.temp, str(k), shape, self.dtype, self.version)
+      level = _create_level(self.temp, str(k), shape, self.dtype, self.version, self.path)
       mean = ts.downsample(ts.cast(prev, ts.float32), list(factors), method="mean")
       for box in boxes(shape, [min(CHUNK, n) for n in shape]):
-        level[box].write(_to_dtype(mean[box].read().result(), self.dtype)).result()
+        _write_box(level, box, _to_dtype(_io(mean[box].read().result, self.path), self.dtype), self.path)
       prev = level
     attrs = {"multiscales": [multiscales(os.path.basename(os.path.abspath(self.path)), self.levels,
                                          self.spacing is not None, self.version)]}

@@ -5,9 +5,49 @@ import os
 from collections.abc import Sequence
 
 from jax_iso.errors import UserError
+from jax_iso.io import hdf5
 
 _FORMATS = {".tif": "tiff", ".tiff": "tiff", ".zarr": "ome-zarr"}
 SUPPORTED = ".tif/.tiff (ImageJ TIFF) or .zarr/.ome.zarr (OME-Zarr)"
+METADATA_FILES = (".zarray", "zarr.json", "attributes.json", "info")  # named instead of their folder
+
+
+def volume_path(path) -> str:
+  """`path`, or the folder of the zarr/N5/precomputed metadata file it names (`a.zarr/.zarray` -> `a.zarr`)."""
+  path = os.fspath(path)
+  if os.path.isfile(path) and os.path.basename(path) in METADATA_FILES:
+    return os.path.dirname(path) or "."
+  return path
+
+
+def input_file(path) -> str:
+  """The file or folder on disk that holds the volume `path` names: the .h5 file of an HDF5 dataset path
+  (`f.h5/volumes/raw` -> `f.h5`), the folder of a named metadata file (`a.zarr/.zarray` -> `a.zarr`), else `path`
+  itself (without a trailing slash). Work and report folders derived from an input start from this."""
+  path = volume_path(path)
+  in_hdf5 = hdf5.split(path)
+  if in_hdf5 is not None:
+    return in_hdf5[0]
+  return path.rstrip("/" + os.sep) or path
+
+
+_VOLUME_EXTENSIONS = (".ome.zarr", ".zarr", ".tiff", ".tif", ".n5") + hdf5.HDF5_SUFFIXES
+
+
+def derived_path(path, suffix: str) -> str:
+  """A path beside the volume `path` names, called after it: `dir/pred.ome.zarr` -> `dir/pred{suffix}`; an HDF5
+  dataset `dir/f.h5/volumes/raw` -> `dir/f_volumes_raw{suffix}` (beside the file, which is not a folder)."""
+  path = volume_path(path).rstrip("/" + os.sep) or path
+  in_hdf5 = hdf5.split(path)
+  file, dataset = in_hdf5 if in_hdf5 is not None else (path, None)
+  folder, name = os.path.split(file)
+  for ext in _VOLUME_EXTENSIONS:
+    if name.lower().endswith(ext) and len(name) > len(ext):
+      name = name[:-len(ext)]
+      break
+  if dataset:
+    name += "_" + dataset.strip("/").replace("/", "_")
+  return os.path.join(folder, name + suffix)
 
 
 def output_format(path) -> str:
@@ -53,7 +93,7 @@ def check_output_path(path, *, inputs: Sequence[str] = ()) -> None:
   for given in inputs:
     if not given:
       continue
-    source = os.path.realpath(os.fspath(given))
+    source = os.path.realpath(input_file(given))
     same = source == real
     if not same and os.path.exists(source) and os.path.exists(real):
       try:
@@ -64,3 +104,5 @@ def check_output_path(path, *, inputs: Sequence[str] = ()) -> None:
       raise UserError(f"output {path} is the input {given}; choose another path")
     if fmt == "ome-zarr" and _inside(source, real):
       raise UserError(f"output {path} contains the input {given} and would replace it; choose another path")
+    if os.path.isdir(source) and _inside(real, source):
+      raise UserError(f"output {path} is inside the input folder {input_file(given)}; choose a path outside it")

@@ -7,6 +7,8 @@ from typing import Any
 
 import tifffile
 
+from jax_iso.io.tiff import tifffile_log
+
 
 def provenance(path) -> dict[str, Any]:
   """The description jax_iso wrote into `path` (TIFF: the ImageJ Info; OME-Zarr: the `jax_iso` attributes),
@@ -17,7 +19,7 @@ def provenance(path) -> dict[str, Any]:
       with open(os.path.join(path, ".zattrs"), encoding="utf-8") as f:
         found = json.load(f).get("jax_iso", {}).get("description")
     else:
-      with tifffile.TiffFile(path) as tif:
+      with tifffile_log(), tifffile.TiffFile(path) as tif:
         info = (tif.imagej_metadata or {}).get("Info")
       found = json.loads(info).get("jax_iso") if info else None
   except (OSError, ValueError, AttributeError, tifffile.TiffFileError):

@@ -263,6 +263,8 @@ class VolumeSink(abc.ABC):
   def __exit__(self, exc_type, exc, tb) -> bool:
     if exc_type is None:
       self.commit()
+    elif isinstance(exc, UserError):
+      self.abort()    # bad or damaged input: the rerun that fixes it starts over, nothing to keep
     else:
       self.suspend()  # abort() for writers that cannot resume
     return False

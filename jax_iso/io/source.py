@@ -1,14 +1,17 @@
 """Opening a volume: `open_volume` gives a lazy (Z, Y, X) `VolumeSource`; `read_volume` reads it all."""
 from __future__ import annotations
 
+import errno
 import os
+import re
 
 import numpy as np
 
 from jax_iso.errors import UserError
-from jax_iso.io import chunked, hdf5, indexing, layout, tiff
+from jax_iso.io import census, chunked, hdf5, indexing, layout, tiff
+from jax_iso.io.paths import volume_path
 from jax_iso.io.spacing import Spacing
-from jax_iso.io.stored import Stored
+from jax_iso.io.stored import ClosedError, Stored
 
 READS = ("jax_iso reads 3D TIFF files (.tif, .tiff), HDF5 datasets (.h5) and zarr v2/v3, OME-Zarr, N5 and "
          "neuroglancer precomputed directories; convert the volume to one of these (e.g. Fiji: File > Save As > "
@@ -67,11 +70,24 @@ class VolumeSource:
     stored_key: list = list(self._layout.fixed)
     for axis, a in zip(self._layout.order, index):
       stored_key[axis] = a.span
-    block = self._array.read(tuple(stored_key), once=once)
+    block = self._backend_read(tuple(stored_key), index[0].span, once)
     kept = sorted(self._layout.order)
     block = block.transpose([kept.index(axis) for axis in self._layout.order])
     block = np.asarray(indexing.finish(block, index), dtype=self.dtype)
     return block if block.flags.c_contiguous else block.copy()
+
+  def _backend_read(self, stored_key: tuple, z: slice, once: bool) -> np.ndarray:
+    """The stored array's read; a failure caused by the data on disk becomes a UserError naming slices `z`."""
+    try:
+      return self._array.read(stored_key, once=once)
+    except _NOT_DAMAGE:
+      raise
+    except OSError as err:
+      if err.errno not in (None, errno.EIO):  # disk full, too many open files...: not the input's fault
+        raise
+      raise _unreadable(self.path, z, err) from err
+    except Exception as err:  # pylint: disable=broad-except  # zlib, tensorstore, imagecodecs... errors
+      raise _unreadable(self.path, z, err) from err
 
   def close(self) -> None:
     if self._array is not None:
@@ -89,16 +105,37 @@ class VolumeSource:
     return _reopen, (path, channel, timepoint)
 
 
+# What a backend read raises for reasons other than the data on disk: bugs, a closed volume, no memory.
+_NOT_DAMAGE = (ClosedError, IndexError, TypeError, AttributeError, NameError, AssertionError, NotImplementedError,
+               RecursionError, MemoryError)
+
+
+def _reason(err: BaseException, limit: int = 200) -> str:
+  """The first line of an error's message, without tensorstore's source locations, at most `limit` characters."""
+  lines = str(err).strip().splitlines()
+  text = re.sub(r"\s*\[source locations=.*$", "", lines[0]) if lines else ""
+  text = text or type(err).__name__
+  return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _unreadable(path: str, z: slice, err: BaseException) -> UserError:
+  """The UserError for a backend that failed to read slices `z` of `path`."""
+  where = f"z={z.start}" if z.stop - z.start <= 1 else f"z={z.start}..{z.stop - 1}"
+  reason = _reason(err)
+  if reason.startswith("PERMISSION_DENIED"):  # tensorstore
+    return UserError(f"{path} cannot be read at {where} ({reason}); check its permissions")
+  return UserError(f"{path} cannot be read at {where} ({reason}): the file is damaged; copy or export it again")
+
+
 def _reopen(path: str, channel: int | None, timepoint: int | None) -> VolumeSource:
-  return open_volume(path, channel=channel, timepoint=timepoint)
+  with census.unchecked():  # counted where it was first opened
+    return open_volume(path, channel=channel, timepoint=timepoint)
 
 
 def open_volume(path, *, channel: int | None = None, timepoint: int | None = None) -> VolumeSource:
   """Opens a TIFF, HDF5, zarr, OME-Zarr, N5 or precomputed volume lazily as (Z, Y, X); bad input raises
   UserError. An HDF5 dataset is named by its path inside the file: `sample.h5/volumes/raw`."""
-  path = os.fspath(path)
-  if os.path.isfile(path) and os.path.basename(path) in (".zarray", "zarr.json", "attributes.json", "info"):
-    path = os.path.dirname(path) or "."
+  path = volume_path(path)
   in_hdf5 = hdf5.split(path)
   if in_hdf5 is not None:
     stored = hdf5.open_hdf5(*in_hdf5)

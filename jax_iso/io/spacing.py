@@ -7,6 +7,7 @@ import re
 from jax_iso.errors import UserError
 
 Spacing = tuple[float, float, float]  # (z, y, x) in nanometres
+MAX_SPACING_NM = 1e9  # 1 m: a voxel size at or above this is a broken header or a typo, not a volume
 
 # Nanometres per unit; keys are lower-case. Unit-less names map to None (spacing unknown).
 _NM_PER_UNIT: dict[str, float | None] = {
@@ -35,13 +36,17 @@ def tidy(value: float) -> float:
   return float(f"{float(value):.10g}")
 
 
+def _in_range(value: float) -> bool:
+  return math.isfinite(value) and 0 < value < MAX_SPACING_NM
+
+
 def valid_spacing(values) -> Spacing | None:
-  """(z, y, x) as tidy floats when all are finite and positive, else None."""
+  """(z, y, x) as tidy floats when all are finite, positive and below MAX_SPACING_NM, else None."""
   try:
     out = tuple(tidy(v) for v in values)
   except (TypeError, ValueError):
     return None
-  if len(out) != 3 or not all(math.isfinite(v) and v > 0 for v in out):
+  if len(out) != 3 or not all(_in_range(v) for v in out):
     return None
   return out  # type: ignore[return-value]
 
@@ -58,7 +63,8 @@ def parse_spacing(text: str) -> Spacing:
   if len(values) != 3:
     raise UserError(f"spacing '{text}' has {len(values)} numbers; give three, the voxel size in nm as "
                     f"z,y,x ({example})")
-  if not all(math.isfinite(v) and v > 0 for v in values):
-    raise UserError(f"spacing '{text}' has a value that is not a positive number; give the voxel size in "
-                    f"nm as z,y,x ({example})")
+  for part, value in zip(parts, values):
+    if not _in_range(value):
+      raise UserError(f"spacing '{text}' has {part}, not a positive number below 1e9 nm (1 m); "
+                      f"give the voxel size in nm as z,y,x ({example})")
   return values  # type: ignore[return-value]

@@ -9,11 +9,16 @@ import numpy as np
 from jax_iso.io.spacing import Spacing
 
 
+class ClosedError(ValueError):
+  """A read from a `StoredArray` after `close()`: a bug in the caller, not damaged data."""
+
+
 class StoredArray(Protocol):
   """An N-D array on disk; `read` takes one int or forward slice per axis."""
 
   def read(self, key: tuple, *, once: bool = False) -> np.ndarray:
-    """Returns a new array; `once=True` hints that this is the only read (no caching needed)."""
+    """Returns a new array; `once=True` hints that this is the only read (no caching needed). Raises ClosedError
+    after `close()`; what the backend raises for unreadable data passes through."""
 
   def close(self) -> None:
     """Releases files and caches."""

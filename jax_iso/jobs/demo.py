@@ -10,6 +10,7 @@ import pathlib
 
 from jax_iso import methods as registry
 from jax_iso import metrics, samples
+from jax_iso.io.factor import check_factor
 from jax_iso.jobs.evaluate import evaluate
 from jax_iso.jobs.reconstruct import reconstruct
 from jax_iso.jobs.simulate import simulate
@@ -25,6 +26,9 @@ def demo(out_dir: str = "demo_output", *, factor: float = 4.0, methods=METHODS, 
 
   Learned methods train for `steps` steps (None: their config's) of config `variant` (None: the default).
   """
+  factor = check_factor(factor)          # before anything is made: a bad factor leaves no folder behind
+  for method in methods:
+    registry.get(method, task="isotropic", flag="methods")
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   sample = str(samples.FIBSEM_10NM)

@@ -13,6 +13,7 @@ method's config (`configs/emdiffuse_n.py`, `configs/emdiffuse_r.py`; the "cpu" v
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 import shutil
@@ -64,6 +65,12 @@ def parse_noise(spec: str) -> ml_collections.ConfigDict:
     raise UserError(f"--noise={spec}: {values!r} is not a number; {usage}") from None
   if kind not in NOISES or not numbers or len(numbers) > (1 if kind == "gaussian" else 2) or min(numbers) < 0:
     raise UserError(f"--noise={spec} is not a noise model; {usage}")
+  if not all(math.isfinite(v) for v in numbers):
+    raise UserError(f"--noise={spec}: every value must be a finite number; {usage}")
+  sigma = numbers[0] if kind == "gaussian" else (numbers[1] if len(numbers) > 1 else 0.0)
+  if sigma > 1:
+    raise UserError(f"--noise={spec}: a noise standard deviation of {sigma:g} is beyond the intensity range; give "
+                    "one in [0, 1] (e.g. 0.08: strong noise)")
   if kind == "gaussian":
     cfg = degrade_config.pipeline_config(("gaussian_noise",))
     cfg.ops.gaussian_noise.update({"prob": 1.0, "sigma": (numbers[0], numbers[0])})

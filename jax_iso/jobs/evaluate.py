@@ -33,14 +33,8 @@ class ZCrop:
 
 
 def default_report_dir(pred: str) -> pathlib.Path:
-  """`<pred without its extension>_report` beside the prediction."""
-  path = pathlib.Path(pred)
-  name = path.name
-  for ext in (".ome.zarr", ".zarr", ".tiff", ".tif", ".n5"):
-    if name.lower().endswith(ext):
-      name = name[:-len(ext)]
-      break
-  return path.with_name(name + "_report")
+  """`<pred without its extension>_report` beside the prediction (beside the file of an HDF5 dataset)."""
+  return pathlib.Path(io.derived_path(pred, "_report"))
 
 
 def evaluate(pred: str, ref: str | None = None, *, report_dir: str | None = None,

@@ -47,6 +47,14 @@ def reconstruct(input: str, output: str, *, method: str = "cubic", factor: float
   """
   entry = methods.get(method, task="isotropic")
   io.check_output_path(output, inputs=[input])
+  if not entry.learned:
+    given = [f"--{n}" for n, v in (("train_steps", steps), ("workdir", workdir), ("variant", variant),
+                                   ("config", overrides)) if v is not None and v != {}]
+    if given:
+      raise UserError(f"{' and '.join(given)} {'sets' if len(given) == 1 else 'set'} how a model is trained; "
+                      f"--method={entry.name} learns nothing: "
+                      "drop them, or choose a learned method (" + ", ".join(methods.names(learned=True,
+                                                                                       task="isotropic")) + ")")
   if entry.train_iso and not train_iso:
     raise UserError(f"--method={entry.name} learns from an isotropic volume of similar tissue: pass "
                     "--train_iso=ISO (e.g. a FIB-SEM volume), or use --method=vemdiffuse_a, which needs none")
@@ -116,8 +124,8 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
   extras = {k: v for k, v in {**dict(sampling or {}), "uncertainty": uncertainty, "flags": flags}.items()
             if v is not None}
   strategies.get(method.strategy).check(runconfig.freeze({**runconfig.to_dict(config.infer), **extras}))
-  if config.pairs.kind == "between" and not train_iso:      # planes of the input's own sections
-    config.data.frames = frames_that_fit(config, input, channel, timepoint)
+  if not train_iso:                        # crops of the input's own sections, shrunk to what it holds
+    fit_crops(config, input, channel, timepoint)
   out = pathlib.Path(output).absolute()
   keep = workdir is not None
   run_dir = pathlib.Path(workdir) if keep else pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.fit-",
@@ -138,20 +146,31 @@ def _fit_and_predict(method: methods.Method, input: str, output: str, *, factor,
   return result
 
 
-def frames_that_fit(config, input: str, channel, timepoint) -> int:
-  """`data.frames` (consecutive sections a training crop spans) lowered to what the input's training sections
-  hold, in multiples of what the network needs, so small volumes train (vemdiffuse_a)."""
+def fit_crops(config, input: str, channel, timepoint) -> None:
+  """Lowers `data.crop` and `data.frames` to what the input holds, so that a small volume trains on smaller
+  crops without a setting to change: the crop's edge within the sections' Y and X (along X only for the planes
+  between sections, which span Y), a clip's frames within the sections kept for training; both in multiples of
+  what the network needs. UserError when not even the smallest crop fits."""
   from jax_iso.data.holdout import held_out  # pylint: disable=g-import-not-at-top
   from jax_iso.models import build_model  # pylint: disable=g-import-not-at-top
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
-    n = int(src.shape[0])
+    n, ny, nx = (int(s) for s in src.shape)
   multiple = int(getattr(build_model(config.model), "multiple", 1))
-  keep = n - held_out(n, float(config.data.holdout))
-  frames = min(int(config.data.frames), keep // multiple * multiple)
-  if frames < multiple:
-    raise UserError(f"{input} has {n} sections; --method={config.method} trains on runs of at least {multiple} "
-                    f"consecutive sections besides the {n - keep} held out: it needs {multiple + n - keep} or more")
-  return frames
+  kind = config.pairs.kind
+  room = nx if kind == "between" else min(ny, nx)
+  if int(config.data.crop) > room:
+    if room < multiple:
+      raise UserError(f"{input} has sections of {ny} x {nx} pixels; --method={config.method} needs at least "
+                      f"{multiple} x {multiple}")
+    config.data.crop = room // multiple * multiple
+  if kind in ("clip", "between"):
+    keep = n - held_out(n, float(config.data.holdout))
+    step = multiple if kind == "between" else 1       # between: frames are rows of the network's input
+    frames = min(int(config.data.frames), keep // step * step)
+    if frames < step:
+      raise UserError(f"{input} has {n} sections; --method={config.method} trains on runs of at least {step} "
+                      f"consecutive sections besides the {n - keep} held out: it needs {step + n - keep} or more")
+    config.data.frames = frames
 
 
 def _input_factor(input: str, factor, spacing, channel, timepoint, train_iso: str) -> float:

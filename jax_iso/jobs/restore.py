@@ -55,6 +55,8 @@ def restore(input: str, output: str, *, artifacts: str = "auto", sections: str |
       raise UserError(f"{' and '.join(given)} set how a model is trained; with --model={model} none is: drop them")
   if train_steps is not None and train_steps < 1:
     raise UserError(f"--train_steps={train_steps} must be >= 1")
+  loaded = None if model is None else _load(model)     # the model and the variant before any detection
+  variant = None if model is not None else _variant(method, variant)
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:
     n, ny, nx = (int(s) for s in src.shape)
     spacing = src.spacing
@@ -83,14 +85,10 @@ def restore(input: str, output: str, *, artifacts: str = "auto", sections: str |
     _copy(input, output, channel, timepoint)
     summary.update(restored=[], copied=n, seconds=round(time.perf_counter() - started, 2))
     return summary
-  loaded, fit, run_dir = None, None, None
+  fit, run_dir = None, None
   keep = workdir is not None
   strategy = strategies.get(method.strategy)
-  if model is not None:
-    loaded = load_model(model)
-    if loaded.config.method != METHOD:
-      raise UserError(f"--model={model} holds a {loaded.config.method} model; `jax-iso restore` needs a {METHOD} "
-                      "model: drop --model to train one on the volume itself")
+  if loaded is not None:
     config = loaded.config
   # every section found damaged is left out of training and not used as a neighbour, also those --sections skips
   avoid = sorted(set(report) | {d.index for d in found})
@@ -122,6 +120,24 @@ def restore(input: str, output: str, *, artifacts: str = "auto", sections: str |
     summary["workdir"] = str(run_dir) if keep else None
   log(f"restore: {len(result['restored'])} section(s) restored, {result['copied']} copied unchanged -> {output}")
   return summary
+
+
+def _load(model: str):
+  """The trained restoration model `model` names; UserError for a model of another method."""
+  loaded = load_model(model)
+  if loaded.config.method != METHOD:
+    raise UserError(f"--model={model} holds a {loaded.config.method} model; `jax-iso restore` needs a {METHOD} "
+                    "model: drop --model to train one on the volume itself")
+  return loaded
+
+
+def _variant(method, variant: str | None) -> str | None:
+  """The config variant to train (`variant`, else the backend's default), checked."""
+  variant = variant or method.default_variant(jax.default_backend())
+  if variant is not None and variant != "default" and variant not in method.variants():
+    raise UserError(f"--variant={variant} is not a variant of {method.name}; choose one of "
+                    f"{', '.join(('default',) + method.variants())}")
+  return variant
 
 
 def _check_paths(input: str, output: str, masks: str | None) -> None:
@@ -180,11 +196,8 @@ def _copy(input: str, output: str, channel, timepoint) -> None:
 
 
 def _training_config(method, input: str, damaged: list[int], shape, *, variant, train_steps, channel, timepoint):
-  """The method's config (`variant`, "cpu" on a CPU) on `input`'s clean sections, crops fitted to its size."""
-  variant = variant or method.default_variant(jax.default_backend())
-  if variant is not None and variant != "default" and variant not in method.variants():
-    raise UserError(f"--variant={variant} is not a variant of {method.name}; choose one of "
-                    f"{', '.join(('default',) + method.variants())}")
+  """The method's config (`variant`, checked by `_variant`) on `input`'s clean sections, crops fitted to its
+  size."""
   config = method.default_config(None if variant == "default" else variant)
   with config.unlocked():
     config.data.path = str(input)

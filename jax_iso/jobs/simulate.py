@@ -29,8 +29,13 @@ def simulate(input: str, output: str, *, factor: float, profile: str = "box", si
     raise UserError(f"unknown --profile={profile}; choose one of {', '.join(axial.PROFILES)}")
   if not noise >= 0:
     raise UserError(f"--noise={noise} must be >= 0 (a standard deviation on the [0, 1] scale)")
-  if sigma is not None and not sigma > 0:
-    raise UserError(f"--sigma={sigma} must be > 0 (fine slices)")
+  if sigma is not None and profile != "gaussian":
+    raise UserError(f"--sigma={sigma:g} is the width of the gaussian profile; --profile={profile} has none: add "
+                    "--profile=gaussian or drop --sigma")
+  if sigma is not None and not 0 < sigma <= 4 * factor:
+    raise UserError(f"--sigma={sigma:g} must be > 0 and at most 4 x the factor ({4 * factor:g} fine slices)")
+  if not noise <= 1:
+    raise UserError(f"--noise={noise:g} must be at most 1 (a standard deviation on the [0, 1] scale)")
   io.check_output_path(output, inputs=[input])
   start = time.perf_counter()
   with io.open_volume(input, channel=channel, timepoint=timepoint) as src:

@@ -46,8 +46,8 @@ def parse_methods(methods: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def default_out_dir(input: str) -> pathlib.Path:
-  path = pathlib.Path(input)
-  return path.with_name(path.name.split(".")[0] + "_validate")
+  """`<input without its extension>_validate` beside the input (beside the file of an HDF5 dataset)."""
+  return pathlib.Path(io.derived_path(input, "_validate"))
 
 
 def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_dir: str | None = None,

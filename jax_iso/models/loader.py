@@ -69,7 +69,7 @@ def latest_step(workdir: str | os.PathLike) -> int | None:
   folder = pathlib.Path(workdir) / CHECKPOINTS
   if not folder.is_dir():
     return None
-  options = ocp.CheckpointManagerOptions(create=False, read_only=True)
+  options = ocp.CheckpointManagerOptions(create=False, read_only=True, save_interval_steps=0)
   with ocp.CheckpointManager(folder.absolute(), options=options) as manager:
     return manager.latest_step()
 
@@ -84,6 +84,38 @@ def _restore_subtree(path: pathlib.Path, name: str, abstract: Any) -> Any:
     return checkpointer.restore(path.absolute(), args=args)[name]
 
 
+def _read_json(path: pathlib.Path, what: str, fix: str) -> Any:
+  """The JSON in `path`; a file that is not JSON is a UserError naming it, `what` it is and the `fix`."""
+  try:
+    return json.loads(path.read_text(encoding="utf-8"))
+  except UnicodeDecodeError:
+    raise UserError(f"{path} is not text: the {what} is damaged; {fix}") from None
+  except json.JSONDecodeError as err:
+    raise UserError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}): the {what} is damaged; {fix}") \
+        from None
+
+
+def _checked_config(stored: Any, where: pathlib.Path, fix: str) -> runconfig.Frozen:
+  """The run config a workdir or bundle holds, checked against its method's own config: a known method, and
+  numbers, flags and sections where that config has them."""
+  from jax_iso import methods  # pylint: disable=g-import-not-at-top  (the registry: names; configs load lazily)
+  if not isinstance(stored, dict) or not isinstance(stored.get("method"), str):
+    raise UserError(f"{where} holds no run config with a method; {fix}")
+  if stored["method"] not in methods.METHODS or not methods.METHODS[stored["method"]].learned:
+    raise UserError(f"{where} holds a model of method {stored['method']!r}, which this jax_iso does not know; "
+                    f"{fix}")
+  wrong = runconfig.type_mismatch(stored, methods.get(stored["method"]).default_config())
+  if wrong:
+    raise UserError(f"{where}: its config has {wrong}; the config is damaged: {fix}")
+  return runconfig.freeze(stored)
+
+
+def _damaged(where: pathlib.Path, what: str, err: Exception, fix: str) -> UserError:
+  """The error for parameters that orbax cannot read back."""
+  reason = " ".join(str(err).split())[:200] or type(err).__name__
+  return UserError(f"{where}: {what} cannot be read ({reason}); the files are damaged or incomplete: {fix}")
+
+
 def _model_of(config: runconfig.Frozen, where: pathlib.Path) -> nn.Module:
   try:
     return build_model(config.model)
@@ -93,31 +125,45 @@ def _model_of(config: runconfig.Frozen, where: pathlib.Path) -> nn.Module:
 
 def _load_workdir(workdir: pathlib.Path) -> LoadedModel:
   config_path = workdir / CONFIG_FILE
+  fix = "train it again (a new --workdir), or pass another model"
   step = latest_step(workdir) if config_path.exists() else None
   if step is None:
     raise UserError(f"{workdir} holds no finished training (no {CONFIG_FILE} or no checkpoint); train first with "
                     "`jax-iso train --workdir=...` or pass --model=BUNDLE")
-  config = runconfig.freeze(json.loads(config_path.read_text()))
+  config = _checked_config(_read_json(config_path, "training workdir's config", fix), config_path, fix)
   model = _model_of(config, workdir)
   name = "ema_params" if float(config.train.ema) > 0 else "params"
-  params = _restore_subtree(workdir / CHECKPOINTS / str(step) / STATE_ITEM, name, abstract_params(model, config))
+  state = workdir / CHECKPOINTS / str(step) / STATE_ITEM
+  try:
+    params = _restore_subtree(state, name, abstract_params(model, config))
+  except (ValueError, KeyError, OSError, TypeError) as err:
+    raise _damaged(state, f"the checkpoint of step {step}", err,
+                   f"remove {state.parent} to use the checkpoint before it, or {fix}") from None
   return LoadedModel(model, params, config, int(step), str(workdir))
 
 
 def _load_bundle(path: pathlib.Path) -> LoadedModel:
-  meta = json.loads((path / BUNDLE_FILE).read_text())
+  fix = "export it again (`jax-iso export --workdir=RUN --output=...`)"
+  meta = _read_json(path / BUNDLE_FILE, "bundle's description", fix)
+  if not isinstance(meta, dict):
+    raise UserError(f"{path / BUNDLE_FILE} does not describe a bundle; {fix}")
   if meta.get("format_version") != BUNDLE_VERSION:
     raise UserError(f"{path} is a bundle of format {meta.get('format_version')}; this jax_iso reads format "
                     f"{BUNDLE_VERSION}: export it again with this version (`jax-iso export`)")
-  config = runconfig.freeze(meta["config"])
+  step = meta.get("step")
+  if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    raise UserError(f"{path / BUNDLE_FILE} gives the training step as {step!r}, not a whole number; the bundle is "
+                    f"damaged: {fix}")
+  if "config" not in meta:
+    raise UserError(f"{path / BUNDLE_FILE} has no model config; the bundle is damaged: {fix}")
+  config = _checked_config(meta["config"], path / BUNDLE_FILE, fix)
   model = _model_of(config, path)
   try:
     with ocp.StandardCheckpointer() as loader:
       params = loader.restore((path / BUNDLE_PARAMS).absolute(), abstract_params(model, config))
-  except (ValueError, KeyError, FileNotFoundError) as err:
-    raise UserError(f"{path}: its parameters do not fit its model config ({str(err).splitlines()[0]}); "
-                    "export it again") from None
-  return LoadedModel(model, params, config, int(meta["step"]), str(path))
+  except (ValueError, KeyError, OSError, TypeError) as err:
+    raise _damaged(path / BUNDLE_PARAMS, "its parameters", err, fix) from None
+  return LoadedModel(model, params, config, step, str(path))
 
 
 def load_model(path: str | os.PathLike) -> LoadedModel:

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from jax_iso import progress
-from jax_iso.errors import UserError
+from jax_iso.errors import UserError, raise_pending_stop
 from jax_iso.train import curves
 from jax_iso.train.run import Run, setup
 
@@ -47,6 +47,7 @@ def _loop(run: Run, show_progress: bool) -> dict:
   done = run.start                   # steps known to have finished on the device
   with progress.Bar("train", steps, completed=run.start) if show_progress else _NoBar() as bar:
     for n in range(run.start + 1, steps + 1):
+      raise_pending_stop()
       run.state, metrics = run.train_step(run.state, next(run.batches), run.step_key)
       pending.append(metrics)
       if n == run.start + 1:

@@ -66,8 +66,35 @@ def files(tmp_path):
     h5.create_dataset("em", data=vol[:4])
     h5.create_dataset("mito", data=vol[:4])
     h5.create_dataset("image2d", data=vol[0])
+  _damaged_files(f, tmp_path, vol)
   f["out"] = tmp_path / "out.tif"
   return f
+
+
+def _damaged_files(f, tmp_path, vol):
+  """Damaged copies of a good volume, as an interrupted copy or a failing disk leaves them."""
+  import tensorstore as ts  # pylint: disable=g-import-not-at-top
+  whole = f["aniso"].read_bytes()
+  f["trunc"] = tmp_path / "trunc.tif"
+  f["trunc"].write_bytes(whole[:len(whole) // 2])                 # plain ImageJ TIFF cut in half
+  f["zlib"] = tmp_path / "zlib.tif"
+  tifffile.imwrite(f["zlib"], vol[:8], compression="zlib", metadata={"axes": "ZYX"})
+  packed = f["zlib"].read_bytes()
+  f["ztrunc"] = tmp_path / "ztrunc.tif"
+  f["ztrunc"].write_bytes(packed[:len(packed) // 2])              # zlib TIFF cut in half
+  with tifffile.TiffFile(f["zlib"]) as tif:
+    offset, count = tif.pages[3].dataoffsets[0], tif.pages[3].databytecounts[0]
+  f["zzero"] = tmp_path / "zzero.tif"
+  f["zzero"].write_bytes(packed[:offset] + bytes(count) + packed[offset + count:])   # one strip zeroed
+  f["zlib"].unlink()
+  for name in ("chunks", "gaps"):
+    f[name] = tmp_path / f"{name}.zarr"
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(f[name])},
+                     "metadata": {"shape": [4, 24, 24], "chunks": [2, 12, 12], "dtype": "|u1",
+                                  "dimension_separator": "/"}}, create=True).result()
+    store[...] = np.maximum(vol[:4], 1)
+  (f["chunks"] / "1" / "0" / "1").write_bytes(b"garbage" * 9)      # a damaged chunk
+  (f["gaps"] / "1" / "1" / "0").unlink()                           # a chunk lost in the copy
 
 
 CASES = {  # name: (argv whose {names} come from the `files` fixture, expected fragment of the message)
@@ -195,6 +222,36 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
                                                          "fits a model in one process"),
     "--uncertainty equal to the input": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
                                           "--uncertainty={aniso}"], "is the input"),
+    "truncated TIFF": (["reconstruct", "--input={trunc}", "--output={out}"], "is damaged or truncated"),
+    "truncated zlib TIFF": (["reconstruct", "--input={ztrunc}", "--output={out}", "--factor=4"],
+                            "is damaged or truncated"),
+    "TIFF with an undecodable strip": (["reconstruct", "--input={zzero}", "--output={out}", "--factor=4"],
+                                       "cannot be read at z="),
+    "zarr with a damaged chunk": (["reconstruct", "--input={chunks}", "--output={out}", "--factor=4"],
+                                  "the file is damaged"),
+    "zarr with an absent chunk, --missing_chunks=error": (["reconstruct", "--input={gaps}", "--output={out}",
+                                                           "--factor=4", "--missing_chunks=error"],
+                                                          "1 of 8 chunks are absent"),
+    "output inside the input folder": (["reconstruct", "--input={chunks}", "--output={chunks}/o.tif",
+                                        "--factor=4"], "is inside the input folder"),
+    "--spacing beyond 1 m": (["simulate", "--input={iso}", "--output={out}", "--factor=2", "--spacing=1e308,10,10"],
+                             "not a positive number below 1e9 nm"),
+    "--sigma with the box profile": (["simulate", "--input={iso}", "--output={out}", "--factor=2", "--sigma=2"],
+                                     "--profile=box has none"),
+    "training flags for interpolation": (["reconstruct", "--input={aniso}", "--output={out}", "--method=cubic",
+                                          "--train_steps=5", "--workdir={tmp}/w"], "--method=cubic learns nothing"),
+    "denoise: noise level not a number": (["denoise", "--input={aniso}", "--output={out}", "--train_clean={iso}",
+                                           "--noise=gaussian:nan"], "every value must be a finite number"),
+    "denoise: noise level beyond the range": (["denoise", "--input={aniso}", "--output={out}",
+                                               "--train_clean={iso}", "--noise=gaussian:1e9"],
+                                              "give one in [0, 1]"),
+    "restore: --model that does not exist": (["restore", "--input={aniso}", "--output={out}",
+                                              "--model={tmp}/nope.bundle"], "does not exist"),
+    "restore: unknown --variant": (["restore", "--input={aniso}", "--output={out}", "--variant=huge"],
+                                   "--variant=huge is not a variant of sstem_restore"),
+    "train: a TIFF as the config": (["train", "--config={aniso}", "--workdir={tmp}/w"],
+                                    "is not a Python config file"),
+    "demo: impossible factor": (["demo", "--out_dir={tmp}/demo", "--factor=0.5"], "must be > 1"),
 }
 
 

@@ -2,6 +2,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,7 +30,28 @@ def trained(tmp_path_factory):
   shutil.copytree(bundle, old)
   meta = json.loads((old / "bundle.json").read_text())
   (old / "bundle.json").write_text(json.dumps(meta | {"format_version": 0}))
-  return {"root": root, "aniso": aniso, "x3": x3, "workdir": workdir, "bundle": bundle, "old": old}
+  damaged = _damaged_models(root, workdir, bundle, meta)
+  return {"root": root, "aniso": aniso, "x3": x3, "workdir": workdir, "bundle": bundle, "old": old, **damaged}
+
+
+def _damaged_models(root, workdir, bundle, meta) -> dict:
+  """Copies of the bundle and the workdir, each damaged one way (as a broken copy or a hand edit leaves them)."""
+  edits = {"notjson": "not json {", "noconfig": {k: v for k, v in meta.items() if k != "config"},
+           "stepabc": meta | {"step": "abc"},
+           "strnum": meta | {"config": meta["config"] | {"infer": meta["config"]["infer"] | {"tile": "big"}}}}
+  out = {}
+  for name, edit in edits.items():
+    out[f"b_{name}"] = root / f"{name}.bundle"
+    shutil.copytree(bundle, out[f"b_{name}"])
+    (out[f"b_{name}"] / "bundle.json").write_text(edit if isinstance(edit, str) else json.dumps(edit))
+  out["w_badcfg"] = root / "badcfg_run"
+  shutil.copytree(workdir, out["w_badcfg"])
+  (out["w_badcfg"] / "config.json").write_text("{nope")
+  out["w_badckpt"] = root / "badckpt_run"
+  shutil.copytree(workdir, out["w_badckpt"])
+  for chunk in (out["w_badckpt"] / "checkpoints").glob("*/state/d/*"):   # orbax's OCDBT data files
+    chunk.write_bytes(b"xx")
+  return out
 
 
 def test_train_export_predict_from_the_command_line(trained, tmp_path):
@@ -98,6 +121,22 @@ BAD = {  # name: (argv with {names} from the `trained` fixture, fragment of the 
                                "--fuse=median"], "fuse"),
     "export: not a workdir": (["export", "--workdir={root}", "--output={root}/e.bundle"], "no finished training"),
     "export: onto the workdir": (["export", "--workdir={workdir}", "--output={workdir}"], ""),
+    "predict: bundle.json not JSON": (["predict", "--model={b_notjson}", "--input={aniso}", "--output={root}/o.tif"],
+                                      "bundle.json is not valid JSON"),
+    "predict: bundle without config": (["predict", "--model={b_noconfig}", "--input={aniso}",
+                                        "--output={root}/o.tif"], "has no model config"),
+    "predict: bundle step not a number": (["predict", "--model={b_stepabc}", "--input={aniso}",
+                                           "--output={root}/o.tif"], "gives the training step as 'abc'"),
+    "predict: bundle with text for a number": (["predict", "--model={b_strnum}", "--input={aniso}",
+                                                "--output={root}/o.tif"], "infer.tile='big' (a number is due)"),
+    "predict: workdir config not JSON": (["predict", "--workdir={w_badcfg}", "--input={aniso}",
+                                          "--output={root}/o.tif"], "config.json is not valid JSON"),
+    "export: workdir config not JSON": (["export", "--workdir={w_badcfg}", "--output={root}/e.bundle"],
+                                        "config.json is not valid JSON"),
+    "predict: damaged checkpoint": (["predict", "--workdir={w_badckpt}", "--input={aniso}", "--output={root}/o.tif"],
+                                    "the checkpoint of step 2 cannot be read"),
+    "train: a TIFF as the config": (["train", "--config={aniso}", "--workdir={root}/t13"],
+                                    "is not a Python config file"),
 }
 
 
@@ -112,3 +151,14 @@ def test_bad_train_predict_export_input(name, trained, capsys):
   assert len(err.splitlines()) == 1 and err.startswith("jax-iso "), err
   assert fragment in err, (fragment, err)
   assert sorted(os.listdir(trained["root"])) == before   # nothing written, no temp left
+
+
+def test_a_damaged_checkpoint_prints_one_line_and_nothing_after_it(trained):
+  """orbax's reads still in flight when the restore failed call back into its closed event loop after the error
+  was printed ("Event loop is closed" tracebacks at exit): the command's process must stay silent."""
+  proc = subprocess.run([sys.executable, "-m", "jax_iso", "predict", f"--workdir={trained['w_badckpt']}",
+                         f"--input={trained['aniso']}", f"--output={trained['root']}/o.tif"], capture_output=True,
+                        text=True, env={**os.environ, "JAX_ISO_PROGRESS": "0"}, check=False)
+  lines = proc.stderr.strip().splitlines()
+  assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+  assert "the checkpoint of step 2 cannot be read" in lines[0]

@@ -135,10 +135,9 @@ def test_killed_reconstruction_resumes_at_the_first_unfinished_slab(tmp_path, se
 
 def test_different_model_starts_over_and_says_so(tmp_path, sections, capfd):
   out = tmp_path / "iso.tif"
-  with pytest.raises(KeyboardInterrupt):
+  with pytest.raises(KeyboardInterrupt) as stopped:
     run(sections, out, fail_after=60)                      # stopped in the YZ pass
-  err = capfd.readouterr().err
-  assert "run the same command again" in err and os.path.isdir(work_path(out))
+  assert "run the same command again" in " ".join(stopped.value.__notes__) and os.path.isdir(work_path(out))
 
   summary, calls = run(sections, out, fingerprint="model-2")
   err = capfd.readouterr().err
@@ -172,3 +171,54 @@ def test_changed_input_starts_over(tmp_path, sections, capfd):
   err = capfd.readouterr().err
   assert "starting iso.tif over" in err and "input" in err
   assert summary["slabs_skipped"] == {"yz": 0, "xz": 0}
+
+
+def _zarr_copy(sections, folder):
+  """`sections` as a zarr v2 array with nested chunks (2 x 8 x 8: 180 chunk files in sub-folders)."""
+  import tensorstore as ts  # pylint: disable=g-import-not-at-top
+  data, _ = io.read_volume(sections)
+  store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(folder)},
+                   "metadata": {"shape": list(data.shape), "chunks": [2, 8, 8], "dtype": "|u1",
+                                "dimension_separator": "/", "fill_value": 0}}, create=True).result()
+  store[...] = data
+  return store, data
+
+
+def test_a_chunk_rewritten_deep_inside_a_folder_input_starts_over(tmp_path, sections, capfd):
+  """The scenario of a resume that mixed two inputs: a chunk of the input zarr rewritten between the killed run
+  and its rerun (nothing changes at the folder's top level) must not be resumed from."""
+  src = tmp_path / "in.zarr"
+  store, data = _zarr_copy(sections, src)
+  top = sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(src))
+  out = tmp_path / "iso.tif"
+  with pytest.raises(KeyboardInterrupt):
+    run(src, out, fail_after=48 + 20)                      # the YZ pass done, 2 XZ slabs
+  store[4:6, 8:16, 8:16] = 255 - data[4:6, 8:16, 8:16]     # chunk 2/1/1 rewritten in place
+  assert sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(src)) == top
+  capfd.readouterr()
+  summary, calls = run(src, out)
+  err = capfd.readouterr().err
+  assert "starting iso.tif over" in err and "other input data" in err and "rewritten" in err
+  assert summary["slabs_skipped"] == {"yz": 0, "xz": 0} and _windows(calls) == (48, 40)
+  ref = tmp_path / "ref.tif"
+  run(src, ref)                                            # a fresh run on the new input
+  np.testing.assert_array_equal(io.read_volume(out)[0], io.read_volume(ref)[0])
+
+
+def test_input_identity_sees_every_file_of_a_folder_and_the_file_of_an_hdf5_dataset(tmp_path, sections):
+  import h5py  # pylint: disable=g-import-not-at-top
+  src = tmp_path / "in.zarr"
+  store, data = _zarr_copy(sections, src)
+  with io.open_volume(src) as vol:
+    before = resume.input_identity(vol)
+  store[0:2, 0:8, 0:8] = data[0:2, 0:8, 0:8] ^ 1
+  with io.open_volume(src) as vol:
+    after = resume.input_identity(vol)
+  assert before["files"] == after["files"] == 6 * 5 * 6 + 1 and before["listing"] != after["listing"]
+  h5 = tmp_path / "f.h5"
+  with h5py.File(h5, "w") as f:
+    f.create_dataset("volumes/raw", data=data)
+    f.create_dataset("volumes/labels", data=data)
+  with io.open_volume(f"{h5}/volumes/raw") as vol:
+    ident = resume.input_identity(vol)
+  assert ident["path"] == os.path.abspath(f"{h5}/volumes/raw") and ident["size"] == os.path.getsize(h5)
