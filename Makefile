@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/jax-iso demo --out_dir=demo_output
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 install: $(STAMP)
 

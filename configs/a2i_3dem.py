@@ -17,7 +17,7 @@ Variants (`configs/a2i_3dem.py:VARIANT`):
 - `paper`: the default network trained as the paper does: the imaging degradations on (blur along X, intensity
   jitter, illumination, shot and scan-line noise) and Adam at 1e-4.
 - `cpu`: width 16, two levels of one block each (0.13 M parameters), batch 2, 2600 steps: ~20 minutes on 2 CPU
-  cores. Re-picked by measurement at an equal 5-minute budget (experiments/ablation.py, README "A2I-3DEM
+  cores. Re-picked by measurement at an equal 5-minute budget (experiments/ablation.py, docs/results.md "A2I-3DEM
   configuration"): batch 2 over batch 4 (+0.77 against +0.70 dB at x4, +0.43 against +0.41 at x3); width 24,
   three levels, lr 2e-3 and L1 alone were no better.
 - `tiny`: tests.
@@ -25,7 +25,7 @@ Expected (`cpu`, 2-core CPU, ../shared/data sample2, 5 minutes of train steps: ~
 x4 31.44 dB PSNR against cubic 30.67 (+0.77; the U-Net: +0.88 at the same budget), Z resolution 46.3 nm; x3
 32.97 against 32.54 (+0.43)
   python experiments/ablation.py --method=a2i --factor=4 --minutes=5 --name=cpu
-(README results). The default and `paper` variants are sized for an accelerator and not measured yet.
+(docs/results.md). The default and `paper` variants are sized for an accelerator and not measured yet.
 """
 from __future__ import annotations
 
@@ -52,17 +52,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
        "residual": True, "dtype": "float32", "param_dtype": "float32"})
   config.loss = "mae"
   config.pdl = ml_collections.ConfigDict({"weight": 0.01, "patch": 3, "projections": 8})
-  config.optim = ml_collections.ConfigDict(
-      {"name": "adam", "lr": 2e-4, "schedule": "cosine", "warmup_steps": 200, "end_fraction": 0.05,
-       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.optim = common.optim(lr=2e-4, warmup_steps=200)
   config.train = common.train(steps=20000, log_every=20, eval_every=1000, checkpoint_every=1000)
-  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
       {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 8, "fuse": "mean", "method": "cubic"})
 
   if arg == "cpu":
     config.model.update({"width": 16, "depths": (1, 1, 1, 1, 1), "heads": (1, 2, 4, 2, 1), "drop_path": 0.0})
-    config.data.batch_size = 2       # more steps beat bigger batches at a fixed CPU time (README)
+    config.data.batch_size = 2       # more steps beat bigger batches at a fixed CPU time (docs/results.md)
     config.optim.update({"lr": 1e-3, "warmup_steps": 50})
     config.train.update({"steps": 2600, "log_every": 10, "eval_every": 400, "checkpoint_every": 400})  # ~20 min
   elif arg == "paper":
@@ -76,7 +74,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2})
     config.infer.update({"tile": 64, "overlap": 8, "margin": 16, "batch_size": 8})
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of configs/a2i_3dem.py; use configs/a2i_3dem.py or "
-                     f"configs/a2i_3dem.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
+    raise common.unknown_variant("a2i_3dem", arg, VARIANTS)
   config.lock()
   return config

@@ -1,5 +1,5 @@
-"""Config sections every self-supervised method shares: the training data, the training schedule and the axial
-training pairs."""
+"""Config sections every method shares, written once: the training data, the optimizer, the training schedule, the
+mesh and the axial training pairs; and the one error for an unknown variant."""
 from __future__ import annotations
 
 import ml_collections
@@ -35,6 +35,22 @@ def axial_pairs() -> ml_collections.ConfigDict:
   return pairs
 
 
+def optim(*, lr: float, warmup_steps: int, schedule: str = "cosine", end_fraction: float = 0.05, name: str = "adam",
+          b1: float = 0.9, b2: float = 0.999, weight_decay: float = 0.0,
+          grad_clip: float = 1.0) -> ml_collections.ConfigDict:
+  """`config.optim` (`jax_iso.train.optim`): Adam with gradient clipping and a learning rate warmed up linearly,
+  then decayed by `schedule` to `lr * end_fraction`."""
+  return ml_collections.ConfigDict({
+      "name": name,                      # "adam" or "adamw"
+      "lr": lr,
+      "schedule": schedule,              # "constant", "cosine" or "linear"
+      "warmup_steps": warmup_steps,
+      "end_fraction": end_fraction,      # the learning rate at the last step, as a fraction of `lr`
+      "b1": b1, "b2": b2,
+      "weight_decay": weight_decay,      # adamw only
+      "grad_clip": grad_clip})           # global gradient norm clipped to it (0: off)
+
+
 def train(*, steps: int, log_every: int, eval_every: int, checkpoint_every: int) -> ml_collections.ConfigDict:
   """`config.train`: the schedule of steps, logs, held-out evaluations and checkpoints, and what is trained."""
   return ml_collections.ConfigDict({
@@ -43,3 +59,14 @@ def train(*, steps: int, log_every: int, eval_every: int, checkpoint_every: int)
       "ema": 0.0,                # decay of the parameters' moving average (0: off); predictions use it when on
       "frozen": (),              # regular expressions of parameter paths that get no update, e.g. "params/interp/.*"
       "init_from": ""})          # a workdir or bundle whose matching parameters start the run (an earlier stage)
+
+
+def mesh() -> ml_collections.ConfigDict:
+  """`config.mesh` (`jax_iso.mesh`): the devices of the data-parallel axis (-1: all of them)."""
+  return ml_collections.ConfigDict({"data": -1})
+
+
+def unknown_variant(name: str, arg: str, variants: tuple[str, ...]) -> ValueError:
+  """The error a `get_config(arg)` of configs/NAME.py raises for a variant not in `variants`."""
+  return ValueError(f"unknown variant {arg!r} of configs/{name}.py; use configs/{name}.py or "
+                    f"configs/{name}.py:VARIANT with VARIANT one of {', '.join(variants)}")

@@ -9,7 +9,7 @@ Command: `jax-iso denoise --input=NOISY --output=OUT --train_noisy=A --train_cle
 `pairs.kind = "registered"`, `data.target`), or `--train_clean=B --noise=gaussian:SIGMA` (synthetic pairs), with
 `--samples=8 --uncertainty=U.tif --flags=F.tif`; or `jax-iso train --config=configs/emdiffuse_n.py:cpu
 --config.data.path=CLEAN` (the default pairs: shot, read and scan-line noise).
-Expected (`experiments/bench_emdiffuse.py`, README "EMDiffuse: denoising, samplers, uncertainty"): `cpu`, 1600
+Expected (`experiments/bench_emdiffuse.py`, docs/results.md "EMDiffuse: denoising, samplers, uncertainty"): `cpu`, 1600
 steps on FlyEM sample2 at Gaussian sigma 0.08 (13 minutes on 2 CPU cores), scored on sample1: one sample
 29.0 dB, the mean of 8 30.3 dB (noisy 21.9, BM3D 30.5); DPM-Solver++(2M) at 5 steps 29.7 dB, 3.4 s per 256^2.
 1000 steps at sigma 0.04: mean of 8 32.7 dB (noisy 28.0, BM3D 33.0); Poisson-Gaussian (dose 30, read 0.01):
@@ -54,12 +54,10 @@ def build(arg: str | None, *, method: str, pairs: ml_collections.ConfigDict,
   config.diffusion = ml_collections.ConfigDict(
       {"schedule": {"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2},
        "prediction": "eps", "sampler": "dpm2m", "steps": 20, "eta": 0.0, "spacing": "uniform", "clip": True})
-  config.optim = ml_collections.ConfigDict(
-      {"name": "adam", "lr": 5e-5, "schedule": "constant", "warmup_steps": 0, "end_fraction": 1.0,
-       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.optim = common.optim(lr=5e-5, warmup_steps=0, schedule="constant", end_fraction=1.0)
   config.train = common.train(steps=100000, log_every=100, eval_every=5000, checkpoint_every=5000)
   config.train.ema = 0.9999
-  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
       {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 4, "samples": 8, "threshold": 0.12})
 
@@ -79,6 +77,5 @@ def build(arg: str | None, *, method: str, pairs: ml_collections.ConfigDict,
     config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2, "ema": 0.0})
     config.infer.update({"tile": 32, "overlap": 8, "margin": 8, "batch_size": 4, "samples": 2})
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of configs/{method}.py; use configs/{method}.py or "
-                     f"configs/{method}.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
+    raise common.unknown_variant(method, arg, VARIANTS)
   return config

@@ -57,11 +57,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
        "upsampler": "shuffle", "head_width": 32, "residual": "linear", "local": False, "fill_lost": True,
        "dtype": "float32", "param_dtype": "float32"})
   config.loss = "mae_ssim"
-  config.optim = ml_collections.ConfigDict(
-      {"name": "adam", "lr": 1e-3, "schedule": "cosine", "warmup_steps": 200, "end_fraction": 0.05,
-       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.optim = common.optim(lr=1e-3, warmup_steps=200)
   config.train = common.train(steps=20000, log_every=20, eval_every=1000, checkpoint_every=1000)
-  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
       {"frames": 16, "frame_overlap": 4, "tile": 128, "overlap": 16, "batch_size": 4, "tta": 8,
        "uncertainty": "", "inpaint": ""})
@@ -82,7 +80,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2})
     config.infer.update({"frames": 4, "frame_overlap": 1, "tile": 32, "overlap": 4, "batch_size": 4})
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of configs/emformer.py; use configs/emformer.py or "
-                     f"configs/emformer.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
+    raise common.unknown_variant("emformer", arg, VARIANTS)
   config.lock()
   return config

@@ -13,7 +13,7 @@ Command: `jax-iso restore --input=VOL --output=OUT [--artifacts=auto|fold,precip
 [--sections=12,57] [--masks=MASKS.tif]` (trains this config on VOL's clean sections, then restores the damaged
 ones; `--model=RUN` uses a trained one); or `jax-iso train --config=configs/sstem_restore.py:cpu
 --workdir=runs/restore --config.data.path=VOL`.
-Expected (`cpu`, 1000 steps, ~10 min on 2 CPU cores; README "ssTEM restoration: results",
+Expected (`cpu`, 1000 steps, ~10 min on 2 CPU cores; docs/results.md "ssTEM restoration: results",
 experiments/bench_restore.py): simulated precipitates restored 4-11 dB above the damaged section, folds 0.5-1.3 dB
 and lost sections 0.4-1.0 dB above the better of the damaged section and linear interpolation on ISBI, CREMI and
 VNC; detection finds 99.8 % of simulated damage with 0.05 % false alarms.
@@ -48,11 +48,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       {"name": "restore", "width": 32, "depth": 4, "kernel": 3, "interp": "flow", "taps": 11,
        "flow_scale": 16.0, "gate": 4.0, "detach": True, "dtype": "float32", "param_dtype": "float32"})
   config.restore = ml_collections.ConfigDict({"flow_weight": 1.0})
-  config.optim = ml_collections.ConfigDict(
-      {"name": "adam", "lr": 4e-4, "schedule": "cosine", "warmup_steps": 50, "end_fraction": 0.05,
-       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.optim = common.optim(lr=4e-4, warmup_steps=50)
   config.train = common.train(steps=3000, log_every=20, eval_every=250, checkpoint_every=250)
-  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict({"tile": 256, "overlap": 32, "margin": 64, "batch_size": 4})
 
   if arg == "cpu":
@@ -69,7 +67,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2})
     config.infer.update({"tile": 32, "overlap": 8, "margin": 8, "batch_size": 2})
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of configs/sstem_restore.py; use configs/sstem_restore.py or "
-                     f"configs/sstem_restore.py:VARIANT with VARIANT one of {', '.join(VARIANTS)}")
+    raise common.unknown_variant("sstem_restore", arg, VARIANTS)
   config.lock()
   return config

@@ -10,7 +10,7 @@ Fit and reconstruct in one command (the `cpu` variant when JAX runs on the CPU):
   jax-iso reconstruct --input=stack.tif --output=iso.tif --method=unet
 Variants: `configs/unet.py:cpu` (16 filters, 3x3, batch 8: ~0.4 s a step on 2 CPU cores, 1500 steps),
 `configs/unet.py:tiny` (tests).
-Expected (2-core CPU, sample2 at x3 / x4 / x2.5): see the README results table.
+Expected (2-core CPU, sample2 at x3 / x4 / x2.5): see docs/results.md.
 """
 from __future__ import annotations
 
@@ -35,15 +35,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       {"name": "unet", "depth": 2, "width": 32, "kernel": 5, "residual": True,
        "dtype": "float32", "param_dtype": "float32"})
   config.loss = "mae"
-  config.optim = ml_collections.ConfigDict(
-      {"name": "adam", "lr": 4e-4, "schedule": "cosine", "warmup_steps": 50, "end_fraction": 0.05,
-       "b1": 0.9, "b2": 0.999, "weight_decay": 0.0, "grad_clip": 1.0})
+  config.optim = common.optim(lr=4e-4, warmup_steps=50)
   config.train = common.train(steps=600, log_every=10, eval_every=100, checkpoint_every=100)
-  config.mesh = ml_collections.ConfigDict({"data": -1})
+  config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
       {"tile": 256, "overlap": 32, "margin": 48, "batch_size": 16, "fuse": "mean", "method": "cubic"})
 
-  if arg == "cpu":      # sized for a laptop CPU (README: experiments/ablation.py chose it at 5 min)
+  if arg == "cpu":      # sized for a laptop CPU (docs/results.md: experiments/ablation.py chose it at 5 min)
     config.model.width, config.model.kernel = 16, 3
     config.data.batch_size, config.optim.lr = 8, 1e-3
     config.train.update({"steps": 1500, "eval_every": 250, "checkpoint_every": 250})   # ~10 min on 2 cores
@@ -54,7 +52,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.update({"steps": 4, "log_every": 1, "eval_every": 2, "checkpoint_every": 2})
     config.infer.update({"tile": 64, "overlap": 8, "margin": 16, "batch_size": 8})
   elif arg:
-    raise ValueError(f"unknown variant {arg!r} of configs/unet.py; use configs/unet.py or configs/unet.py:VARIANT "
-                     f"with VARIANT one of {', '.join(VARIANTS)}")
+    raise common.unknown_variant("unet", arg, VARIANTS)
   config.lock()
   return config

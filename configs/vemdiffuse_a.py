@@ -4,13 +4,13 @@ alone.
 Training (`degrade.pairs.between_pair`): stacks of the input's own sections, cut along Y (or X: the crops turn)
 into synthetic sections of the volume's factor; the network (`models/diffusion_unet.py` with `position=True`)
 learns to generate a fine plane from the two sections around it and its position between them, a real number in
-[0, 1] (any factor). Inference (`infer/between_strategy.py`) generates every slice of the fine Z grid from the
+[0, 1] (any factor). Inference (`infer/between.py`) generates every slice of the fine Z grid from the
 two real sections around it, K samples each: the mean is the volume, their spread the uncertainty. No minimum
 volume size (the reference asks for 256 sections).
 
 Command: `jax-iso reconstruct --input=ANISO --output=ISO --method=vemdiffuse_a [--samples=8] [--steps=10]
 [--uncertainty=U.tif] [--flags=F.tif]` (`--train_steps` for the training steps).
-Expected (`experiments/bench_vemdiffuse.py --variants=a --train_steps=4000`, README "vEMDiffuse"): `cpu`, 4000
+Expected (`experiments/bench_vemdiffuse.py --variants=a --train_steps=4000`, docs/results.md "vEMDiffuse"): `cpu`, 4000
 steps on FlyEM sample2 at x4 (15 minutes on 2 CPU cores): the mean of 4 samples 29.8 dB on the central 96^2
 columns (cubic 30.7, U-Net 31.5), uncertainty Spearman 0.54 against the true error; 1200 steps: 29.1 dB.
 

@@ -7,7 +7,7 @@ are isotropic, as the input's XY sections are.
 
 Command: `jax-iso reconstruct --input=ANISO --output=ISO --method=vemdiffuse_i --train_iso=ISO_FIBSEM
 [--samples=8] [--steps=10] [--uncertainty=U.tif] [--flags=F.tif]` (`--train_steps` for the training steps).
-Expected (`experiments/bench_vemdiffuse.py --variants=i --train_steps=1200`, README "vEMDiffuse"): `cpu`, 1200
+Expected (`experiments/bench_vemdiffuse.py --variants=i --train_steps=1200`, docs/results.md "vEMDiffuse"): `cpu`, 1200
 steps on FlyEM sample1 (9 minutes on 2 CPU cores), applied to sample2 at x4: the mean of 4 samples 29.3 dB on the
 central 96^2 columns (cubic 30.7).
 

@@ -57,7 +57,7 @@ def uformer_t_speed() -> dict:
 
 def fit_and_score(method: str, aniso: pathlib.Path, work: pathlib.Path, steps: int, factor: float) -> dict:
   out_path = work / f"x{factor:g}_{method}.tif"
-  out = jobs.reconstruct(aniso, out_path, method=method, steps=steps, variant=_variant(method),
+  out = jobs.reconstruct(aniso, out_path, method=method, train_steps=steps, variant=_variant(method),
                          workdir=str(work / f"run_{method}_x{factor:g}"), show_progress=False)
   score = jobs.evaluate(str(out_path), str(SAMPLE2), report_dir=str(work / f"report_{method}_x{factor:g}"))
   planes = out["output_shape"][1] + out["output_shape"][2]     # xz planes (one per Y) + yz planes (one per X)

@@ -1,4 +1,4 @@
-"""Unsupervised damage detection (`jax_iso.infer.damage.detect_damage`) on real EM volumes with simulated damage.
+"""Unsupervised damage detection (`jax_iso.detect.damage.detect_damage`) on real EM volumes with simulated damage.
 
   python experiments/bench_detect.py [--quick] [--out=results/bench_detect.json] [--volumes=isbi,cremi,vnc,flyem]
 
@@ -40,7 +40,7 @@ from common import write_json  # noqa: E402  pylint: disable=g-import-not-at-top
 
 from jax_iso.degrade.fold import fold  # noqa: E402  pylint: disable=g-import-not-at-top
 from jax_iso.degrade.precipitates import precipitates  # noqa: E402  pylint: disable=g-import-not-at-top
-from jax_iso.infer.damage import detect_damage  # noqa: E402  pylint: disable=g-import-not-at-top
+from jax_iso.detect.damage import detect_damage  # noqa: E402  pylint: disable=g-import-not-at-top
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 _QUICK = flags.DEFINE_bool("quick", False, "2 seeds, FlyEM's first 100 sections (about a minute and a half).")

@@ -37,7 +37,7 @@ from jax_iso import data, io, jobs
 from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.degrade import pairs as pairs_lib
 from jax_iso.degrade.pipeline import Pipeline
-from jax_iso.jobs.emdiffuse import Sampling, parse_noise
+from jax_iso.jobs.section_tasks import parse_noise
 from jax_iso.metrics.signal_to_noise import psnr
 from jax_iso.metrics.ssim import ssim_xy
 from jax_iso.models import build_model
@@ -155,10 +155,10 @@ def main(argv):
       run = work / f"run{i}"
       train_start = time.perf_counter()
       mean, out = _denoise(noisy_path, work / f"mean{i}.tif", quiet=quiet, train_clean=str(SAMPLE2), noise=spec,
-                           workdir=str(run), train_steps=steps, overrides={"train.eval_every": steps},
-                           sampling=Sampling(samples=k, uncertainty=str(work / f"std{i}.tif")))
+                           workdir=str(run), train_steps=steps, config={"train.eval_every": steps},
+                           samples=k, uncertainty=str(work / f"std{i}.tif"))
       train_seconds = out["fit"]["seconds"]
-      one, one_out = _denoise(noisy_path, work / f"one{i}.tif", quiet=quiet, model=str(run), sampling=Sampling(samples=1))
+      one, one_out = _denoise(noisy_path, work / f"one{i}.tif", quiet=quiet, model=str(run), samples=1)
       if spec.startswith("gaussian"):
         sigmas = [float(spec.split(":")[1])] * len(noisy)
       else:
@@ -179,7 +179,7 @@ def main(argv):
         io.write_volume(work / "noisy_few.tif", noisy[:few], (10.0, 10.0, 10.0))
         for sampler, n in (QUICK_SAMPLERS if quick else SAMPLERS):
           got, o = _denoise(work / "noisy_few.tif", work / f"s_{sampler}{n}.tif", quiet=quiet,
-                            model=str(run), sampling=Sampling(samples=1, sampler=sampler, steps=n))
+                            model=str(run), samples=1, sampler=sampler, sample_steps=n)
           samplers.append({"sampler": sampler, "steps": n, **_scores(got, clean[:few]),
                            "seconds_per_256": round(o["seconds"] * PER_TILE / (pixels * few), 2)})
           print(f"  {sampler:6s} {n:5d} steps: PSNR {samplers[-1]['psnr']:.2f} dB, "
@@ -199,7 +199,7 @@ def main(argv):
     io.write_volume(work / "lr.tif", lr, (10.0, 20.0, 20.0))
     sr_steps = 40 if quick else _OTHER_STEPS.value
     out = jobs.superres(str(work / "lr.tif"), str(work / "sr.tif"), train_hr=str(SAMPLE2), train_steps=sr_steps,
-                        overrides={"train.eval_every": sr_steps}, sampling=Sampling(samples=4),
+                        config={"train.eval_every": sr_steps}, samples=4,
                         show_progress=not quiet)
     results["superres"] = {"steps": sr_steps, "train_seconds": round(out["fit"]["seconds"], 1),
                            "cubic": _scores(UpsampledVolume(lr, 2)[:], hr),

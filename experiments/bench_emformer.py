@@ -185,7 +185,7 @@ def main(argv):
         steps = max(1, int(minutes * 60 / speeds[method]["seconds_per_step"]))
         out_path, run = work / f"x{factor:g}_{method}.tif", work / f"run_{method}_x{factor:g}"
         std_path = work / f"x{factor:g}_{method}_std.tif" if method == "emformer" else None
-        out = jobs.reconstruct(aniso, out_path, method=method, steps=steps, variant=_variant(method),
+        out = jobs.reconstruct(aniso, out_path, method=method, train_steps=steps, variant=_variant(method),
                                workdir=str(run), uncertainty=None if std_path is None else str(std_path),
                                show_progress=False)
         score = jobs.evaluate(str(out_path), str(SAMPLE2), report_dir=str(work / f"rep_{method}_x{factor:g}"))

@@ -8,7 +8,7 @@ For each volume, `--test_sections` sections spread over it (not the ends) are he
 network trains on the others alone (`data.exclude`, as `jax-iso restore` excludes the damaged sections), for
 `--train_steps` steps. Each held-out section is then damaged with each kind (`degrade.fold`, `degrade.
 precipitates`, a blank section), `--seeds` draws each, and restored from its clean neighbours with the damage
-mask the detector finds (`infer.damage.detect_damage` on the volume with that section damaged; the simulator's
+mask the detector finds (`detect.damage.detect_damage` on the volume with that section damaged; the simulator's
 own mask, dilated, where the detector finds nothing: the row says how often). Scored on the whole section
 (PSNR, SSIM on [0, 1]): the damaged section, linear interpolation (the mean of its two neighbours), the
 interpolation module alone, and the restored section. With several `--interps` (kernel, flow), each is trained
@@ -35,8 +35,8 @@ from jax_iso import io, jobs, methods
 from jax_iso.degrade import fold as fold_lib
 from jax_iso.degrade import precipitates as precipitates_lib
 from jax_iso.degrade.pairs import binary_mask
-from jax_iso.infer import damage as damage_lib
-from jax_iso.infer.apply import make_apply_fn
+from jax_iso.detect import damage as damage_lib
+from jax_iso.infer.apply_fn import make_apply_fn
 from jax_iso.infer.tiles import predict_planes
 from jax_iso.jobs.restore import fit_crop
 from jax_iso.metrics.ssim import ssim_xy

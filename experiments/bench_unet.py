@@ -54,7 +54,7 @@ def main(argv):
       steps = max(1, int(minutes * 60 / speed["seconds_per_step"]))
       unet = work / f"x{factor:g}_unet.tif"
       run_dir = work / f"run_x{factor:g}"
-      out = jobs.reconstruct(aniso, unet, method="unet", steps=steps, variant=variant, workdir=str(run_dir),
+      out = jobs.reconstruct(aniso, unet, method="unet", train_steps=steps, variant=variant, workdir=str(run_dir),
                              show_progress=False)
       outputs = [("cubic", cubic), ("unet", unet)]
       if factor == 4.0:   # the other ways to fuse the xz and yz predictions, same model

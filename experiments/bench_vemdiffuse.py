@@ -123,7 +123,7 @@ def main(argv):
         config = methods_lib.get(method).default_config("cpu")
         n = max(1, int(_MINUTES.value * 60 / step_speed(config, factor)["seconds_per_step"]))
         full = work / f"{tag}_{method}_full.tif"
-        out = jobs.reconstruct(aniso, full, method=method, steps=n, variant="cpu", show_progress=False)
+        out = jobs.reconstruct(aniso, full, method=method, train_steps=n, variant="cpu", show_progress=False)
         cropped = work / f"{tag}_{method}.tif"
         io.write_volume(cropped, _crop(io.read_volume(full)[0], crop), (10.0, 10.0, 10.0))
         rows.append({"factor": factor, "method": method, "train_steps": n, "train_seconds": out["fit"]["seconds"],
@@ -134,12 +134,12 @@ def main(argv):
         fit = jobs.train(_config(name, aniso, factor, train_steps), str(run), show_progress=False)
         one, mean, std = (work / f"{tag}_{name}_{kind}.tif" for kind in ("one", "mean", "std"))
         t0 = time.perf_counter()
-        jobs.predict(str(run), str(aniso_crop), str(one), sampling={"samples": 1, "steps": steps},
+        jobs.predict(str(run), str(aniso_crop), str(one), samples=1, sample_steps=steps,
                      show_progress=False)
         one_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         jobs.predict(str(run), str(aniso_crop), str(mean), uncertainty=str(std),
-                     sampling={"samples": k, "steps": steps}, show_progress=False)
+                     samples=k, sample_steps=steps, show_progress=False)
         mean_seconds = time.perf_counter() - t0
         planes = io.read_volume(one)[0].shape[0]
         per_step = one_seconds / (planes * steps) * (256 * 256) / (crop * crop)   # s per 256^2 plane-step
@@ -153,7 +153,7 @@ def main(argv):
         extra["flicker"].append({"factor": factor, "method": name, "noise": "sections", **flicker(pred_one, ref)})
         for mode in [m for m in _NOISES.value if m.strip() and m != "sections"]:
           other = work / f"{tag}_{name}_{mode}.tif"
-          jobs.predict(str(run), str(aniso_crop), str(other), sampling={"samples": 1, "steps": steps, "noise": mode},
+          jobs.predict(str(run), str(aniso_crop), str(other), samples=1, sample_steps=steps, noise_field=mode,
                        show_progress=False)
           extra["flicker"].append({"factor": factor, "method": name, "noise": mode,
                                    **flicker(io.read_volume(other)[0], ref), **_scores(other, ref_path, work)})
@@ -167,7 +167,7 @@ def main(argv):
           for n_steps in sweep:
             path = work / f"{tag}_{name}_s{n_steps}.tif"
             t0 = time.perf_counter()
-            jobs.predict(str(run), str(aniso_crop), str(path), sampling={"samples": 1, "steps": n_steps},
+            jobs.predict(str(run), str(aniso_crop), str(path), samples=1, sample_steps=n_steps,
                          show_progress=False)
             seconds = time.perf_counter() - t0
             extra["steps"].append({"factor": factor, "method": name, "steps": n_steps,
@@ -192,16 +192,17 @@ def main(argv):
 def _size_row(work: pathlib.Path, aniso: pathlib.Path, aniso_crop: pathlib.Path, ref_path: pathlib.Path,
               factor: float, size: int, train_steps: int, steps: int) -> dict:
   """vEMDiffuse-a fitted on the first `size` sections of `aniso` alone, one sample of `aniso_crop` scored."""
-  from jax_iso.jobs.reconstruct import fit_crops  # pylint: disable=g-import-not-at-top
+  from jax_iso.jobs.isotropic import fit_crops  # pylint: disable=g-import-not-at-top
   sections, spacing = io.read_volume(aniso)
   small = work / f"first{size}.tif"
   io.write_volume(small, sections[:size], spacing)
   config = _config("vemdiffuse_a", small, factor, train_steps)
-  fit_crops(config, str(small), None, None)
+  with io.open_volume(small) as src:
+    fit_crops(config, src, str(small))
   run = work / f"run_first{size}"
   fit = jobs.train(config, str(run), show_progress=False)
   out = work / f"first{size}_one.tif"
-  jobs.predict(str(run), str(aniso_crop), str(out), sampling={"samples": 1, "steps": steps}, show_progress=False)
+  jobs.predict(str(run), str(aniso_crop), str(out), samples=1, sample_steps=steps, show_progress=False)
   return {"factor": factor, "sections": size, "frames": int(config.data.frames), "train_steps": train_steps,
           "train_seconds": round(fit["seconds"], 1), **_scores(out, ref_path, work)}
 

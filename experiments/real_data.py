@@ -75,7 +75,7 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
   aniso = work / f"{name}.tif"
   if not aniso.exists():
     aniso = _input(name, work, crop, depth)
-  learned = {m: {"steps": steps[m], "show_progress": False} for m in steps}
+  learned = {m: {"train_steps": steps[m], "show_progress": False} for m in steps}
   val = _validate(aniso, work / f"{name}_validate", methods, steps) if _VALIDATE.value else {}
   row = {"input": str(aniso), "validate": val.get("methods", {}), "validate_best": val.get("best"),
          "reconstruction": {}}
@@ -85,7 +85,7 @@ def _case(name: str, work: pathlib.Path, methods: tuple[str, ...], steps: dict, 
       extra = {"uncertainty": str(work / f"{name}_{method}_std.tif")} if method in ("emformer", "vemdiffuse_a") else {}
       if method == "vemdiffuse_a":
         k, n = (int(v) for v in _VEM_SAMPLING.value)
-        extra["sampling"] = {"samples": k, "steps": n}
+        extra.update(samples=k, sample_steps=n)
       jobs.reconstruct(str(aniso), str(recon), method=method, **learned.get(method, {"show_progress": False}),
                        **extra)
     free = jobs.evaluate(str(recon), report_dir=str(work / f"{name}_{method}_report"))
@@ -142,7 +142,7 @@ def _validate(aniso: pathlib.Path, out_dir: pathlib.Path, methods: tuple[str, ..
   for method in methods:
     done = out_dir / method / "validate.json"
     one = json.loads(done.read_text()) if done.exists() else jobs.validate(
-        str(aniso), [method], out_dir=str(out_dir / method), steps=steps.get(method), show_progress=False)
+        str(aniso), [method], out_dir=str(out_dir / method), train_steps=steps.get(method), show_progress=False)
     merged = one if merged is None else {**merged, "methods": {**merged["methods"], **one["methods"]}}
   merged["best"] = max(merged["methods"], key=lambda m: merged["methods"][m]["psnr"])
   real = io.read_volume(str(out_dir / methods[0] / "heldout_real.tif"))[0]

@@ -11,10 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_iso import mesh as mesh_lib, methods, runconfig
+from jax_iso import mesh as mesh_lib, runconfig
 from jax_iso.degrade import pairs
-from jax_iso.models import build_model
-from jax_iso.train import objectives, optim, state as state_lib, step
+from jax_iso.train import engine
 from jax_iso.train.inputs import crop_spec
 
 
@@ -31,24 +30,27 @@ def dot_peak() -> float:
   return 2 * 2048**3 / float(np.median(times))
 
 
-def train_step_fn(config, crop_shape: tuple[int, ...]):
-  """(jitted train step, its initial state, a batch of random uint8 crops of `crop_shape` on the mesh) of a
-  config whose `pairs.factor` is set: the engine's step as training runs it."""
-  cfg = runconfig.freeze(runconfig.to_json(config))
-  model = build_model(cfg["model"])
-  pair_fn = pairs.make_batch_fn(cfg["pairs"])
-  optimizer, schedule = optim.make_optimizer(cfg["optim"], 1000)
-  mesh = mesh_lib.make_mesh(cfg["mesh"])
-  repl, bsh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
+def resolved(config, crop_shape: tuple[int, ...]) -> runconfig.Frozen:
+  """`config` (its `pairs.factor` set) with the `resolved` fields the train step is built from
+  (`jax_iso.train.resolve`), without data: uint8 crops of `crop_shape` ([B, ...]), no section noise added."""
+  cfg = runconfig.freeze(config)
+  pair_fn = pairs.make_batch_fn(cfg.pairs)
   inputs = jax.eval_shape(lambda k, x: pair_fn(k, x)[0], jax.random.key(0),
                           jax.ShapeDtypeStruct(tuple(crop_shape), jnp.float32))
-  state = state_lib.create_state(model, optimizer, inputs, jax.random.key(0), ema=False, sharding=repl)
-  objective = objectives.make(methods.get(cfg["method"]).loss, cfg)
-  fn = step.jit_train_step(step.make_train_step(model, pair_fn, objective, optimizer, schedule,
-                                                intensity=(0.0, 255.0)),
-                           jax.tree.map(lambda _: repl, state), bsh, repl)
-  crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, tuple(crop_shape), np.uint8), bsh)
-  return fn, state, crops
+  return runconfig.replace(cfg, data={"batch_size": int(crop_shape[0])}, resolved={
+      "factor": cfg.pairs.get("factor"), "intensity": {"lo": 0.0, "hi": 255.0, "dtype": "uint8"},
+      "input_shape": list(inputs.shape[1:])})
+
+
+def train_step_fn(config, crop_shape: tuple[int, ...]):
+  """(jitted train step, its initial state, a batch of random uint8 crops of `crop_shape` on the mesh) of a
+  config whose `pairs.factor` is set: the step training runs (`jax_iso.train.engine`: frozen modules and the
+  moving average included)."""
+  cfg = resolved(config, crop_shape)
+  built = engine.build(cfg, mesh_lib.make_mesh(cfg.mesh))
+  crops = mesh_lib.global_batch(np.random.default_rng(0).integers(0, 256, tuple(crop_shape), np.uint8),
+                                built.batch_sharding)
+  return built.train_step, built.init(jax.random.key(0)), crops
 
 
 def step_speed(config, factor: float | None, repeats: int = 5) -> dict:

@@ -11,13 +11,16 @@ Cases (same input and output sizes and the same content of one call as the refer
 - uformer_t_train_b4: A2I-3DEM at Uformer-T's sizes (width 16, 2 blocks in each of 9 stages, window 8), one
   jitted train step (axial pairs made on the device, L1 + PDL, Adam) on 4 images of 128 x 128.
 - emdiffuse_n_train_b3: EMDiffuse-n's U-Net at the reference's sizes (configs/emdiffuse_n.py default, dropout
-  0.2 on), one jitted train step on 3 (condition, clean) pairs of 256 x 256: random noise level, noisy target,
-  U-Net, MSE on the noise, backward, Adam 5e-5 (the EMA update apart, as the reference times it).
+  0.2 on), one jitted train step on 3 clean images of 256 x 256: the noisy conditions made on the device, random
+  noise level, noisy target, U-Net, MSE on the noise, backward, clipped Adam 5e-5 (the EMA update apart, as the
+  reference times it: train.ema = 0).
 - emdiffuse_n_step_b1: one sampling step at t = 1/2 (U-Net on condition + z_t, then the posterior update to
   the next of 1000 steps) on one 256 x 256 image.
 - vemdiffuse_i_train_b3 / vemdiffuse_i_step_b1: the same for vEMDiffuse-i (configs/vemdiffuse_i.py default: the
   U-Net at the reference's sizes with the position embedding), the condition being the sections below and above
-  and the position map (the reference: the two sections and an index embedding of which of 5 slices).
+  (made on the device from clips of 256 rows) and the position map (the reference: the two sections and an index
+  embedding of which of 5 slices).
+The train steps are the ones training runs (`experiments/speed.py` `train_step_fn`: `jax_iso.train.engine`).
 Timing as the references': compile excluded, 3 warm-up calls, then the median of >= 5 calls (more, up to 20,
 while under 10 s in all), `block_until_ready`. The reference runs with glibc's malloc kept from returning freed
 memory (GLIBC_TUNABLES, its fastest setting); so does this script (it re-executes itself with the same setting:
@@ -38,13 +41,13 @@ if os.environ.get("GLIBC_TUNABLES") != TUNABLES and __name__ == "__main__":
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from configs import a2i_3dem, emdiffuse_n, emformer, vemdiffuse_i  # noqa: E402
 from jax_iso.diffusion import samplers  # noqa: E402
 from jax_iso.models import build_model  # noqa: E402
 from jax_iso.train.diffusion_objective import Diffusion  # noqa: E402
+from jax_iso.train.inputs import crop_spec  # noqa: E402
 from common import write_json  # noqa: E402  experiments/common.py
 from speed import dot_peak, train_step_fn  # noqa: E402  experiments/speed.py
 
@@ -98,33 +101,23 @@ def infer_case(depth: int):
   return (lambda: fn(params, x).block_until_ready()), depth * 128 * 128, flops
 
 
-def diffusion_case(train: bool, vem: bool = False):
-  """EMDiffuse-n (or vEMDiffuse-i) at the reference's sizes: a train step on 3 pairs, or one sampling step on
-  one image."""
+def diffusion_train_case(vem: bool):
+  """EMDiffuse-n (or vEMDiffuse-i) at the reference's sizes: a train step on 3 crops (vEM: clips of 256 rows
+  of the sections around a fine plane) giving 3 planes of 256 x 256, the moving average off."""
+  cfg = vemdiffuse_i.get_config() if vem else emdiffuse_n.get_config()
+  cfg.train.ema = 0.0
+  call, _, flops = train_case(cfg, 3, crop_spec(cfg)[1])
+  return call, 3 * 256 * 256, flops
+
+
+def diffusion_step_case(vem: bool):
+  """One sampling step of EMDiffuse-n (or vEMDiffuse-i) at the reference's sizes on one image."""
   cfg = vemdiffuse_i.get_config() if vem else emdiffuse_n.get_config()
   model, objective = build_model(cfg.model), Diffusion(cfg)
   rng = np.random.default_rng(0)
-  batch = 3 if train else 1
   chans = 3 if vem else 1                       # vEM: section below, section above, position
-  cond = jnp.asarray(rng.random((batch, 256, 256, chans), np.float32))
-  clean = jnp.asarray(rng.random((batch, 256, 256), np.float32))
+  cond = jnp.asarray(rng.random((1, 256, 256, chans), np.float32))
   params = model.init(jax.random.key(0), jnp.zeros((1, 256, 256, chans + 1)), jnp.zeros(1))
-  if train:
-    optimizer = optax.adam(5e-5)
-    holder = {"state": (params, optimizer.init(params))}
-
-    @jax.jit
-    def step(state, key):
-      p, opt = state
-      loss, grads = jax.value_and_grad(lambda q: objective.loss(model, q, cond, clean, key).mean())(p)
-      updates, opt = optimizer.update(grads, opt, p)
-      return (optax.apply_updates(p, updates), opt), loss
-
-    def call():
-      holder["state"], loss = step(holder["state"], jax.random.key(1))
-      jax.block_until_ready(loss)
-    flops = step.lower(holder["state"], jax.random.key(1)).compile().cost_analysis()
-    return call, batch * 256 * 256, flops
   z = jnp.asarray(rng.standard_normal((1, 256, 256, 1)), jnp.float32)
   t, s = jnp.float32(0.5), jnp.float32(0.5 - 1.0 / 1000)
 
@@ -142,8 +135,10 @@ def main(argv):
   case = FLAGS.case
   if case == "isovem_x8_train_b2":
     call, voxels, flops = train_case(emformer_x8(), 2, (16, 128, 128))
+  elif case in ("emdiffuse_n_train_b3", "vemdiffuse_i_train_b3"):
+    call, voxels, flops = diffusion_train_case(vem=case.startswith("vem"))
   elif case.startswith(("emdiffuse_n_", "vemdiffuse_i_")):
-    call, voxels, flops = diffusion_case(train=case.endswith("_train_b3"), vem=case.startswith("vem"))
+    call, voxels, flops = diffusion_step_case(vem=case.startswith("vem"))
   elif case.startswith("isovem_x8_infer_d"):
     call, voxels, flops = infer_case(int(case.rsplit("_d", 1)[1]))
   else:

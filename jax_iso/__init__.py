@@ -1,6 +1,6 @@
 """jax_iso: self-supervised isotropic reconstruction and restoration of volume EM in JAX/Flax.
 
-Conventions used everywhere (see README "Conventions"):
+Conventions used everywhere (see docs/formats.md, "Conventions"):
 - volumes are (Z, Y, X) arrays; Z is the axial (cutting) axis; voxel spacing is (z, y, x) in nanometres;
 - the anisotropy factor is s = z_spacing / xy_spacing (integer or fractional, s > 1);
 - section k of an anisotropic volume integrates the fine slices [k*s, (k+1)*s), so its centre lies at

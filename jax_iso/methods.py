@@ -74,7 +74,8 @@ _ENTRIES = (
     Method("cubic", "cubic (Keys) interpolation between sections", strategy="interpolate",
            options=(("method", "cubic"),), in_demo=True),
     Method("unet", "CARE U-Net fitted on the volume itself, over its xz and yz planes", strategy="planes",
-           config="configs.unet", model="unet", pairs="axial", loss="regression", in_demo=True),
+           config="configs.unet", model="unet", pairs="axial", alt_pairs=("any_factor",), loss="regression",
+           in_demo=True),
     Method("a2i", "A2I-3DEM window transformer fitted on the volume itself, over its xz and yz planes",
            strategy="planes", config="configs.a2i_3dem", model="a2i", pairs="axial", loss="regression"),
     Method("emformer", "EMformer video transformer fitted on the volume itself, over clips of neighbouring "
@@ -109,13 +110,13 @@ COMMANDS = {"isotropic": "reconstruct --method=", "denoise": "denoise", "superre
 
 def get(name: str, *, task: str | None = None, flag: str = "method") -> Method:
   """The entry of method `name` (of `task`, when given); a UserError lists the known ones, or names the command
-  that runs a method of another task. `flag` names the option in the message."""
+  that runs a method of another task. `flag` names the setting in the message ("method", "methods")."""
   known = names(task=task)
   if name not in METHODS:
-    raise UserError(f"unknown --{flag}={name}; choose one of {', '.join(known)}")
+    raise UserError(f"unknown {flag}={name}; choose one of {', '.join(known)}")
   method = METHODS[name]
   if task is not None and method.task != task:
-    raise UserError(f"--{flag}={name} is a {method.task} method (run it with `jax-iso {COMMANDS[method.task]}"
+    raise UserError(f"{flag}={name} is a {method.task} method (run it with `jax-iso {COMMANDS[method.task]}"
                     f"{'' if method.task != 'isotropic' else name}`); choose one of {', '.join(known)}")
   return method
 

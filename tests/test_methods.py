@@ -1,6 +1,7 @@
 """The method registry: every entry's pieces exist and agree with its config, and a new method plugs in by
 registering its pieces, without editing cli, jobs, train or infer."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
 from jax_iso.infer import strategies
 from jax_iso.models import MODELS
+from jax_iso.samples import FIBSEM_10NM
 from jax_iso.train import objectives
 
 
@@ -47,10 +49,10 @@ def test_lookups_and_variants():
   assert methods.get("unet").default_variant("cpu") == "cpu"
   assert methods.get("unet").default_variant("gpu") is None
   assert methods.get("cubic").default_variant("cpu") is None
-  with pytest.raises(UserError, match="unknown --method=magic; choose one of linear, cubic, unet, a2i, emformer, "
+  with pytest.raises(UserError, match="unknown method=magic; choose one of linear, cubic, unet, a2i, emformer, "
                      "vemdiffuse_a, vemdiffuse_i, emdiffuse_n, emdiffuse_r, sstem_restore"):
     methods.get("magic")
-  with pytest.raises(UserError, match=r"--method=emdiffuse_r is a superres method \(run it with `jax-iso superres`\); "
+  with pytest.raises(UserError, match=r"method=emdiffuse_r is a superres method \(run it with `jax-iso superres`\); "
                      "choose one of linear, cubic, unet, a2i, emformer, vemdiffuse_a, vemdiffuse_i$"):
     methods.get("emdiffuse_r", task="isotropic")
 
@@ -94,3 +96,31 @@ def test_a_new_method_is_one_registration(monkeypatch, tmp_path, capsys):
   with pytest.raises(UserError, match="gain=0 must be > 0"):
     jobs.reconstruct(str(tmp_path / "in.tif"), str(tmp_path / "bad.tif"), method="flat")
   assert not (tmp_path / "bad.tif").exists()
+
+
+@pytest.mark.slow
+def test_a_method_that_reuses_existing_pieces_is_a_config_and_one_entry(tmp_path, monkeypatch, capsys):
+  """docs/adding_a_method.md: a wider U-Net is its config module and its registry entry; nothing in cli/, jobs/,
+  train/ or infer/ changes, and the command line runs it (fitted, then applied through the planes strategy)."""
+  (tmp_path / "unet_wide_config.py").write_text(
+      "from configs import unet\n"
+      "VARIANTS = unet.VARIANTS\n"
+      "def get_config(arg=None):\n"
+      "  config = unet.get_config(arg)\n"
+      "  with config.unlocked():\n"
+      "    config.method = 'unet_wide'\n"
+      "    config.model.width = 2 * config.model.width\n"
+      "  return config\n")
+  monkeypatch.syspath_prepend(str(tmp_path))
+  monkeypatch.setitem(methods.METHODS, "unet_wide", methods.Method(
+      "unet_wide", "a U-Net twice as wide", strategy="planes", config="unet_wide_config", model="unet",
+      pairs="axial", loss="regression"))
+  sections = io.read_volume(FIBSEM_10NM)[0][:48:4, :64, :64]
+  io.write_volume(tmp_path / "in.tif", sections, (40.0, 10.0, 10.0))
+  run = tmp_path / "run"
+  assert main(["jax-iso", "reconstruct", f"--input={tmp_path / 'in.tif'}", f"--output={tmp_path / 'out.tif'}",
+               "--method=unet_wide", "--variant=tiny", "--train_steps=2", f"--workdir={run}"]) == 0
+  assert "(unet_wide, x4)" in capsys.readouterr().out
+  assert io.read_volume(tmp_path / "out.tif")[0].shape == (48, 64, 64)
+  saved = json.loads((run / "config.json").read_text())
+  assert saved["method"] == "unet_wide" and saved["model"]["width"] == 16        # tiny's 8, doubled

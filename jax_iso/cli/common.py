@@ -109,8 +109,58 @@ def spacing(fv: flags.FlagValues):
   return None if fv.spacing is None else io.parse_spacing(fv.spacing)
 
 
-def volume_selection(fv: flags.FlagValues) -> dict:
-  return {"channel": fv.channel, "timepoint": fv.timepoint}
+def define_outputs(fv: flags.FlagValues) -> None:
+  """--uncertainty and --flags: the maps a method's strategy may also write."""
+  flags.DEFINE_string("uncertainty", None, "Also write the per-voxel uncertainty here: emformer the standard "
+                      "deviation of its 8 test-time orientations (the output's units); the diffusion methods that "
+                      "of the K samples (float32, intensity in [0, 1]).", flag_values=fv)
+  flags.DEFINE_string("flags", None, "Diffusion methods: also write the flag mask here (uint8: 255 where the "
+                      "samples' standard deviation exceeds --threshold).", flag_values=fv)
+
+
+def define_sampling(fv: flags.FlagValues) -> None:
+  """--samples, --sample_steps, --sampler, --threshold: what a diffusion method's sampler is asked."""
+  flags.DEFINE_integer("samples", None, "Diffusion methods: samples per voxel, K (default: the config's; >= 2 for "
+                       "--uncertainty).", flag_values=fv)
+  flags.DEFINE_integer("sample_steps", None, "Diffusion methods: sampler steps per sample (default: the config's).",
+                       flag_values=fv)
+  flags.DEFINE_string("sampler", None, "Diffusion methods: ddpm, ddim or dpm2m (default: the config's).",
+                      flag_values=fv)
+  flags.DEFINE_float("threshold", None, "Diffusion methods: uncertainty above which a voxel is flagged (default "
+                     "0.12, the paper's).", flag_values=fv)
+
+
+def define_init(fv: flags.FlagValues) -> None:
+  """--init: where a learned method's model starts."""
+  flags.DEFINE_string("init", None, "Learned methods: where the model starts: pretrained (the model shipped for "
+                      "the method, `jax-iso models`; the default where one ships, fine-tuned briefly on the input), "
+                      "scratch (fitted on the input alone; the default elsewhere), a shipped model's name, or a "
+                      "bundle or training workdir. A trained model is used as it is with --train_steps=0, or "
+                      "fine-tuned on the input for --train_steps=N.", flag_values=fv)
+
+
+def define_training(fv: flags.FlagValues, *, variant: bool = True) -> None:
+  """--train_steps, --workdir (and --variant): how a learned method's model is trained."""
+  flags.DEFINE_integer("train_steps", None, "Learned methods: training steps (default: the method config's).",
+                       flag_values=fv)
+  flags.DEFINE_string("workdir", None, "Learned methods: keep the trained model here (default: a temporary folder, "
+                      "removed after); rerun to resume.", flag_values=fv)
+  if variant:
+    flags.DEFINE_string("variant", None, "Config variant to train: cpu, tiny, or 'default' for the reference's "
+                        "sizes (default: cpu on a CPU).", flag_values=fv)
+
+
+SAMPLING = ("samples", "sample_steps", "sampler", "threshold")
+SOURCE = ("channel", "timepoint", "factor")
+
+
+def settings(fv: flags.FlagValues, *names: str) -> dict:
+  """The values of the flags `names` that the command has and that were given (the jobs' settings of the same
+  names), with --spacing parsed."""
+  out = {n: fv[n].value for n in names if n in fv and fv[n].value is not None}
+  if "spacing" in fv and fv.spacing is not None:
+    out["spacing"] = io.parse_spacing(fv.spacing)
+  return out
 
 
 def shape_str(shape) -> str:
@@ -121,28 +171,12 @@ def spacing_str(spacing) -> str:
   return "unknown" if spacing is None else ",".join(f"{s:g}" for s in spacing) + " nm"
 
 
-def define_clip_outputs(fv: flags.FlagValues) -> None:
-  """--inpaint, --uncertainty, --flags and the sampling settings (methods whose inference offers them: emformer,
-  vemdiffuse_a/_i)."""
-  flags.DEFINE_string("inpaint", None, "emformer: fill lost sections before the isotropic pass: 'auto' (detect "
-                      "blank and outlier sections, and print them) or section indices of the input, e.g. 12,57.",
-                      flag_values=fv)
-  flags.DEFINE_string("uncertainty", None, "emformer: also write the standard deviation of the 8 test-time "
-                      "orientations on the output grid to this path (float32, the output's units); vemdiffuse: "
-                      "that of the K samples (float32, intensity in [0, 1]).", flag_values=fv)
-  flags.DEFINE_string("flags", None, "vemdiffuse: also write the flag mask here (uint8: 255 where the samples' "
-                      "standard deviation exceeds --threshold).", flag_values=fv)
-  flags.DEFINE_integer("samples", None, "vemdiffuse: samples per voxel, K (default: the config's; >= 2 for "
-                       "--uncertainty).", flag_values=fv)
-  flags.DEFINE_string("sampler", None, "vemdiffuse: sampler, ddpm, ddim or dpm2m (default: the config's).",
-                      flag_values=fv)
-  flags.DEFINE_float("threshold", None, "vemdiffuse: uncertainty above which a voxel is flagged (default 0.12, the "
-                     "paper's).", flag_values=fv)
-
-
-def sampling(fv: flags.FlagValues, steps: int | None) -> dict:
-  """The sampling settings of the flags (`steps`: the sampler's steps), None where not given."""
-  return {"samples": fv.samples, "steps": steps, "sampler": fv.sampler, "threshold": fv.threshold}
+def print_fit(out: dict, what: str) -> None:
+  """The training line of a job that fitted or fine-tuned its model (nothing otherwise)."""
+  fit = out.get("fit")
+  if fit:
+    print(f"{what}: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR {fit['eval_psnr']:.2f} dB "
+          f"(input {fit['eval_psnr_input']:.2f} dB)")
 
 
 def print_clip_outputs(out: dict) -> None:
@@ -174,44 +208,25 @@ def define_diffusion(fv: flags.FlagValues, task: str) -> None:
   flags.DEFINE_string("output", None, "Volume to write, the mean of the samples: .tif or .ome.zarr.", flag_values=fv)
   flags.DEFINE_string("model", None, "A trained model (bundle or training workdir) instead of training one.",
                       flag_values=fv)
-  flags.DEFINE_integer("samples", None, "Samples per voxel, K (default: the config's; >= 2 for --uncertainty).",
-                       flag_values=fv)
-  flags.DEFINE_integer("steps", None, "Sampler steps per sample (default: the config's).", flag_values=fv)
-  flags.DEFINE_string("sampler", None, "Sampler: ddpm, ddim or dpm2m (default: the config's).", flag_values=fv)
-  flags.DEFINE_string("uncertainty", None, "Also write the per-voxel standard deviation of the K samples here "
-                      "(float32, intensity in [0, 1]).", flag_values=fv)
-  flags.DEFINE_string("flags", None, "Also write the flag mask here (uint8: 255 where the uncertainty exceeds "
-                      "--threshold).", flag_values=fv)
-  flags.DEFINE_float("threshold", None, "Uncertainty above which a voxel is flagged (default 0.12, the paper's).",
-                     flag_values=fv)
+  define_sampling(fv)
+  define_outputs(fv)
   flags.DEFINE_string("report", None, "Draw input | mean | uncertainty | flags of the middle section into this "
                       ".png.", flag_values=fv)
-  flags.DEFINE_string("workdir", None, "Keep the trained model here (default: a temporary folder, removed after).",
-                      flag_values=fv)
-  flags.DEFINE_integer("train_steps", None, "Training steps (default: the config's).", flag_values=fv)
-  flags.DEFINE_string("variant", None, "Config variant to train: cpu, tiny, or 'default' for the reference's sizes "
-                      "(default: cpu on a CPU, else the reference's).", flag_values=fv)
+  define_training(fv)
   define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   define_volume_selection(fv)
   define_ome_version(fv)
 
 
-def diffusion_kwargs(fv: flags.FlagValues) -> dict:
-  """The keyword arguments of `jobs.denoise` / `jobs.superres` from the shared flags."""
-  from jax_iso.jobs.emdiffuse import Sampling  # pylint: disable=g-import-not-at-top
-  return {"model": fv.model, "spacing": spacing(fv), "workdir": fv.workdir, "train_steps": fv.train_steps,
-          "variant": fv.variant,
-          "report": fv.report, **volume_selection(fv),
-          "sampling": Sampling(samples=fv.samples, steps=fv.steps, sampler=fv.sampler, threshold=fv.threshold,
-                               uncertainty=fv.uncertainty, flags=fv.flags)}
+def diffusion_settings(fv: flags.FlagValues) -> dict:
+  """The settings of `jobs.denoise` / `jobs.superres` from the shared flags."""
+  return settings(fv, "model", "workdir", "train_steps", "variant", "report", "uncertainty", "flags", *SAMPLING,
+                  *SOURCE)
 
 
 def print_diffusion(out: dict) -> None:
   """What `denoise` / `superres` did, a few lines."""
-  if out.get("fit"):
-    fit = out["fit"]
-    print(f"trained {out['method']}: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR of one sample "
-          f"{fit['eval_psnr']:.2f} dB (input {fit['eval_psnr_input']:.2f} dB)")
+  print_fit(out, f"trained {out['method']}")
   s = out["strategy"]
   print(f"wrote {out['output']}: {shape_str(out['output_shape'])} from {shape_str(out['input_shape'])} "
         f"({out['method']}, mean of {s['samples']} samples, {s['sampler']} {s['steps']} steps), spacing "

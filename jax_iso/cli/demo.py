@@ -5,7 +5,7 @@ from absl import flags
 from jax_iso import jobs
 from jax_iso.jobs.demo import DEMO_STEPS, METHODS as DEMO_METHODS
 
-USAGE = "jax-iso demo [--out_dir=demo_output] [--factor=4] [--methods=linear,cubic,unet] [--steps=N]"
+USAGE = "jax-iso demo [--out_dir=demo_output] [--factor=4] [--methods=linear,cubic,unet] [--train_steps=N]"
 REQUIRED = ()
 SUMMARY = "run the main job on the real EM sample shipped in the package"
 
@@ -16,7 +16,7 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_float("factor", 4.0, "Anisotropy to simulate (Z section thickness in 10 nm slices).",
                      flag_values=fv)
   flags.DEFINE_list("methods", list(DEMO_METHODS), "Reconstruction methods to compare.", flag_values=fv)
-  flags.DEFINE_integer("steps", DEMO_STEPS, "Training steps of each learned method (rerunning the demo "
+  flags.DEFINE_integer("train_steps", DEMO_STEPS, "Training steps of each learned method (rerunning the demo "
                        "resumes from its run_<method>_x<factor>/ folder).", flag_values=fv)
 
 
@@ -28,13 +28,13 @@ def main(fv: flags.FlagValues) -> int:
   unknown = [m for m in fv.methods if m not in isotropic]
   if unknown or not fv.methods:
     raise UserError(f"--methods={','.join(fv.methods)}: choose among {', '.join(isotropic)}")
-  if fv.steps < 1:
-    raise UserError(f"--steps={fv.steps} must be >= 1")
+  if fv.train_steps < 1:
+    raise UserError(f"--train_steps={fv.train_steps} must be >= 1")
   check_factor(fv.factor)
   print("jax_iso demo: FlyEM FIB-SEM sample (160^3, 10 nm isotropic) -> simulated "
         f"{10 * fv.factor:g} nm sections (x{fv.factor:g}) -> reconstruction ({', '.join(fv.methods)}) -> scores "
         "against the original")
-  out = jobs.demo(fv.out_dir, factor=fv.factor, methods=tuple(fv.methods), steps=fv.steps)
+  out = jobs.demo(fv.out_dir, factor=fv.factor, methods=tuple(fv.methods), train_steps=fv.train_steps)
   for method, run in out["runs"].items():
     if run.get("fit"):
       fit = run["fit"]

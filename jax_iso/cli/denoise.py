@@ -7,7 +7,7 @@ from jax_iso import jobs
 from jax_iso.cli import common
 
 USAGE = ("jax-iso denoise --input=NOISY --output=OUT (--train_noisy=A --train_clean=B | --train_clean=B "
-         "--noise=gaussian:SIGMA | --model=BUNDLE) [--samples=K] [--steps=N] [--sampler=ddpm|ddim|dpm2m] "
+         "--noise=gaussian:SIGMA | --model=BUNDLE) [--samples=K] [--sample_steps=N] [--sampler=ddpm|ddim|dpm2m] "
          "[--uncertainty=U.tif] [--flags=F.tif] [--report=R.png]")
 REQUIRED = ("input", "output")
 SUMMARY = "denoise every section with EMDiffuse-n (mean, uncertainty, flags)"
@@ -24,7 +24,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 def main(fv: flags.FlagValues) -> int:
   source = common.selected(fv, fv.input)
-  out = jobs.denoise(source, fv.output, train_noisy=fv.train_noisy, train_clean=fv.train_clean, noise=fv.noise,
-                     **common.diffusion_kwargs(fv))
+  out = jobs.denoise(source, fv.output, **common.diffusion_settings(fv),
+                     **common.settings(fv, "train_noisy", "train_clean", "noise"))
   common.print_diffusion(out)
   return 0

@@ -31,8 +31,8 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(fv: flags.FlagValues) -> int:
-  out = jobs.evaluate(*common.selected_all(fv, fv.pred, fv.ref), report_dir=fv.report_dir, spacing=common.spacing(fv),
-                      normalize=fv.normalize, factor=fv.factor, **common.volume_selection(fv))
+  out = jobs.evaluate(*common.selected_all(fv, fv.pred, fv.ref), report_dir=fv.report_dir, normalize=fv.normalize,
+                      factor=fv.factor, **common.settings(fv, "channel", "timepoint"))
   print(metrics.format_table({pathlib.Path(fv.pred).name: out}))
   if out.get("reference_free"):
     own = out["self_fsc"]

@@ -13,22 +13,26 @@ FORMATS = ("bundle", "bioimageio")
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-  flags.DEFINE_string("workdir", None, "Training workdir (--format=bioimageio: or a bundle).", flag_values=fv)
+  flags.DEFINE_string("workdir", None, "Training workdir (--format=bioimageio: or a bundle, or a shipped model's "
+                      "name: `jax-iso models`).", flag_values=fv)
   flags.DEFINE_string("output", None, "Bundle directory to write (replaced atomically if it is a bundle); with "
                       "--format=bioimageio the package folder, or a .zip of it.", flag_values=fv)
   flags.DEFINE_enum("format", "bundle", FORMATS, "bundle: for `jax-iso predict`; bioimageio: a BioImage Model "
                     "Zoo package (model format 0.5, ONNX weights) of a unet or a2i model.", flag_values=fv)
   flags.DEFINE_string("input", None, "--format=bioimageio: the volume to cut the test tile from (default: the "
                       "training volume).", flag_values=fv)
+  flags.DEFINE_float("factor", None, "--format=bioimageio of a model that serves a range of anisotropies (a "
+                     "pretrained one): the anisotropy the package is for.", flag_values=fv)
   common.define_missing_chunks(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
   if fv.format == "bioimageio":
     return _bioimageio(fv)
-  if fv.input is not None:
+  if fv.input is not None or fv.factor is not None:
     from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
-    raise UserError("--input is used only with --format=bioimageio (the test tile's volume); drop it")
+    raise UserError("--input and --factor are used only with --format=bioimageio (the test tile's volume, the "
+                    "package's anisotropy); drop them")
   from jax_iso.train.export import export_bundle  # pylint: disable=g-import-not-at-top
   path = export_bundle(fv.workdir, fv.output)
   print(f"wrote {path} (predict with `jax-iso predict --model={path} --input=... --output=...`)")
@@ -42,6 +46,6 @@ def _bioimageio(fv: flags.FlagValues) -> int:
   except ImportError as err:
     raise UserError(f"--format=bioimageio needs {err.name}; install it with `pip install 'jax_iso[bioimageio]'`") \
         from None
-  path = export_bioimageio(fv.workdir, fv.output, volume=fv.input)
+  path = export_bioimageio(fv.workdir, fv.output, volume=fv.input, factor=fv.factor)
   print(f"wrote {path} (BioImage Model Zoo package: rdf.yaml, weights.onnx, test tensors)")
   return 0

@@ -28,7 +28,7 @@ import jax_iso
 from jax_iso.errors import Terminated, UserError, on_signals
 
 SUBCOMMANDS = ("simulate", "reconstruct", "restore", "denoise", "superres", "evaluate", "validate", "train", "predict",
-               "export", "demo")
+               "export", "models", "demo")
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_SIGNAL = 128   # + the signal's number: 130 for SIGINT, 143 for SIGTERM (what shells report)
@@ -109,6 +109,22 @@ def _quiet_libraries(debug: bool):
     sys.unraisablehook = hook
 
 
+_CONFIG_FIELD = re.compile(r"(?<![\w.\-])((?:data|model|pairs|optim|train|infer|mesh|diffusion|pdl)\.[\w.]+|seed|loss|"
+                           r"section_noise|method)=")
+
+
+def as_flags(message: str, fv: flags.FlagValues, name: str) -> str:
+  """The library's message in the command line's words: a setting written `name=value` becomes the flag
+  `--name=value` where the subcommand has that flag, and for `train` a config field `data.crop=64` becomes
+  `--config.data.crop=64`."""
+  known = sorted({f.name for f in fv._flags().values()}, key=len, reverse=True)   # pylint: disable=protected-access
+  if known:
+    message = re.sub(r"(?<![\w.\-])(" + "|".join(map(re.escape, known)) + r")=", r"--\1=", message)
+  if name == "train":
+    message = _CONFIG_FIELD.sub(r"--config.\1=", message)
+  return message
+
+
 def _flag_message(err: Exception) -> str:
   """A flag error's own message, without the traceback a config file's exception drags in."""
   text = str(err)
@@ -180,13 +196,14 @@ def main(argv: list[str]) -> int:
     _error(name, f"unknown subcommand '{name}'; choose one of {', '.join(SUBCOMMANDS)} (see `jax-iso help`)")
     return EXIT_USAGE
   debug = os.environ.get("JAX_ISO_DEBUG") == "1"
+  fv = flags.FlagValues()
   try:
     with on_signals(), _quiet_libraries(debug):
-      return _run(name, args)
+      return _run(name, args, fv)
   except UserError as err:
     if debug:
       raise
-    _error(name, _one_line(err))
+    _error(name, as_flags(_one_line(err), fv, name))
     return EXIT_USAGE
   except flags.Error as err:
     if debug:
@@ -211,9 +228,13 @@ def main(argv: list[str]) -> int:
     return EXIT_FAILED
 
 
-def _run(name: str, args: list[str]) -> int:
-  """Parses the subcommand's flags and runs it."""
-  mod, fv = _module(name), flags.FlagValues()
+def _run(name: str, args: list[str], fv: flags.FlagValues) -> int:
+  """Parses the subcommand's flags (into `fv`) and runs it."""
+  mod = _module(name)
+  for arg in args[1:]:
+    if arg.split("=")[0] in ("--steps", "-steps"):
+      raise UserError("--steps is not a flag (it meant two things): --train_steps=N sets a learned method's "
+                      "training steps, --sample_steps=N a diffusion method's sampler steps")
   argv_flags = [f"jax-iso {name}"] + _config_files(args[1:])
   # A config-file flag registers its --config.FIELD overrides from the argv it is given (not sys.argv).
   mod.define_flags(fv, **({"argv": argv_flags} if getattr(mod, "NEEDS_ARGV", False) else {}))

@@ -20,24 +20,23 @@ def define_flags(fv: flags.FlagValues) -> None:
                      flag_values=fv)
   flags.DEFINE_enum("fuse", None, ["mean", "geometric", "xz", "yz"], "How the xz and yz predictions are "
                     "combined (default: the model config's).", flag_values=fv)
-  flags.DEFINE_integer("steps", None, "vemdiffuse: sampler steps per sample (default: the config's).",
-                       flag_values=fv)
+  flags.DEFINE_string("inpaint", None, "emformer: fill lost sections before the isotropic pass: 'auto' or "
+                      "section indices of the input, e.g. 12,57.", flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
   common.define_ome_version(fv)
-  common.define_clip_outputs(fv)
+  common.define_outputs(fv)
+  common.define_sampling(fv)
   common.define_processes(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
   from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
-  from jax_iso.jobs.predict import predict  # pylint: disable=g-import-not-at-top
+  from jax_iso.jobs import predict  # pylint: disable=g-import-not-at-top
   if (fv.model is None) == (fv.workdir is None):
     raise UserError("pass exactly one of --model=BUNDLE or --workdir=W")
-  source = common.selected(fv, fv.input)
-  out = predict(fv.model or fv.workdir, source, fv.output, factor=fv.factor, spacing=common.spacing(fv),
-                fuse=fv.fuse, inpaint=fv.inpaint, uncertainty=fv.uncertainty, flags=fv.flags,
-                sampling=common.sampling(fv, fv.steps), part=common.part(fv), **common.volume_selection(fv))
+  given = common.settings(fv, "fuse", "inpaint", "uncertainty", "flags", *common.SAMPLING, *common.SOURCE)
+  out = predict(fv.model or fv.workdir, common.selected(fv, fv.input), fv.output, part=common.part(fv), **given)
   if common.print_part(out):
     return 0
   fused = f", fused by {out['fuse']}" if out.get("fuse") else ""

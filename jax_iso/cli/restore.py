@@ -26,24 +26,17 @@ def define_flags(fv: flags.FlagValues) -> None:
                       "2 fold, 3 precipitate, 4 defocus, 5 named by --sections).", flag_values=fv)
   flags.DEFINE_string("model", None, "A trained sstem_restore model (training workdir or bundle) instead of "
                       "training one on the input.", flag_values=fv)
-  flags.DEFINE_string("workdir", None, "Keep the model trained on the input here (default: a temporary folder, "
-                      "removed after).", flag_values=fv)
-  flags.DEFINE_integer("train_steps", None, "Training steps (default: the config's).", flag_values=fv)
-  flags.DEFINE_string("variant", None, "Config variant of configs/sstem_restore.py (default: cpu on a CPU).",
-                      flag_values=fv)
+  common.define_training(fv)
   common.define_volume_selection(fv)
   common.define_ome_version(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
   source = common.selected(fv, fv.input)
-  out = jobs.restore(source, fv.output, artifacts=fv.artifacts, sections=fv.sections, masks=fv.masks,
-                     model=fv.model, workdir=fv.workdir, train_steps=fv.train_steps, variant=fv.variant,
-                     **common.volume_selection(fv))
-  if out.get("fit"):
-    fit = out["fit"]
-    print(f"trained on the clean sections: {fit['steps']} steps in {fit['seconds']:.0f} s; held-out PSNR "
-          f"{fit['eval_psnr']:.2f} dB (mean of the neighbours {fit['eval_psnr_input']:.2f} dB)")
+  out = jobs.restore(source, fv.output, artifacts=fv.artifacts,
+                     **common.settings(fv, "sections", "masks", "model", "workdir", "train_steps", "variant",
+                                       "channel", "timepoint"))
+  common.print_fit(out, "trained on the clean sections")
   print(f"wrote {out['output']}: {len(out['restored'])} section(s) restored, {out['copied']} copied unchanged, in "
         f"{out['seconds']:.1f} s" + (f"; masks in {out['masks']}" if out.get("masks") else ""))
   return 0

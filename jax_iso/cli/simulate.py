@@ -31,7 +31,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 def main(fv: flags.FlagValues) -> int:
   source = common.selected(fv, fv.input)
   out = jobs.simulate(source, fv.output, factor=fv.factor, profile=fv.profile, sigma=fv.sigma,
-                      noise=fv.noise, seed=fv.seed, spacing=common.spacing(fv), **common.volume_selection(fv))
+                      noise=fv.noise, seed=fv.seed, **common.settings(fv, "channel", "timepoint"))
   print(f"wrote {out['output']}: {common.shape_str(out['output_shape'])} sections from "
         f"{common.shape_str(out['input_shape'])}, spacing {common.spacing_str(out['spacing_nm'])} "
         f"(x{out['factor']:g}, {out['profile']}) in {out['seconds']:.1f} s")

@@ -22,6 +22,6 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 def main(fv: flags.FlagValues) -> int:
   source = common.selected(fv, fv.input)
-  out = jobs.superres(source, fv.output, train_lr=fv.train_lr, train_hr=fv.train_hr, **common.diffusion_kwargs(fv))
+  out = jobs.superres(source, fv.output, **common.diffusion_settings(fv), **common.settings(fv, "train_lr", "train_hr"))
   common.print_diffusion(out)
   return 0

@@ -12,7 +12,7 @@ from jax_iso import jobs
 from jax_iso.cli import common
 from jax_iso.jobs.validate import DEFAULT_METHODS
 
-USAGE = "jax-iso validate --input=REAL --methods=cubic,unet,a2i [--out_dir=DIR] [--steps=N]"
+USAGE = "jax-iso validate --input=REAL --methods=cubic,unet,a2i [--out_dir=DIR] [--train_steps=N] [--init=I]"
 REQUIRED = ("input",)
 SUMMARY = "score methods against real held-out sections of your own volume"
 
@@ -27,14 +27,14 @@ def define_flags(fv: flags.FlagValues) -> None:
                      flag_values=fv)
   common.define_spacing(fv, "Voxel size Z,Y,X in nm of the input, overriding the file's metadata.")
   common.define_volume_selection(fv)
-  flags.DEFINE_integer("steps", None, "Learned methods: training steps (default: the method config's).",
+  flags.DEFINE_integer("train_steps", None, "Learned methods: training steps (default: the method config's).",
                        flag_values=fv)
+  common.define_init(fv)
 
 
 def main(fv: flags.FlagValues) -> int:
   source = common.selected(fv, fv.input)
-  out = jobs.validate(source, fv.methods, out_dir=fv.out_dir, factor=fv.factor, spacing=common.spacing(fv),
-                      steps=fv.steps, **common.volume_selection(fv))
+  out = jobs.validate(source, fv.methods, **common.settings(fv, "out_dir", "train_steps", "init", *common.SOURCE))
   unit = out["resolution_units"]
   rows = [("method", "PSNR (dB)", "SSIM", f"FRC res ({unit})", "seconds")]
   for name, s in out["methods"].items():

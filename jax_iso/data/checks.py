@@ -24,7 +24,7 @@ def check_volumes(volumes) -> list:
     volumes = [volumes]
   volumes = list(volumes)
   if not volumes:
-    raise UserError("no volumes to crop from; give at least one (Z, Y, X) volume (e.g. --input=stack.tif)")
+    raise UserError("no volumes to crop from; give at least one (Z, Y, X) volume (e.g. input=stack.tif)")
   for v, vol in enumerate(volumes):
     shape = tuple(getattr(vol, "shape", ()))
     if len(shape) != 3:
@@ -50,11 +50,11 @@ def crop_fix(kind: str, size: tuple[int, ...], fitted: tuple[int, ...]) -> str:
   """The config change from crops of `size` to crops of (at most) `fitted`: square crops are one edge
   (`data.crop`), a clip's depth is `data.frames`; other crops are written as a tuple."""
   if kind == "clip" and fitted[0] != size[0]:
-    return f"--config.data.frames={fitted[0]}"
+    return f"data.frames={fitted[0]}"
   size, fitted = size[-2:], fitted[-2:]
   if size[0] == size[1]:
-    return f"--config.data.crop={min(fitted)}"
-  return "--config.data.crop='(" + ", ".join(str(s) for s in fitted) + ")'"
+    return f"data.crop={min(fitted)}"
+  return "data.crop='(" + ", ".join(str(s) for s in fitted) + ")'"
 
 
 def check_kind(kind: str) -> str:
@@ -72,34 +72,48 @@ def check_size(kind: str, size: Sequence[int]) -> tuple[int, ...]:
     size = (size,)
   if len(size) != want or not all(_is_int(s) and s >= 1 for s in size):
     raise UserError(f"crop size {size} does not fit kind {kind!r}, which needs {want} positive integers "
-                    f"{_AXES[kind]}; check --config.data.crop")
+                    f"{_AXES[kind]}; check data.crop")
   return tuple(int(s) for s in size)
+
+
+def check_weights(weights, count: int) -> np.ndarray | None:
+  """Mixture weights, one per volume, as probabilities; None keeps the volumes' share by their crop positions."""
+  if weights is None:
+    return None
+  try:
+    w = np.asarray([float(x) for x in weights], np.float64)
+  except (TypeError, ValueError):
+    raise UserError(f"data.weights={weights!r} must be numbers, one per volume") from None
+  if len(w) != count or not np.all(np.isfinite(w)) or w.min() < 0 or w.sum() <= 0:
+    raise UserError(f"data.weights={tuple(weights)} must be {count} non-negative numbers (one per volume of "
+                    "data.path), not all zero")
+  return w / w.sum()
 
 
 def check_batch_size(batch_size) -> int:
   if not _is_int(batch_size) or batch_size < 1:
-    raise UserError(f"batch size {batch_size!r} must be a positive integer; set --config.data.batch_size "
-                    "(e.g. 16)")
+    raise UserError(f"batch size {batch_size!r} must be a positive integer; set e.g. "
+                    "data.batch_size=16")
   return int(batch_size)
 
 
 def check_count(count) -> int:
   if not _is_int(count) or count < 1:
     raise UserError(f"evaluation crop count {count!r} must be a positive integer; set "
-                    "--config.data.eval_crops (e.g. 32)")
+                    "e.g. data.eval_crops=32")
   return int(count)
 
 
 def check_seed(seed) -> int:
   if not _is_int(seed) or seed < 0:
-    raise UserError(f"seed {seed!r} must be a non-negative integer; set --config.seed (e.g. 0)")
+    raise UserError(f"seed {seed!r} must be a non-negative integer; set e.g. seed=0")
   return int(seed)
 
 
 def check_holdout(holdout) -> float:
   if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or not 0.0 <= holdout < 1.0:
-    raise UserError(f"holdout {holdout!r} must be a fraction in [0, 1); set --config.data.holdout "
-                    "(e.g. 0.1, or 0 to evaluate on the training sections)")
+    raise UserError(f"holdout {holdout!r} must be a fraction in [0, 1); set e.g. "
+                    "data.holdout=0.1 (or 0 to evaluate on the training sections)")
   return float(holdout)
 
 

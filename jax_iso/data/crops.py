@@ -6,7 +6,9 @@ the region (basic slicing only, so lazy sources read only the crop) and orients 
 
 Crop i draws from `np.random.default_rng([seed, split_id, i])`: first its orientation (uniform over
 `orient.count(kind, augment)`), then one position uniformly among all valid positions of all volumes for that
-orientation, so volumes are used in proportion to their number of valid crop positions. Axial crops are XZ or
+orientation, so volumes are used in proportion to their number of valid crop positions. With `weights` (one per
+volume: a mixture of sources, e.g. for pretraining on several volumes) the volume is drawn first with those
+probabilities, then a position uniformly within it. Axial crops are XZ or
 YZ planes, also chosen in proportion to their valid positions (equally for Y = X). Which Z sections each split
 may use is `jax_iso.data.holdout`.
 """
@@ -77,7 +79,7 @@ def _lateral_groups(v: int, name: str, shape: tuple[int, int, int], kind: str, s
     side = min(height, width, max(h, w))
     raise UserError(f"with augmentation a non-square crop {size} is also read turned by 90 degrees, so both "
                     f"{h} and {w} must fit in Y={height} and X={width} of {name}; use a square crop "
-                    f"(--config.data.crop={side}) or turn augmentation off (augment=False)")
+                    f"(data.crop={side}) or turn augmentation off (augment=False)")
   if rh > height or rw > width:
     axis, have, want = ("Y", height, rh) if rh > height else ("X", width, rw)
     raise UserError(f"{kind} crops {size} need {want} pixels along {axis} but {name} has {axis}={have}; set "
@@ -105,8 +107,9 @@ class CropSampler:
   """Crop i of the stream (seed, split) of `kind` crops of `size` from `volumes`; see the module docstring."""
 
   def __init__(self, volumes, *, kind: str, size: Sequence[int], seed: int = 0, split: str = "train",
-               holdout: float = 0.1, augment: bool = True):
+               holdout: float = 0.1, augment: bool = True, weights: Sequence[float] | None = None):
     self.volumes = checks.check_volumes(volumes)
+    self.weights = checks.check_weights(weights, len(self.volumes))
     self.kind = checks.check_kind(kind)
     self.size = checks.check_size(kind, size)
     self.seed = checks.check_seed(seed)
@@ -129,6 +132,8 @@ class CropSampler:
         else:
           groups[t].append(_lateral_groups(v, name, shape, kind, self.size, z_range, t))
     self._tables = {t: _Table(g) for t, g in groups.items()}
+    self._per_volume = None if self.weights is None else {
+        t: [_Table([x for x in g if x.volume == v]) for v in range(len(self.volumes))] for t, g in groups.items()}
 
   def crop(self, i: int) -> Crop:
     """Which volume, region and orientation crop i is; a pure function of (seed, split, i)."""
@@ -136,7 +141,11 @@ class CropSampler:
       raise ValueError(f"crop index {i} must be >= 0")
     rng = np.random.default_rng([self.seed, SPLIT_IDS[self.split], int(i)])
     orientation = int(rng.integers(self.orientations))
-    table = self._tables[orient.transposed(self.kind, orientation)]
+    turned = orient.transposed(self.kind, orientation)
+    if self.weights is None:
+      table = self._tables[turned]
+    else:
+      table = self._per_volume[turned][int(rng.choice(len(self.volumes), p=self.weights))]
     group, local = table.locate(int(rng.integers(table.total)))
     return Crop(group.volume, group.plane, group.key(local), orientation)
 
@@ -150,8 +159,8 @@ class CropSampler:
 
 
 def crop_index(volumes, i: int, *, kind: str, size: Sequence[int], seed: int = 0, split: str = "train",
-               holdout: float = 0.1, augment: bool = True) -> Crop:
+               holdout: float = 0.1, augment: bool = True, weights: Sequence[float] | None = None) -> Crop:
   """Where crop i of `crop_dataset(volumes, ...)`'s unsharded stream comes from (crop i of shard (p, n) is
   crop i * n + p; batch b holds crops b * batch_size ... (b + 1) * batch_size - 1 of its shard)."""
   return CropSampler(volumes, kind=kind, size=size, seed=seed, split=split, holdout=holdout,
-                     augment=augment).crop(i)
+                     augment=augment, weights=weights).crop(i)

@@ -23,20 +23,21 @@ class _ShardCrops:
 
 def crop_dataset(volumes, *, kind: str = "lateral", size: Sequence[int] = (128, 128), batch_size: int = 16,
                  seed: int = 0, split: str = "train", holdout: float = 0.1, augment: bool = True,
-                 shard: Sequence[int] = (0, 1), read_threads: int = 0) -> grain.IterDataset:
+                 shard: Sequence[int] = (0, 1), read_threads: int = 0,
+                 weights: Sequence[float] | None = None) -> grain.IterDataset:
   """An infinite `grain.IterDataset` of crop batches: np.ndarray [batch_size, *size] in the volumes' dtype.
 
   Crop i (volume, position, orientation) is a pure function of (seed, split, i) (`CropSampler`); process
   `index` of `shard = (index, count)` gets crops index, index + count, index + 2 * count, ..., so the processes'
   batch b together hold crops b * batch_size * count ... (b + 1) * batch_size * count - 1 of the unsharded
-  stream. Iterators checkpoint with `get_state()` / `set_state()` (a small JSON-able dict) or with orbax
+  stream. `weights` (one per volume) mix the volumes in those proportions (`CropSampler`). Iterators checkpoint with `get_state()` / `set_state()` (a small JSON-able dict) or with orbax
   through `grain.checkpoint.CheckpointSave` / `CheckpointRestore`. `read_threads=0` reads in the calling
   thread (fastest for arrays in memory and local files; threads only help for slow remote storage).
   """
   batch_size = checks.check_batch_size(batch_size)
   index, count = checks.check_shard(shard)
   sampler = CropSampler(volumes, kind=kind, size=size, seed=seed, split=split, holdout=holdout,
-                        augment=augment)
+                        augment=augment, weights=weights)
   if not isinstance(read_threads, int) or read_threads < 0:
     raise ValueError(f"read_threads must be a non-negative int, got {read_threads!r}")
   ds = grain.MapDataset.range(sys.maxsize // count)       # this shard's crops, without end
@@ -47,9 +48,10 @@ def crop_dataset(volumes, *, kind: str = "lateral", size: Sequence[int] = (128, 
 
 
 def eval_crops(volumes, *, kind: str = "lateral", size: Sequence[int] = (128, 128), count: int = 32,
-               seed: int = 0, holdout: float = 0.1) -> np.ndarray:
+               seed: int = 0, holdout: float = 0.1, weights: Sequence[float] | None = None) -> np.ndarray:
   """A fixed set of evaluation crops [count, *size] in the volumes' dtype: crops 0 ... count - 1 of the
   "eval" stream without augmentation (from the held-out sections, see `jax_iso.data.holdout`)."""
   count = checks.check_count(count)
-  sampler = CropSampler(volumes, kind=kind, size=size, seed=seed, split="eval", holdout=holdout, augment=False)
+  sampler = CropSampler(volumes, kind=kind, size=size, seed=seed, split="eval", holdout=holdout, augment=False,
+                        weights=weights)
   return np.stack([sampler(i) for i in range(count)])

@@ -30,14 +30,14 @@ def z_starts(depth_z: int, depth: int, holdout: float, split: str, *, volume: st
   n_train = depth_z - n_out
   if n_train < 1:
     raise UserError(f"holdout={holdout} reserves all {depth_z} Z sections of {volume} for evaluation; "
-                    "lower --config.data.holdout (or set it to 0)")
+                    "set data.holdout=0 or a smaller fraction")
   if depth > depth_z:
     raise UserError(f"{kind} crops {size} span {depth} Z sections but {volume} has only {depth_z}; "
                     f"set {crop_fix(kind, size, (depth_z, *size[1:]))}")
   if depth > n_train:
     raise UserError(f"{kind} crops {size} span {depth} Z sections but {volume} keeps only {n_train} "
                     f"for training after holding out {n_out}; set {crop_fix(kind, size, (n_train, *size[1:]))} "
-                    "or lower --config.data.holdout")
+                    "or a smaller holdout (e.g. data.holdout=0)")
   if split == "train":
     return 0, n_train - depth
   if n_out == 0:

@@ -1,8 +1,8 @@
 """Degradation settings as ml_collections ConfigDicts: every op's parameters, pipelines and pair makers.
 
 The defaults of each op are read from its signature (one source of truth: the op's docstring says where each
-range comes from), so `ops()` always lists every parameter a user can change from the command line, e.g.
-`--config.pairs.acquisition.ops.gaussian_blur.sigma="(0.0, 2.0)"`. The presets below choose which ops run, in
+range comes from), so `ops()` always lists every parameter a user can change as a config field,
+e.g. `pairs.acquisition.ops.gaussian_blur.sigma="(0.0, 2.0)"`. The presets below choose which ops run, in
 which order and how often, for each kind of training pair:
 
 - `acquisition()`: what imaging adds to a section: in-plane blur (defocus), intensity jitter, uneven
@@ -51,6 +51,17 @@ def axial_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({
       "kind": "axial", "factor": float(factor), "profile": "box", "sigma": None, "phase": (0.0, 1.0),
       "method": "cubic", "support": 1.0, "acquisition": acquisition(blur_axes=(-1,))})
+
+
+def any_factor_pair(factors: tuple[float, float] = (2.0, 12.0)) -> ml_collections.ConfigDict:
+  """Lateral patch -> sections along axis -2 at a factor drawn from `factors`, their noise matched to the
+  patch's -> cubic back (`any_factor.any_factor_pair`); the acquisition degradations off, as for `axial_pair`
+  in the self-supervised configs."""
+  cfg = ml_collections.ConfigDict({
+      "kind": "any_factor", "factors": tuple(float(f) for f in factors), "match_noise": True, "method": "cubic",
+      "acquisition": acquisition(blur_axes=(-1,))})
+  cfg.acquisition.order = ()
+  return cfg
 
 
 def clip_pair(factor: float = 4.0) -> ml_collections.ConfigDict:

@@ -9,6 +9,9 @@ for every example).
 - `axial_pair` (A2I-3DEM, CARE U-Net, vEMDiffuse-a): a lateral patch [H, W] is cut into sections along axis -2
   at a random phase, the sections get the acquisition degradations (noise, scan lines, in-plane blur along X,
   intensity), and are interpolated back to [H, W] exactly as an anisotropic volume is at inference.
+- `any_factor_pair` (`any_factor.py`; the pretrained models that serve every factor): the same at a factor drawn
+  per example from a range, the noise of the sections matched to the patch's own; aux 'factor' is what the
+  network is told.
 - `clip_pair` (EMformer): a stack of frames [D, H, W] from the volume is cut into sections along Y (axis -2),
   degraded, optionally one frame zeroed (inpainting); the target is the clean stack on the fine grid.
 - `section_pair` (ssTEM restoration): three consecutive sections [3, H, W]; the middle one is damaged by a fold
@@ -33,7 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from jax_iso import runconfig
-from jax_iso.degrade import axial, checks, grid
+from jax_iso.degrade import any_factor, axial, checks, grid
 from jax_iso.degrade import fold as fold_lib
 from jax_iso.degrade import precipitates as precipitates_lib
 from jax_iso.degrade.pipeline import Pipeline
@@ -263,7 +266,8 @@ def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Arr
   return pair[0], pair[1], {}
 
 
-PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "clip": clip_pair, "section": section_pair,
+PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "any_factor": any_factor.any_factor_pair,
+                                    "clip": clip_pair, "section": section_pair,
                                     "noise": noise_pair, "lateral2d": lateral2d_pair,
                                     "between": between_pair, "registered": registered_pair}
 

@@ -1,5 +1,8 @@
-"""Isotropic reconstruction by a video model over clips of frames (EMformer), with test-time orientations.
+"""The "clips" inference strategy (EMformer): isotropic reconstruction by a video model over clips of frames, with
+test-time orientations; lost sections found (`detect.find_missing`) and inpainted by the same model first
+(`inpaint.py`).
 
+    summary = run(src, sink, Job(factor, intensity, options, loaded))          # the strategy
     summary = reconstruct_clips(src, sink, apply_fn, factor=4.0, intensity=intensity, frames=16, ...)
 
 The volume (Z sections, Y, X) is cut laterally into square tiles (`tile` px, `overlap` px shared, blended with
@@ -11,6 +14,9 @@ are turned back; their mean is the reconstruction and their standard deviation t
 orientation). Tiles are processed in rows along Y and every finished Y range is written at once (memory: about
 two rows of tiles on the fine grid). `fill` replaces sections (index -> [Y, X] in [0, 1]) before any of this
 (inpainted lost sections, `infer/inpaint.py`).
+
+Options: frames, frame_overlap, tile, overlap, batch_size, tta; `uncertainty` (a path: the orientations' standard
+deviation, in the output's units, needs tta 8) and `inpaint` ("auto": the lost sections detected; "I,J": those).
 """
 from __future__ import annotations
 
@@ -18,13 +24,20 @@ import contextlib
 import math
 from collections.abc import Callable, Mapping
 
+import jax
 import numpy as np
 
-from jax_iso import progress
+from jax_iso import io, progress, runconfig
 from jax_iso.degrade import grid
-from jax_iso.infer.tiles import AxisTiles, axis_tiles, device_batch
+from jax_iso.degrade import pairs as pairs_lib
+from jax_iso.detect.lost import find_missing
+from jax_iso.errors import UserError
+from jax_iso.infer.apply_fn import make_apply_fn
+from jax_iso.infer.inpaint import inpaint_sections
+from jax_iso.infer.tiles import AxisTiles, axis_tiles, device_batch, pad_end
 
 ORIENTATIONS = 8
+SETTINGS = ("frames", "frame_overlap", "tile", "overlap", "batch_size", "tta")
 
 
 def orient(block: np.ndarray, o: int) -> np.ndarray:
@@ -50,16 +63,6 @@ def square_tiles(n_y: int, n_x: int, tile: int, overlap: int) -> tuple[AxisTiles
       return AxisTiles(n, edge, 0, 0, 1)
     return AxisTiles(n, edge, overlap, 0, math.ceil((n - overlap) / (edge - overlap)))
   return with_edge(n_y), with_edge(n_x)
-
-
-def pad_end(x: np.ndarray, axis: int, size: int) -> np.ndarray:
-  """`x` padded at the end of `axis` to `size` (reflected; repeated when it is too short to reflect)."""
-  extra = size - x.shape[axis]
-  if extra <= 0:
-    return x
-  pads = [(0, 0)] * x.ndim
-  pads[axis] = (0, extra)
-  return np.pad(x, pads, mode="reflect" if x.shape[axis] > extra else "edge")
 
 
 class ClipRunner:
@@ -154,3 +157,45 @@ def reconstruct_clips(src, sink, apply_fn: Callable, *, factor: float, intensity
       acc, done_y = acc[:, :, rows:], upto
   return {"tiles": total, "tile": edge, "clips_per_tile": runner.axis.count, "orientations": tta,
           "filled_sections": sorted(int(k) for k in fill)}
+
+
+def check(options: Mapping) -> None:
+  """One-line UserErrors for the options of the "clips" strategy, before any work."""
+  for name in ("frames", "tile", "batch_size"):
+    if int(options[name]) < 1:
+      raise UserError(f"infer.{name}={options[name]} must be >= 1")
+  if not 0 <= int(options["frame_overlap"]) < int(options["frames"]):
+    raise UserError(f"infer.frame_overlap={options['frame_overlap']} must be >= 0 and below infer.frames="
+                    f"{options['frames']}")
+  if not 0 <= int(options["overlap"]) < int(options["tile"]):
+    raise UserError(f"infer.overlap={options['overlap']} must be >= 0 and below infer.tile={options['tile']}")
+  if int(options["tta"]) not in (1, ORIENTATIONS):
+    raise UserError(f"infer.tta={options['tta']} must be 1 (no test-time orientations) or {ORIENTATIONS}")
+  if options.get("uncertainty") and int(options["tta"]) < 2:
+    raise UserError(f"an uncertainty map needs the test-time orientations: set infer.tta={ORIENTATIONS}")
+
+
+def run(src, sink, job) -> dict:
+  """Reconstructs `src` into `sink` (the lost sections the options name inpainted first, the uncertainty written
+  where asked); returns a summary."""
+  loaded, options = job.model, job.options
+  apply_fn = make_apply_fn(loaded.model, loaded.params)
+  settings = {k: int(options[k]) for k in SETTINGS}
+  missing, fill = [], {}
+  if options.get("inpaint"):
+    missing = find_missing(src, str(options["inpaint"]), log=job.progress)
+    if missing:
+      pairs = {**runconfig.to_dict(loaded.config.pairs), "drop_prob": 0.0}
+      pair_fn = jax.jit(pairs_lib.make_batch_fn(pairs))
+      fill = inpaint_sections(src, apply_fn, pair_fn, missing, factor=job.factor, intensity=job.intensity,
+                              frames=settings["frames"], tile=settings["tile"], overlap=settings["overlap"],
+                              seed=int(loaded.config.seed), flips=1 if int(settings["tta"]) == 1 else 4)
+  path = options.get("uncertainty") or None
+  description = {"job": "uncertainty", "method": loaded.config.method, "factor": job.factor,
+                 "quantity": f"standard deviation over {settings['tta']} orientations, in the output's units"}
+  maker = (io.create_volume(path, tuple(sink.shape), np.float32, sink.spacing, description=description)
+           if path else contextlib.nullcontext())
+  with maker as uncertainty:
+    summary = reconstruct_clips(src, sink, apply_fn, factor=job.factor, intensity=job.intensity,
+                                uncertainty=uncertainty, fill=fill, show_progress=job.progress, **settings)
+  return {**summary, "inpainted": missing, "uncertainty": path}

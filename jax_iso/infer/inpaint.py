@@ -20,8 +20,7 @@ import jax
 import numpy as np
 
 from jax_iso.degrade import grid
-from jax_iso.infer.clips import pad_end
-from jax_iso.infer.tiles import axis_tiles
+from jax_iso.infer.tiles import axis_tiles, pad_end
 
 
 def runs(indices: Sequence[int]) -> list[tuple[int, int]]:

@@ -89,6 +89,16 @@ def axis_tiles(size: int, *, tile: int, overlap: int, margin: int, multiple: int
   return AxisTiles(size, min(tile, shrunk), overlap, margin, count)
 
 
+def pad_end(x: np.ndarray, axis: int, size: int) -> np.ndarray:
+  """`x` padded at the end of `axis` to `size` (reflected; repeated when it is too short to reflect)."""
+  extra = size - x.shape[axis]
+  if extra <= 0:
+    return x
+  pads = [(0, 0)] * x.ndim
+  pads[axis] = (0, extra)
+  return np.pad(x, pads, mode="reflect" if x.shape[axis] > extra else "edge")
+
+
 @dataclasses.dataclass(frozen=True)
 class TilePlan:
   """The tiling of [H, W] planes: one `AxisTiles` per axis."""

@@ -35,12 +35,12 @@ _warned: set[str] = set()
 def missing_chunks(policy: str | None):
   """Within the block, chunked volumes opened with absent chunks (read as the fill value) print a warning
   ("warn", the default) or raise UserError ("error"); None keeps the current policy: how a command's
-  --missing_chunks reaches every volume its job opens."""
+  missing_chunks setting reaches every volume its job opens."""
   if policy is None:
     yield
     return
   if str(policy) not in POLICIES:
-    raise UserError(f"--missing_chunks={policy} is not a policy jax_iso knows; choose warn (read absent chunks "
+    raise UserError(f"missing_chunks={policy} is not a policy jax_iso knows; choose warn (read absent chunks "
                     "as the fill value, with a warning) or error (refuse volumes with absent chunks)")
   token = _POLICY.set(str(policy))
   try:
@@ -95,13 +95,13 @@ def check(path: str, driver: str, axes: str | None) -> None:
     labels = f" ({', '.join(found.labels)})" if found.labels else ""
     shown = ", ".join(str(i) for i in found.first_missing()) + (", ..." if found.missing > _SHOWN else "")
     raise UserError(f"{path}: {found.missing} of {found.total} chunks are absent (first{labels}: {shown}); copy "
-                    f"it again completely, or give --missing_chunks=warn to read them as the fill value {fill}")
+                    f"it again completely, or give missing_chunks=warn to read them as the fill value {fill}")
   key = os.path.abspath(path)
   if key not in _warned:
     _warned.add(key)
     print(f"jax_iso: warning: {path}: {found.missing} of {found.total} chunks are absent and read as the fill "
           f"value {fill} (normal where the volume is empty; an incomplete copy otherwise); "
-          "--missing_chunks=error refuses such input", file=sys.stderr)
+          "missing_chunks=error refuses such input", file=sys.stderr)
 
 
 def census(path: str, driver: str, axes: str | None = None) -> Census | None:

@@ -1,7 +1,7 @@
 """HDF5 volumes (h5py): a dataset inside a file, read lazily in boxes, with the voxel size of its attributes.
 
-A dataset is named like a path inside the file: `sample.h5/volumes/raw` (or `--dataset=volumes/raw` beside
-`--input=sample.h5`). Without a name, the file's only dataset of 3 or more dimensions is read, or CREMI's
+A dataset is named like a path inside the file: `sample.h5/volumes/raw` (or `dataset=volumes/raw` beside
+`input=sample.h5`). Without a name, the file's only dataset of 3 or more dimensions is read, or CREMI's
 `volumes/raw` where there are several. Voxel size, first found wins: CREMI's `resolution` (z, y, x in nm, or
 in the dataset's `unit`), then `element_size_um` (z, y, x in micrometres: the Fiji HDF5 plugin, CSBDeep).
 Axis letters come from ilastik's `axistags` or `DIMENSION_LABELS`; a plain 3D dataset is (z, y, x).
@@ -51,7 +51,7 @@ def split(path: str) -> tuple[str, str | None] | None:
 
 
 def with_dataset(path: str, dataset: str | None) -> str:
-  """`path` with `dataset` appended when it is an HDF5 file (`--dataset`); other paths come back unchanged."""
+  """`path` with `dataset` appended when it is an HDF5 file (the `dataset` setting); other paths come back unchanged."""
   if not dataset:
     return path
   found = split(path)
@@ -59,7 +59,7 @@ def with_dataset(path: str, dataset: str | None) -> str:
     return path
   if found[1] is not None:
     raise UserError(f"{path} already names a dataset inside {found[0]}; give it once: either {found[0]}/"
-                    f"{found[1]} or --dataset={dataset}")
+                    f"{found[1]} or dataset={dataset}")
   return f"{found[0]}/{dataset.strip('/')}"
 
 
@@ -122,7 +122,7 @@ def _open_dataset(f: h5py.File, path: str, dataset: str | None) -> Stored:
       raise UserError(f"{path} holds no dataset with 3 or more dimensions; jax_iso needs a 3D (Z, Y, X) volume: "
                       "save the sections in it as one 3D dataset (z, y, x)")
     if len(found) > 1 and CREMI_RAW not in names:
-      raise UserError(f"{path} holds {len(found)} volumes: {_listing(found)}; pick one with --dataset=NAME "
+      raise UserError(f"{path} holds {len(found)} volumes: {_listing(found)}; pick one with dataset=NAME "
                       f"(or give the path {path}/NAME)")
     dataset = CREMI_RAW if CREMI_RAW in names else names[0]
   obj = f.get(dataset)

@@ -50,8 +50,8 @@ def select(name: str, shape, axes: str | None, *, channel: int | None = None,
   desc = f"axes {''.join(letters)}" if named or channel is not None else "no axis names"
   where = f"{name} (shape {shape}, {desc})"
   fixed: dict[int, int] = {}
-  _pick(where, shape, letters, fixed, _CHANNEL, channel, "channel", "--channel")
-  _pick(where, shape, letters, fixed, "T", timepoint, "timepoint", "--timepoint")
+  _pick(where, shape, letters, fixed, _CHANNEL, channel, "channel", "channel")
+  _pick(where, shape, letters, fixed, "T", timepoint, "timepoint", "timepoint")
   kept = [i for i, n in enumerate(shape) if i not in fixed and n > 1]
   fixed.update({i: 0 for i, n in enumerate(shape) if i not in fixed and n == 1})
   if len(kept) < 3:
@@ -60,9 +60,9 @@ def select(name: str, shape, axes: str | None, *, channel: int | None = None,
   if len(kept) > 3:
     if not named and channel is None:
       raise UserError(f"{where} has {len(kept)} dimensions; jax_iso needs a 3D (Z, Y, X) volume: pick the "
-                      "channel (the leading axis) with --channel=N, or save a 3D array")
+                      "channel (the leading axis) with channel=N, or save a 3D array")
     raise UserError(f"{where} has {len(kept)} dimensions left after choosing channel and timepoint; "
-                    "jax_iso needs a 3D (Z, Y, X) volume: pick one with --channel=N or --timepoint=N")
+                    "jax_iso needs a 3D (Z, Y, X) volume: pick one with channel=N or timepoint=N")
   order = _zyx_order(kept, letters)
   z_from_time = (axes or "").upper()[order[0]:order[0] + 1] == "T"
   return Layout(fixed=tuple(fixed.get(i) for i in range(len(shape))), order=order,
@@ -98,7 +98,7 @@ def _pick(where: str, shape, letters: list[str], fixed: dict[int, int], kinds: s
                       "metadata={'axes': 'ZYX'})")
     if rgb:
       raise UserError(f"{where} is RGB-like with {n} samples per pixel; convert it to grayscale (Fiji: Image "
-                      f"> Type > 8-bit) or pick one with --channel=N")
+                      f"> Type > 8-bit) or pick one with channel=N")
     raise UserError(f"{where} has {n} {what}s; pick one with {flag}=N (0 to {n - 1})")
   if not axes:
     if index != 0:

@@ -40,9 +40,9 @@ class Part:
 
   def __post_init__(self):
     if self.count < 1:
-      raise UserError(f"--process_count={self.count} must be >= 1")
+      raise UserError(f"process_count={self.count} must be >= 1")
     if not 0 <= self.index < self.count:
-      raise UserError(f"--process_index={self.index} with --process_count={self.count}: the index must be 0 to "
+      raise UserError(f"process_index={self.index} with process_count={self.count}: the index must be 0 to "
                       f"{self.count - 1}")
 
   def rows(self, n_y: int, chunk: int = CHUNK) -> tuple[int, int]:
@@ -117,7 +117,7 @@ class SharedOmeZarrSink(OmeZarrSink):
                         "process count or model); give every process the same command")
       if time.monotonic() > deadline:
         raise UserError(f"process 0 did not open {self.path} within {WAIT_SECONDS:.0f} s; start it (the same "
-                        "command with --process_index=0), then this one again")
+                        "command with process_index=0), then this one again")
       if not told:
         print(f"part {self.part.index}: waiting for process 0 to open {self.path}", file=sys.stderr)
         told = True

@@ -1,4 +1,4 @@
-"""Voxel spacing: units, tidy floats and the `--spacing=z,y,x` parser."""
+"""Voxel spacing: units, tidy floats and the `spacing=z,y,x` parser."""
 from __future__ import annotations
 
 import math
@@ -53,7 +53,7 @@ def valid_spacing(values) -> Spacing | None:
 
 def parse_spacing(text: str) -> Spacing:
   """Parses '40,4,4' (nm, z,y,x; also '40x4x4' or '40 4 4') into (40.0, 4.0, 4.0)."""
-  example = "e.g. --spacing=40,4,4 for 40 nm sections of 4 nm pixels"
+  example = "e.g. spacing=40,4,4 for 40 nm sections of 4 nm pixels"
   parts = [p for p in re.split(r"[,x\s]+", str(text).strip().lower()) if p]
   try:
     values = tuple(float(p) for p in parts)

@@ -22,12 +22,12 @@ _OME_VERSION = contextvars.ContextVar("ome_version", default="0.4")
 @contextlib.contextmanager
 def ome_version(version: str | None):
   """Within the block, OME-Zarr outputs are written as NGFF `version` ("0.4", the default, or "0.5"; None keeps
-  the default): how a command's --ome_version reaches every volume its job writes."""
+  the default): how a command's ome_version setting reaches every volume its job writes."""
   if version is None:
     yield
     return
   if str(version) not in VERSIONS:
-    raise UserError(f"--ome_version={version} is not an OME-Zarr version jax_iso writes; choose 0.4 (read by "
+    raise UserError(f"ome_version={version} is not an OME-Zarr version jax_iso writes; choose 0.4 (read by "
                     "napari-ome-zarr and Fiji today) or 0.5 (zarr v3)")
   token = _OME_VERSION.set(str(version))
   try:
@@ -56,7 +56,7 @@ def create_volume(path, shape, dtype, spacing: Spacing | None, *, description: d
   if part is not None and part.count > 1:
     if output_format(path) != "ome-zarr":
       raise UserError(f"{part.count} processes write one output only as OME-Zarr, chunk by chunk; give an "
-                      f"--output ending in .ome.zarr instead of {os.path.basename(path)}")
+                      f"output ending in .ome.zarr instead of {os.path.basename(path)}")
     folder = work_path(path) if resume_dir in (None, True) else resume_dir
     return SharedOmeZarrSink(path, shape, dtype, spacing, description, folder,
                              version=_OME_VERSION.get(), part=part)

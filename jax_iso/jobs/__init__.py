@@ -1,16 +1,18 @@
-"""File-level jobs behind the `jax-iso` subcommands (also the Python/Colab entry points).
+"""File-level jobs behind the `jax-iso` subcommands (also the Python, Colab and napari entry points).
 
-Each job validates its inputs (raising `UserError` before anything is written), streams the volume through the
-library (io -> degrade / infer -> io) and returns a JSON-able summary. The CLI only parses flags and calls one.
-Methods come from the registry (`jax_iso.methods`); `apply.py` holds the volume-and-grid setup and the run of a
-method's inference strategy that reconstruct and predict share.
+Every job is one use of the pipeline (`pipeline.py`): its settings checked once into an options object
+(`options.py`), the input opened and its grid resolved once, a model obtained by one route (`model_route.py`:
+none, fitted, loaded, pretrained or fine-tuned), the method's strategy run, the output written atomically. What
+differs between jobs is a task's hooks: `isotropic.py` (reconstruct, predict), `section_tasks.py` (denoise,
+superres), `restore.py`. `validate` and `demo` run reconstructions; `evaluate`, `simulate` and `train` stand
+alone. Each returns a JSON-able summary; bad input raises UserError before anything is written.
 """
 from jax_iso.jobs.demo import demo
 from jax_iso.jobs.evaluate import evaluate
 from jax_iso.jobs.predict import predict
 from jax_iso.jobs.reconstruct import reconstruct
 from jax_iso.jobs.restore import restore
-from jax_iso.jobs.emdiffuse import denoise, superres
+from jax_iso.jobs.section_tasks import denoise, superres
 from jax_iso.jobs.simulate import simulate
 from jax_iso.jobs.train import train
 from jax_iso.jobs.validate import validate

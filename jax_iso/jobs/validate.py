@@ -19,13 +19,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jax_iso import io
+from jax_iso import io, pretrained
 from jax_iso import methods as registry
 from jax_iso.errors import UserError
 from jax_iso.io.factor import MAX_FACTOR
-from jax_iso.jobs.apply import open_sections
-from jax_iso.jobs.evaluate import check_report_dir
+from jax_iso.jobs import isotropic
 from jax_iso.jobs.reconstruct import reconstruct
+from jax_iso.jobs.evaluate import check_report_dir
+from jax_iso.jobs.options import make
 from jax_iso.metrics import heldout
 
 DEFAULT_METHODS = ("cubic", "unet", "a2i")
@@ -39,7 +40,7 @@ def parse_methods(methods: str | Sequence[str]) -> tuple[str, ...]:
   """Method names from "cubic,unet" or a sequence; each must be in the registry (duplicates dropped)."""
   names = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
   if not names:
-    raise UserError(f"--methods is empty; pass e.g. --methods={','.join(DEFAULT_METHODS)}")
+    raise UserError(f"methods={methods!r} names no method; pass e.g. methods={','.join(DEFAULT_METHODS)}")
   for name in names:
     registry.get(name, task="isotropic", flag="methods")
   return tuple(dict.fromkeys(names))
@@ -50,33 +51,34 @@ def default_out_dir(input: str) -> pathlib.Path:
   return pathlib.Path(io.derived_path(input, "_validate"))
 
 
-def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_dir: str | None = None,
-             factor: float | None = None, spacing: tuple[float, float, float] | None = None,
-             channel: int | None = None, timepoint: int | None = None, steps: int | None = None,
-             variant: str | None = None, show_progress: bool = True) -> dict:
+def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, **settings) -> dict:
   """Scores `methods` on the held-out sections of `input`; writes validate.json, validate.png and the held-out
-  sections (heldout_real.tif, heldout_METHOD.tif, float32 in [0, 1]) into `out_dir`. Learned methods train for
-  `steps` steps (default: their config's) of config `variant`. Returns the validate.json dict."""
-  names = parse_methods(methods)
-  if steps is not None and steps < 1:
-    raise UserError(f"--steps={steps} must be >= 1")
-  out = pathlib.Path(out_dir) if out_dir else default_out_dir(input)
-  check_report_dir(out, "--out_dir")
+  sections (heldout_real.tif, heldout_METHOD.tif, float32 in [0, 1]) into `out_dir` (default: INPUT_validate
+  beside the input). Learned methods run as `reconstruct` runs them: from the model shipped for the method
+  (briefly fine-tuned on the kept sections; `train_steps`: its fine-tune) where one ships, else fitted for
+  `train_steps` steps (default: their config's) of config `variant`; `init` picks (scratch, "pretrained", or a
+  trained model; `train_steps`: its fine-tune, 0: as it is); `settings`: see `jobs.options.COMMANDS["validate"]`. Returns the validate.json dict."""
+  opts = make("validate", input=input, methods=methods, **settings)
+  names = parse_methods(opts.methods)
+  if opts.train_steps is not None and opts.train_steps < (0 if opts.init not in (None, "scratch") else 1):
+    raise UserError(f"train_steps={opts.train_steps} must be >= 1 (or 0 with init=MODEL: the model as it is)")
+  out = pathlib.Path(opts.out_dir) if opts.out_dir else default_out_dir(input)
+  check_report_dir(out, "out_dir")
   start = time.perf_counter()
-  with open_sections(input, factor=factor, spacing=spacing, channel=channel, timepoint=timepoint) as sections:
-    n = int(sections.src.shape[0])
+  with isotropic.TASK.open(opts, None) as grid:
+    n = int(grid.src.shape[0])
     if n < MIN_SECTIONS:
       raise UserError(f"{input} has {n} sections; validate holds out every other one and needs at least "
                       f"{MIN_SECTIONS}")
-    if min(sections.src.shape[1:]) < MIN_LATERAL:
-      raise UserError(f"{input} has sections of {sections.src.shape[1]} x {sections.src.shape[2]} pixels; validate "
+    if min(grid.src.shape[1:]) < MIN_LATERAL:
+      raise UserError(f"{input} has sections of {grid.src.shape[1]} x {grid.src.shape[2]} pixels; validate "
                       f"scores them by SSIM and needs at least {MIN_LATERAL} x {MIN_LATERAL}")
-    s = sections.factor
+    s = grid.factor
     if 2 * s > MAX_FACTOR:
       raise UserError(f"validate reconstructs at twice the factor, x{2 * s:g}, beyond x{MAX_FACTOR:g}; it cannot "
                       "validate a volume this anisotropic")
-    data = np.asarray(sections.src[:])
-    to_unit, vol_spacing = sections.intensity.to_unit, sections.spacing
+    data = np.asarray(grid.src[:])
+    to_unit, vol_spacing = io.intensity_of(grid.src).to_unit, grid.spacing
   kept = data[0::2]
   n_heldout = len(kept) - 1  # held-out sections with a kept one on each side
   real = np.asarray(to_unit(data[1:2 * n_heldout:2]), np.float32)
@@ -94,10 +96,16 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
       method_start = time.perf_counter()
       entry = registry.get(name)
       print(f"validate: {name} on {len(kept)} kept sections at x{2 * s:g}", file=sys.stderr)
-      learned = dict(steps=steps, variant=variant, overrides=SECTION_PROFILE) if entry.learned else {}
+      learned = {"variant": opts.variant, "config": SECTION_PROFILE}     # a fit on the profile of kept sections
+      if opts.init not in (None, "scratch"):    # a trained model: as it is, or fine-tuned with its own pairs
+        learned = {"init": opts.init}
+      elif opts.init is None and opts.variant is None and pretrained.for_method(name):
+        learned = {}                            # as reconstruct runs it: the shipped model, briefly fine-tuned
+      if opts.train_steps is not None:
+        learned["train_steps"] = opts.train_steps
       pred_path = tmp / f"pred_{name}.tif"
       run = reconstruct(str(kept_path), str(pred_path), method=name, factor=None if kept_spacing else 2 * s,
-                        show_progress=show_progress, **learned)
+                        show_progress=opts.show_progress, **(learned if entry.learned else {}))
       with io.open_volume(pred_path) as pred:
         predicted[name] = heldout.integrate_heldout(pred, s, n_heldout, to_unit)
       pred_path.unlink()
@@ -105,6 +113,8 @@ def validate(input: str, methods: str | Sequence[str] = DEFAULT_METHODS, *, out_
       scores[name]["seconds"] = round(time.perf_counter() - method_start, 1)
       if run.get("fit"):
         scores[name]["fit"] = run["fit"]
+      if entry.learned:
+        scores[name]["model_route"] = run["route"] + (f" ({run['model_name']})" if run.get("model_name") else "")
     result = {"input": str(input), "factor": s, "validated_factor": 2 * s, "sections": n, "kept": len(kept),
               "heldout": [2 * j + 1 for j in range(n_heldout)], "spacing_nm": None if vol_spacing is None else
               list(vol_spacing), "resolution_units": "voxels" if vol_spacing is None else "nm",

@@ -1,4 +1,6 @@
-"""Report pictures: ortho-slices (prediction | reference | |error|) and FSC curves (or power spectra), as PNGs.
+"""Report pictures: ortho-slices (input | prediction | reference | |error|) and FSC curves (or power spectra), as
+PNGs. The input column, the sections the prediction was made from shown on its fine grid, is what a user
+compares first; it is drawn when the caller knows the input.
 
 Figures are drawn with `matplotlib.figure.Figure` (rendered by Agg on save): no display is needed and the
 pyplot backend of the calling process (e.g. a notebook's) is left alone.
@@ -60,12 +62,13 @@ def _column_title(ax: Any, title: str) -> None:
 
 
 def _orthoslices(path: pathlib.Path, pred: Any, ref: Any | None, results: Mapping[str, Any],
-                 spacing: Sequence[float], unit: str, pred_to_unit: ToUnit | None,
-                 ref_to_unit: ToUnit | None) -> pathlib.Path:
+                 spacing: Sequence[float], unit: str, to_unit: Mapping[str, ToUnit | None],
+                 inp: Any | None) -> pathlib.Path:
   shape = checks.shape_of(pred, "prediction") if ref is None else checks.pair_shape(pred, ref)
   sz, sy, sx = spacing
-  pred_planes = _planes(pred, pred_to_unit, "pred_to_unit")
-  ref_planes = None if ref is None else _planes(ref, ref_to_unit, "ref_to_unit")
+  pred_planes = _planes(pred, to_unit.get("pred"), "pred_to_unit")
+  ref_planes = None if ref is None else _planes(ref, to_unit.get("ref"), "ref_to_unit")
+  inp_planes = None if inp is None else _planes(inp, to_unit.get("input"), "input_to_unit")
   scale_planes = pred_planes if ref_planes is None else ref_planes
   lo, hi = np.percentile(np.concatenate([p.ravel() for p in scale_planes.values()]), [0.5, 99.5])
   grey = {"cmap": "gray", "vmin": lo, "vmax": hi if hi > lo else lo + 1e-6}  # one scale, set by the reference
@@ -79,30 +82,36 @@ def _orthoslices(path: pathlib.Path, pred: Any, ref: Any | None, results: Mappin
   suptitle = (f"Centre planes of the {' x '.join(map(str, shape))} (z, y, x) volume, voxel {spacing_text}\n"
               f"planes larger than {MAX_PLANE} px are cropped to their centre")
 
-  if ref_planes is None:  # one row: XY | XZ | YZ
+  if ref_planes is None:  # rows (input,) prediction; columns XY | XZ | YZ
     widths = [1.0 / a for a in aspects]
-    fig = Figure(figsize=(3.6 * sum(widths) + 0.4, 4.6), layout="constrained")
-    axes = fig.subplots(1, 3, width_ratios=widths)
-    for ax, (key, label, *_) in zip(axes, rows):
-      _show(ax, pred_planes[key], extents[key], **grey)
-      _scale_bar(ax, extents[key][1], extents[key][2], unit)
-      ax.set_title(label, fontsize=10)
-  else:  # rows XY / XZ / YZ, columns prediction | reference | |error|
+    shown = ([("Input (sections on the fine grid)", inp_planes)] if inp_planes else []) + [("Prediction",
+                                                                                            pred_planes)]
+    fig = Figure(figsize=(3.6 * sum(widths) + 0.4, 4.2 * len(shown) + 0.4), layout="constrained")
+    axes = np.asarray(fig.subplots(len(shown), 3, width_ratios=widths)).reshape(len(shown), 3)
+    for r, (name, planes) in enumerate(shown):
+      for ax, (key, label, *_) in zip(axes[r], rows):
+        _show(ax, planes[key], extents[key], **grey)
+        _scale_bar(ax, extents[key][1], extents[key][2], unit)
+        ax.set_title(f"{name}: {label}" if len(shown) > 1 else label, fontsize=10)
+  else:  # rows XY / XZ / YZ, columns (input |) prediction | reference | |error|
     errors = {k: np.abs(pred_planes[k] - ref_planes[k]) for k, *_ in rows}
-    fig = Figure(figsize=(11.0, 3.4 * sum(aspects) + 1.2), layout="constrained")
-    axes = fig.subplots(3, 3, height_ratios=aspects)
+    columns = ([("Input (sections)", inp_planes)] if inp_planes else []) + [("Prediction", pred_planes),
+                                                                             ("Reference", ref_planes)]
+    n = len(columns) + 1
+    fig = Figure(figsize=(3.7 * n, 3.4 * sum(aspects) + 1.2), layout="constrained")
+    axes = fig.subplots(3, n, height_ratios=aspects)
     for i, (key, label, *_) in enumerate(rows):
-      _show(axes[i, 0], pred_planes[key], extents[key], **grey)
+      for c, (_, planes) in enumerate(columns):
+        _show(axes[i, c], planes[key], extents[key], **grey)
       _scale_bar(axes[i, 0], extents[key][1], extents[key][2], unit)
-      _show(axes[i, 1], ref_planes[key], extents[key], **grey)
-      err_image = _show(axes[i, 2], errors[key], extents[key], cmap="inferno", vmin=0.0, vmax=ERROR_MAX)
+      err_image = _show(axes[i, n - 1], errors[key], extents[key], cmap="inferno", vmin=0.0, vmax=ERROR_MAX)
       if f"psnr_{key}" in results and f"ssim_{key}" in results:
-        axes[i, 2].set_title(f"all {key} planes: PSNR {results[f'psnr_{key}']:.2f} dB, "
-                             f"SSIM {results[f'ssim_{key}']:.3f}", fontsize=8)
+        axes[i, n - 1].set_title(f"all {key} planes: PSNR {results[f'psnr_{key}']:.2f} dB, "
+                                 f"SSIM {results[f'ssim_{key}']:.3f}", fontsize=8)
       axes[i, 0].set_ylabel(label, fontsize=10)
-    for ax, title in zip(axes[0], ("Prediction", "Reference", "|Prediction - Reference|")):
+    for ax, title in zip(axes[0], [t for t, _ in columns] + ["|Prediction - Reference|"]):
       _column_title(ax, title)
-    fig.colorbar(err_image, ax=axes[:, 2], shrink=0.6, extend="max",
+    fig.colorbar(err_image, ax=axes[:, n - 1], shrink=0.6, extend="max",
                  label="absolute error (intensity scaled to [0, 1])")
   fig.suptitle(suptitle, fontsize=9)
   fig.savefig(path, dpi=110)
@@ -168,18 +177,21 @@ def _fsc_plot(path: pathlib.Path, results: Mapping[str, Any]) -> pathlib.Path:
 
 
 def write_report(report_dir: str | pathlib.Path, pred: Any, ref: Any | None, results: Mapping[str, Any], *,
-                 pred_to_unit: ToUnit | None = None, ref_to_unit: ToUnit | None = None) -> list[pathlib.Path]:
+                 pred_to_unit: ToUnit | None = None, ref_to_unit: ToUnit | None = None, inp: Any | None = None,
+                 inp_to_unit: ToUnit | None = None) -> list[pathlib.Path]:
   """Writes orthoslices.png and fsc.png (spectrum.png without a reference) into `report_dir`; returns the paths.
 
   `results` comes from `evaluate` (with `ref`) or `evaluate_reference_free` (`ref=None`: ortho-slices of the
-  volume alone and its directional power spectra). Volumes may be lazy array-likes; only the centre planes are read.
+  volume alone and its directional power spectra). `inp`: the input on the prediction's grid (its sections,
+  each over the fine slices it covers), drawn beside the prediction. Volumes may be lazy array-likes; only the
+  centre planes are read.
   """
   report_dir = pathlib.Path(report_dir)
   report_dir.mkdir(parents=True, exist_ok=True)
   spacing = tuple(results.get("spacing_nm") or (1.0, 1.0, 1.0))
   unit = results.get("resolution_units", "nm")
-  pictures = [_orthoslices(report_dir / "orthoslices.png", pred, ref, results, spacing, unit, pred_to_unit,
-                           ref_to_unit)]
+  to_unit = {"pred": pred_to_unit, "ref": ref_to_unit, "input": inp_to_unit}
+  pictures = [_orthoslices(report_dir / "orthoslices.png", pred, ref, results, spacing, unit, to_unit, inp)]
   if results.get("reference_free"):
     return pictures + [spectrum_plot(report_dir / "spectrum.png", results)]
   return pictures + [_fsc_plot(report_dir / "fsc.png", results)]

@@ -26,7 +26,7 @@ which sees signal and noise scaled alike, is fooled by it. A reconstruction that
 Z power above that floor at finer scales and is credited for it; as for any reference-free measure, detail
 that a method invents counts as well, so rank methods on real sections with `jax-iso validate`. SNR_FACTOR 4
 rather than 2 (signal = noise) is a measured choice: on FlyEM with simulated sections it ranks cubic, U-Net
-and A2I-3DEM as the reference-based FSC does, where 2 ranks A2I below cubic (README, "Trust on real data").
+and A2I-3DEM as the reference-based FSC does, where 2 ranks A2I below cubic (docs/metrics.md, "Trust on real data").
 
 Nor is the Z floor above NOISE_SPREAD x the noisier lateral plateau: raw sections sample Z so coarsely that
 their Z band still holds signal. Within those bounds each direction keeps its own plateau, because EM noise is
@@ -54,7 +54,7 @@ from jax_iso.metrics.resolution import ResolutionValue
 DIRECTIONS = ("z", "y", "x")
 PLATEAU_BAND = 0.8    # a direction's noise plateau: its shells in [0.8, 1] x its Nyquist frequency
 NOISE_SPREAD = 2.0    # a Z plateau above 2x the noisier lateral one is signal (raw sections), not noise
-SNR_FACTOR = 4.0      # the crossing: power = 4 x floor (signal 3x the noise); see the README for the choice
+SNR_FACTOR = 4.0      # the crossing: power = 4 x floor (signal 3x the noise); see docs/metrics.md for the choice
 MIN_SIZE = 8          # voxels per axis: fewer leave no shells between the lowest and the plateau
 _TINY = 1e-30         # power floor before taking logs (an all-zero shell)
 

@@ -1,6 +1,6 @@
 """The picture of a denoise / superres run: input | mean | uncertainty | flags of one section, as a PNG.
 
-    restore_figure("den.png", input_view, "den.tif", summary)   # summary: what jobs.emdiffuse returned
+    sample_figure("den.png", input_view, "den.tif", summary)   # summary: what jobs.denoise / jobs.superres returned
 
 The uncertainty (standard deviation of the K samples, intensity in [0, 1]) is drawn on a fixed scale from 0 to
 twice the flag threshold, so pictures of different runs compare; flagged pixels are drawn in red over the mean.
@@ -27,8 +27,8 @@ def _section(view, intensity: io.Intensity, z: int, box) -> np.ndarray:
   return np.clip(intensity.to_unit(np.asarray(view[(z,) + tuple(box)], np.float32)), 0.0, 1.0)
 
 
-def restore_figure(path: str | pathlib.Path, input_view, input_intensity: io.Intensity, output: str,
-                   summary: Mapping, *, scale: int = 1) -> pathlib.Path:
+def sample_figure(path: str | pathlib.Path, input_view, input_intensity: io.Intensity, output: str,
+                  summary: Mapping, *, scale: int = 1) -> pathlib.Path:
   """Draws the middle section of `input_view` (the input on the output grid: upsampled `scale` x), `output`, and
   the uncertainty and flags the run wrote (`summary["strategy"]`) into `path`."""
   shape = tuple(summary["output_shape"])

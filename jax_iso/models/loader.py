@@ -125,11 +125,11 @@ def _model_of(config: runconfig.Frozen, where: pathlib.Path) -> nn.Module:
 
 def _load_workdir(workdir: pathlib.Path) -> LoadedModel:
   config_path = workdir / CONFIG_FILE
-  fix = "train it again (a new --workdir), or pass another model"
+  fix = "train it again (a new workdir), or pass another model"
   step = latest_step(workdir) if config_path.exists() else None
   if step is None:
     raise UserError(f"{workdir} holds no finished training (no {CONFIG_FILE} or no checkpoint); train first with "
-                    "`jax-iso train --workdir=...` or pass --model=BUNDLE")
+                    "`jax-iso train` (workdir=...) or pass model=BUNDLE")
   config = _checked_config(_read_json(config_path, "training workdir's config", fix), config_path, fix)
   model = _model_of(config, workdir)
   name = "ema_params" if float(config.train.ema) > 0 else "params"
@@ -143,7 +143,7 @@ def _load_workdir(workdir: pathlib.Path) -> LoadedModel:
 
 
 def _load_bundle(path: pathlib.Path) -> LoadedModel:
-  fix = "export it again (`jax-iso export --workdir=RUN --output=...`)"
+  fix = "export it again (`jax-iso export`: workdir=RUN, output=...)"
   meta = _read_json(path / BUNDLE_FILE, "bundle's description", fix)
   if not isinstance(meta, dict):
     raise UserError(f"{path / BUNDLE_FILE} does not describe a bundle; {fix}")
@@ -166,11 +166,29 @@ def _load_bundle(path: pathlib.Path) -> LoadedModel:
   return LoadedModel(model, params, config, step, str(path))
 
 
+def read_config(path: str | os.PathLike) -> runconfig.Frozen:
+  """The run config of a bundle or training workdir, checked, without loading its parameters."""
+  path = pathlib.Path(path)
+  if not path.exists():
+    raise UserError(f"{path} does not exist; pass a training workdir or a bundle made by `jax-iso export`")
+  if (path / BUNDLE_FILE).exists():
+    fix = "export it again (`jax-iso export`: workdir=RUN, output=...)"
+    meta = _read_json(path / BUNDLE_FILE, "bundle's description", fix)
+    if not isinstance(meta, dict) or "config" not in meta:
+      raise UserError(f"{path / BUNDLE_FILE} has no model config; the bundle is damaged: {fix}")
+    return _checked_config(meta["config"], path / BUNDLE_FILE, fix)
+  if not (path / CONFIG_FILE).exists():
+    raise UserError(f"{path} holds no finished training (no {CONFIG_FILE}); train first with `jax-iso train` "
+                    "(workdir=...) or pass a bundle")
+  fix = "train it again (a new workdir), or pass another model"
+  return _checked_config(_read_json(path / CONFIG_FILE, "training workdir's config", fix), path / CONFIG_FILE, fix)
+
+
 def load_model(path: str | os.PathLike) -> LoadedModel:
   """The model and parameters of a bundle, or of a training workdir's latest checkpoint (EMA if kept)."""
   path = pathlib.Path(path)
   if not path.exists():
-    raise UserError(f"{path} does not exist; pass a training --workdir or a bundle made by `jax-iso export`")
+    raise UserError(f"{path} does not exist; pass a training workdir or a bundle made by `jax-iso export`")
   if (path / BUNDLE_FILE).exists():
     return _load_bundle(path)
   return _load_workdir(path)

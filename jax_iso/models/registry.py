@@ -41,7 +41,7 @@ def build_model(cfg: Mapping) -> nn.Module:
   model = cls(**cfg)
   problems = model.problems() if hasattr(model, "problems") else []
   if problems:
-    raise UserError(f"model.{problems[0]}; fix it with --config.model.{problems[0].split('=')[0]}=...")
+    raise UserError(f"model.{problems[0]}; fix it with model.{problems[0].split('=')[0]}=...")
   return model
 
 

@@ -7,7 +7,7 @@ the file beside it named like it with `_std` or `_uncertainty` added (`iso.tif` 
 provenance job is "uncertainty") on the output's grid.
 
 A layer's Z translate places a file where its source lies: a reconstruction's fine slice j sits at
-(j + 0.5) / s - 0.5 sections (README "Conventions"), a simulation's section k at fine slice (k + 0.5) * s - 0.5,
+(j + 0.5) / s - 0.5 sections (docs/formats.md, "Conventions"), a simulation's section k at fine slice (k + 0.5) * s - 0.5,
 so an input, its simulation and its reconstruction overlay when opened together.
 """
 from __future__ import annotations

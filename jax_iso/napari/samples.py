@@ -1,6 +1,6 @@
 """napari sample data: the FIB-SEM sample shipped with jax_iso (160^3, 10 nm isotropic) and its simulation at
 40 nm sections (x4, `jax_iso.jobs.simulate`: 40 sections), each with its voxel size as scale; the simulation
-placed where its sections lie in the original (README "Conventions")."""
+placed where its sections lie in the original (docs/formats.md, "Conventions")."""
 from __future__ import annotations
 
 import os

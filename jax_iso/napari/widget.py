@@ -3,7 +3,7 @@
 The layer is written to a temporary TIFF, reconstructed into a temporary output and read back, in a worker
 thread (the viewer stays responsive); the progress bar follows jax_iso's progress bars (`progress.listen`):
 training steps, then the reconstructed slabs. The result is added as a new layer on the fine grid: Z scale
-z / s, translated so that fine slice j lies at (j + 0.5) / s - 0.5 sections (README "Conventions") and the
+z / s, translated so that fine slice j lies at (j + 0.5) / s - 0.5 sections (docs/formats.md, "Conventions") and the
 result overlays the layer. A `UserError` (bad factor, too few sections...) is shown as a napari notification.
 """
 from __future__ import annotations
@@ -20,10 +20,12 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import notification_manager, show_error
 from qtpy.QtCore import QObject, Signal
 
-from jax_iso import io, jobs, methods, progress
+from jax_iso import io, jobs, methods, pretrained, progress
+from jax_iso.jobs.model_route import default_fine_tune
 from jax_iso.errors import UserError
 
-DEFAULT_STEPS = 200     # training steps of a learned method: minutes on a laptop CPU, not a finished model
+DEFAULT_STEPS = 200     # training steps of a learned method from scratch: minutes on a laptop CPU, not a finished model
+STARTS = ("pretrained", "scratch")   # where a learned method's model starts: the shipped model, or nothing
 WRITES = (np.uint8, np.uint16, np.float32)   # dtypes jax_iso writes as they are; others become float32
 
 
@@ -32,11 +34,17 @@ def isotropic_methods() -> list[str]:
   return [m.name for m in methods.METHODS.values() if m.task == "isotropic" and not m.train_iso]
 
 
-def reconstruct_array(data, *, method: str, factor: float, steps: int | None = None,
+def default_method() -> str:
+  """The method the widget offers first: the U-Net when a pretrained one ships (good in a minute), else cubic."""
+  return "unet" if pretrained.for_method("unet") is not None else "cubic"
+
+
+def reconstruct_array(data, *, method: str, factor: float, steps: int | None = None, init: str | None = None,
                       on_progress=None) -> tuple[np.ndarray, dict]:
   """`jobs.reconstruct` of a (Z, Y, X) array, through temporary files: (the round(Z*s) fine slices, the job's
-  summary). `steps` applies to a learned method only; `on_progress(description, completed, total)` follows
-  its progress bars."""
+  summary). `steps` (training or fine-tuning steps; 0: a pretrained model as it is) and `init` ("pretrained",
+  "scratch"; None: the job's default) apply to a learned method only; `on_progress(description, completed,
+  total)` follows its progress bars."""
   data = np.asarray(data)
   if data.ndim != 3:
     raise UserError(f"the layer has {data.ndim} dimensions (shape {data.shape}); jax_iso reconstructs a 3D "
@@ -53,8 +61,9 @@ def reconstruct_array(data, *, method: str, factor: float, steps: int | None = N
     io.write_volume(source, data, None)
     try:
       with listening:
+        learned = {"train_steps": None if steps is None else int(steps), "init": init} if entry.learned else {}
         summary = jobs.reconstruct(source, output, method=method, factor=float(factor),
-                                   steps=int(steps) if entry.learned and steps else None)
+                                   **{k: v for k, v in learned.items() if v is not None})
     except UserError as err:      # the temporary files mean nothing to the user: name the layer instead
       message = str(err).replace(source, "the layer").replace(output, "the result")
       raise UserError(message.replace(os.path.basename(source), "the layer")) from err
@@ -63,8 +72,9 @@ def reconstruct_array(data, *, method: str, factor: float, steps: int | None = N
 
 
 @thread_worker
-def _reconstruct_in_thread(data, *, method: str, factor: float, steps: int, relay: _Relay):
-  return reconstruct_array(data, method=method, factor=factor, steps=steps, on_progress=relay.progressed.emit)
+def _reconstruct_in_thread(data, *, method: str, factor: float, steps: int, init: str | None, relay: _Relay):
+  return reconstruct_array(data, method=method, factor=factor, steps=steps, init=init,
+                           on_progress=relay.progressed.emit)
 
 
 class _Relay(QObject):
@@ -73,24 +83,27 @@ class _Relay(QObject):
 
 
 class ReconstructWidget(widgets.Container):
-  """Image layer, method, factor, training steps, progress bar and Run; the result becomes a new layer."""
+  """Image layer, method, where its model starts (the shipped pretrained model, or scratch), factor, training
+  steps, progress bar and Run; the result becomes a new layer."""
 
   def __init__(self, viewer: napari.viewer.Viewer):
     super().__init__(labels=True)
     self._viewer = viewer
     self.layer = widgets.ComboBox(label="image", choices=self._image_layers, nullable=True)
-    self.method = widgets.ComboBox(label="method", choices=isotropic_methods(), value="cubic")
+    self.method = widgets.ComboBox(label="method", choices=isotropic_methods(), value=default_method())
+    self.start = widgets.ComboBox(label="start from", choices=list(STARTS), value="pretrained")
     self.factor = widgets.FloatSpinBox(label="factor", value=4.0, min=1.0, max=1000.0, step=0.5)
-    self.steps = widgets.SpinBox(label="training steps", value=DEFAULT_STEPS, min=1, max=10_000_000)
+    self.steps = widgets.SpinBox(label="training steps", value=DEFAULT_STEPS, min=0, max=10_000_000)
     self.progress = widgets.ProgressBar(label="progress", value=0, min=0, max=1)
     self.status = widgets.Label(label="", value="")
     self.run_button = widgets.PushButton(text="Run")
-    self.extend([self.layer, self.method, self.factor, self.steps, self.progress, self.status, self.run_button])
+    self.extend([self.layer, self.method, self.start, self.factor, self.steps, self.progress, self.status, self.run_button])
     self._relay = _Relay(self.native)
     self._relay.progressed.connect(self._on_progress)
     self.worker = None
     self.layer.changed.connect(self._layer_changed)
     self.method.changed.connect(self._method_changed)
+    self.start.changed.connect(self._method_changed)
     self.run_button.changed.connect(self.run)
     for event in (viewer.layers.events.inserted, viewer.layers.events.removed, viewer.layers.events.reordered):
       event.connect(self._refresh_layers)
@@ -116,8 +129,18 @@ class ReconstructWidget(widgets.Container):
     if ratio > 1.0 + 1e-6:
       self.factor.value = round(ratio, 4)
 
+  def _shipped(self):
+    """The pretrained model shipped for the chosen method, or None."""
+    return pretrained.for_method(self.method.value)
+
   def _method_changed(self, _value=None) -> None:
-    self.steps.enabled = methods.get(self.method.value).learned
+    """Steps for a learned method: a pretrained model's short fine-tune (0: as it is), or a fit from scratch."""
+    learned, shipped = methods.get(self.method.value).learned, self._shipped()
+    self.start.enabled = shipped is not None
+    from_pretrained = shipped is not None and self.start.value == "pretrained"
+    self.steps.enabled = learned
+    self.steps.label = "fine-tune steps" if from_pretrained else "training steps"
+    self.steps.value = default_fine_tune(shipped) if from_pretrained else DEFAULT_STEPS
 
   @property
   def running(self) -> bool:
@@ -142,7 +165,8 @@ class ReconstructWidget(widgets.Container):
       self._add_result(layer, method, factor, *out)
 
     self.worker = _reconstruct_in_thread(
-        data, method=method, factor=factor, steps=int(self.steps.value), relay=self._relay,
+        data, method=method, factor=factor, steps=int(self.steps.value),
+        init=self.start.value if self._shipped() is not None else None, relay=self._relay,
         _connect={"returned": returned, "errored": self._failed, "finished": self._finished}, _start_thread=True)
     return self.worker
 

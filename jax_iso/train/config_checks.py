@@ -24,11 +24,11 @@ def method_of(config: Mapping) -> methods.Method:
                     f"{', '.join(methods.names(learned=True))}")
   if config["model"]["name"] != method.model:
     raise UserError(f"model.name={config['model']['name']!r} is not the network of method {name} "
-                    f"({method.model!r}); remove the override or set --config.method")
+                    f"({method.model!r}); remove the override or set method=NAME")
   if config["pairs"]["kind"] not in method.pair_kinds:
     raise UserError(f"pairs.kind={config['pairs']['kind']!r} is not a pair maker of method {name} "
                     f"({' or '.join(repr(k) for k in method.pair_kinds)}); remove the override or set "
-                    "--config.method")
+                    "method=NAME")
   return method
 
 
@@ -37,7 +37,7 @@ def check(config: Mapping, multiple: int) -> None:
   data, train = config["data"], config["train"]
   if int(data["crop"]) < multiple or int(data["crop"]) % multiple:
     raise UserError(f"data.crop={data['crop']} must be a positive multiple of {multiple} for this model; "
-                    f"e.g. --config.data.crop={max(multiple, int(data['crop']) // multiple * multiple)}")
+                    f"e.g. data.crop={max(multiple, int(data['crop']) // multiple * multiple)}")
   if int(data["batch_size"]) < 1:
     raise UserError(f"data.batch_size={data['batch_size']} must be >= 1")
   if not 0.0 <= float(data["holdout"]) < 1.0:
@@ -52,7 +52,7 @@ def check(config: Mapping, multiple: int) -> None:
   frozen = train.get("frozen", ())
   if isinstance(frozen, str) or not all(isinstance(p, str) for p in frozen):
     raise UserError(f"train.frozen={frozen!r} must be a tuple of parameter path patterns, e.g. "
-                    "--config.train.frozen=\"('params/Conv_0/.*',)\"")
+                    "train.frozen=\"('params/Conv_0/.*',)\"")
   if config["pairs"]["kind"] not in pairs.PAIR_MAKERS:
     raise UserError(f"pairs.kind={config['pairs']['kind']!r} is unknown; choose one of "
                     f"{', '.join(pairs.PAIR_MAKERS)}")

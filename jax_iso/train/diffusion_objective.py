@@ -33,5 +33,7 @@ class Diffusion(Conditional):
     denoise = self.denoiser(model, params, cond, train=True, key=jax.random.fold_in(key, 1))
     return losses.diffusion_loss(denoise, self.schedule, x0, jax.random.fold_in(key, 2), prediction=self.prediction)
 
-  def predict(self, model: nn.Module, params, inputs: jax.Array, key: jax.Array) -> jax.Array:
+  def predict(self, model: nn.Module, params, inputs: jax.Array, key: jax.Array,
+              aux: Mapping | None = None) -> jax.Array:
+    del aux
     return self.sample(model, params, inputs, key)

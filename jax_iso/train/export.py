@@ -28,11 +28,11 @@ def export_bundle(workdir: str | os.PathLike, output: str | os.PathLike) -> path
   """Writes the inference bundle of `workdir`'s latest checkpoint to `output` (a directory)."""
   workdir = pathlib.Path(workdir)
   if (workdir / loader.BUNDLE_FILE).exists():
-    raise UserError(f"{workdir} is a bundle already; pass the training --workdir it was exported from")
+    raise UserError(f"{workdir} is a bundle already; pass the training workdir it was exported from")
   loaded = loader.load_model(workdir)
   output = pathlib.Path(output).absolute()
   if output.exists() and not (output / loader.BUNDLE_FILE).exists():
-    raise UserError(f"{output} exists and is not a bundle; choose another --output")
+    raise UserError(f"{output} exists and is not a bundle; choose another output")
   if not output.parent.is_dir():
     raise UserError(f"the folder of {output} does not exist; create it first")
   tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))

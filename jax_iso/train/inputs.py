@@ -8,6 +8,10 @@ upsampled `data.scale` times in X and Y first (`data.UpsampledVolume`, EMDiffuse
 the voxel grid in Z (denoise, superres, restore) needs no anisotropy: its factor is None. `data.exclude` ("12,57")
 names sections no training crop may touch (the damaged ones, for ssTEM restoration): one volume is then read as
 the runs of sections between them (`data.SectionRun`), each long enough for a crop and its held-out band.
+
+Pretraining on several volumes (`pairs.kind = "any_factor"`: the factor is drawn per crop, so the volumes' own
+voxel sizes need not agree): `data.weights` mixes them in given proportions, and `data.views = "all"` adds the
+XZ and YZ planes of every isotropic volume as lateral planes (`data.views`), its weight shared by its three views.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from jax_iso.data.holdout import held_out
 from jax_iso.data.paired import PairedVolume
 from jax_iso.data.sections import clean_runs, parse_sections
 from jax_iso.data.upsampled import UpsampledVolume
+from jax_iso.data.views import isotropic_views
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
 from jax_iso.io.factor import check_factor, resolve_factor
@@ -32,6 +37,7 @@ class Inputs:
   factor: float | None               # anisotropy s = z / xy spacing; None for a 2D task
   spacing: tuple | None              # (z, y, x) nm of the anisotropic input, or None
   intensity: io.Intensity            # stored values <-> [0, 1]
+  weights: tuple | None = None       # mixture weight of each of `volumes` (None: by their crop positions)
 
   def close(self) -> None:
     for v in self.volumes:
@@ -41,7 +47,7 @@ class Inputs:
 def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
   """(crop kind, crop size) the pair maker of `config.pairs` needs (`jax_iso.data` crop kinds)."""
   kind, edge = config["pairs"]["kind"], int(config["data"]["crop"])
-  if kind in ("axial", "noise", "lateral2d", "registered"):
+  if kind in ("axial", "any_factor", "noise", "lateral2d", "registered"):
     return "lateral", (edge, edge)
   if kind == "clip":
     return "clip", (int(config["data"].get("frames", 16)), edge, edge)
@@ -54,7 +60,7 @@ def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
 def paths_of(cfg: Mapping, field: str = "path") -> list[str]:
   paths = [p.strip() for p in str(cfg.get(field) or "").split(",") if p.strip()]
   if not paths:
-    raise UserError(f"no training volume: pass --config.data.{field}=VOLUME (TIFF, zarr or N5)")
+    raise UserError(f"no training volume: pass data.{field}=VOLUME (TIFF, zarr or N5)")
   return paths
 
 
@@ -62,8 +68,8 @@ def _iso_factor(cfg: Mapping, path: str, spacing) -> tuple[float, tuple | None]:
   """(data.factor, the volume's spacing) for a method trained on an isotropic volume (vemdiffuse_i): the
   factor is the anisotropy to undo, given; the volume must not be anisotropic itself."""
   if cfg.get("factor") is None:
-    raise UserError(f"{path} is an isotropic training volume: pass --config.data.factor=F, the anisotropy of the "
-                    "volumes the model will reconstruct (jax-iso reconstruct --train_iso sets it from the input)")
+    raise UserError(f"{path} is an isotropic training volume: pass data.factor=F, the anisotropy of the "
+                    "volumes the model will reconstruct (reconstruct with train_iso=... sets it from the input)")
   if spacing is not None and spacing[0] > 1.2 * max(spacing[1], spacing[2]):
     raise UserError(f"{path} is anisotropic (voxel size {','.join(f'{v:g}' for v in spacing)} nm); this method "
                     "learns from an isotropic volume such as a FIB-SEM")
@@ -74,7 +80,8 @@ def open_inputs(config: Mapping) -> Inputs:
   """Opens every volume of `config.data` and resolves factor, spacing and intensity (they must agree)."""
   cfg = config["data"]
   method = methods.get(config["method"])
-  isotropic = method.task == "isotropic"
+  any_factor = config["pairs"]["kind"] == "any_factor"       # the factor is drawn per crop: none to resolve
+  isotropic = method.task == "isotropic" and not any_factor
   registered = config["pairs"]["kind"] == "registered"
   spacing_flag = io.parse_spacing(cfg["spacing"]) if cfg.get("spacing") else None
   paths = paths_of(cfg)
@@ -101,7 +108,7 @@ def open_inputs(config: Mapping) -> Inputs:
         f, sp = resolve_factor(cfg.get("factor"), spacing_flag, src.spacing, src.spacing_origin)
         if factor is not None and abs(f - factor) > 0.01 * factor:
           raise UserError(f"{path} has anisotropy {f:g} but {opened[0].path} has {factor:g}; train on volumes "
-                          "with one voxel size, or pass --config.data.spacing")
+                          "with one voxel size, or pass data.spacing=Z,Y,X")
         factor, spacing = (f, sp) if factor is None else (factor, spacing)
       elif spacing is None:
         spacing = spacing_flag or src.spacing
@@ -114,11 +121,32 @@ def open_inputs(config: Mapping) -> Inputs:
                  for a, b in zip(opened[:len(paths)], opened[len(paths):])]
     if cfg.get("exclude"):
       volumes = _runs(config, opened)
+    weights = cfg.get("weights") or None
+    if weights is not None and len(weights) != len(paths):
+      raise UserError(f"data.weights gives {len(weights)} weight(s) for the {len(paths)} volume(s) of data.path; "
+                      "give one per volume, in the same order")
+    if cfg.get("views", "lateral") == "all":
+      volumes, weights = _with_views(volumes, weights)
+    elif cfg.get("views", "lateral") != "lateral":
+      raise UserError(f"data.views={cfg['views']!r} must be 'lateral' (XY planes) or 'all' (also the XZ and YZ "
+                      "planes of isotropic volumes)")
   except BaseException:
     for v in opened:
       v.close()
     raise
-  return Inputs(volumes, factor, spacing, intensity)
+  return Inputs(volumes, factor, spacing, intensity, None if weights is None else tuple(weights))
+
+
+def _with_views(volumes: list, weights) -> tuple[list, list | None]:
+  """Every isotropic volume (known voxel size, Z within 20 % of Y and X) as its three views (`data.views`), its
+  weight shared among them."""
+  out, shares = [], []
+  for i, v in enumerate(volumes):
+    sp = getattr(v, "spacing", None)
+    views = isotropic_views(v) if sp is not None and sp[0] <= 1.2 * min(sp[1], sp[2]) else [v]
+    out += views
+    shares += [(1.0 if weights is None else float(weights[i])) / len(views)] * len(views)
+  return out, (None if weights is None and len(out) == len(volumes) else shares)
 
 
 def _runs(config: Mapping, opened: list) -> list:

@@ -99,8 +99,8 @@ def _fetch(run: Run, pending: list, n: int) -> dict:
       last = run.checkpoints.latest_step()
       kept = (f"the last good checkpoint (step {last}) is kept in {run.workdir}/checkpoints" if last is not None
               else "no checkpoint had been written")
-      raise TrainingDiverged(f"the loss became {loss} at step {n - len(values) + 1 + i}; {kept}; lower "
-                             f"--config.optim.lr (now {run.config.optim.lr}) and rerun with a new --workdir")
+      raise TrainingDiverged(f"the loss became {loss} at step {n - len(values) + 1 + i}; {kept}; set a "
+                             f"lower optim.lr=LR (now {run.config.optim.lr}) and rerun with a new workdir")
   return {k: float(v) for k, v in values[-1].items()}
 
 

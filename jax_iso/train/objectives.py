@@ -2,10 +2,11 @@
 
 An objective is built from the run's config (`make(name, config)`) and gives, for a batch of training pairs,
     objective.loss(model, params, inputs, targets, key, aux)   -> [B] loss of each example (the step reduces them)
-    objective.predict(model, params, inputs, key)          -> what the held-out evaluation scores
+    objective.predict(model, params, inputs, key, aux)     -> what the held-out evaluation scores
 and `check(config)` raises a one-line UserError for its config sections. The key is the step's key; an
 objective derives its own from it (`fold_in`), leaving the key itself to the pair maker. `aux` is what the pair
-maker said about the pairs (e.g. which damage each example got); most objectives ignore it.
+maker said about the pairs (e.g. which damage each example got, or the factor each example was cut at, which a
+network conditioned on it is told: `condition`); most objectives ignore it.
 
 - "regression": the network maps the degraded input to the target; the pixel loss (`config.loss`: "mae", "mse"
   or "mae_ssim": L1 + (1 - SSIM) of each image over its last two axes, EMformer's) plus `config.pdl.weight` x
@@ -47,6 +48,12 @@ def per_example_loss(pred: jax.Array, target: jax.Array, loss: str) -> jax.Array
   return value
 
 
+def condition(aux: Mapping | None) -> dict:
+  """The keyword arguments that tell a conditioned network what its pairs were made with: `factor` when the pair
+  maker drew one per example (`degrade.any_factor`), else nothing."""
+  return {"factor": aux["factor"]} if aux and "factor" in aux else {}
+
+
 class Regression:
   """Input -> target with a pixel loss, plus the projected distribution loss when configured."""
 
@@ -76,8 +83,8 @@ class Regression:
 
   def loss(self, model: nn.Module, params, inputs: jax.Array, targets: jax.Array, key: jax.Array,
            aux: Mapping | None = None) -> jax.Array:
-    del aux
-    pred = model.apply(params, inputs, train=True, rngs={"dropout": jax.random.fold_in(key, 1)})
+    pred = model.apply(params, inputs, train=True, rngs={"dropout": jax.random.fold_in(key, 1)},
+                       **condition(aux))
     value = per_example_loss(pred, targets, self.pixel)
     if self.pdl_weight > 0:
       value = value + self.pdl_weight * projected_distribution_loss(
@@ -85,9 +92,10 @@ class Regression:
           projections=int(self.pdl["projections"]))
     return value
 
-  def predict(self, model: nn.Module, params, inputs: jax.Array, key: jax.Array) -> jax.Array:
+  def predict(self, model: nn.Module, params, inputs: jax.Array, key: jax.Array,
+              aux: Mapping | None = None) -> jax.Array:
     del key   # deterministic
-    return model.apply(params, inputs)
+    return model.apply(params, inputs, **condition(aux))
 
 
 OBJECTIVES = {"regression": Regression, "diffusion": Diffusion, "restore": Restore}

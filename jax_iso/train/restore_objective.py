@@ -56,6 +56,8 @@ class Restore:
       value = value + self.flow_weight * is_fold * _l1(out["flow"], aux["flow"]) / self.flow_scale
     return value
 
-  def predict(self, model: nn.Module, params, inputs: jax.Array, key: jax.Array) -> jax.Array:
+  def predict(self, model: nn.Module, params, inputs: jax.Array, key: jax.Array,
+              aux: Mapping | None = None) -> jax.Array:
+    del aux
     del key
     return model.apply(params, inputs)["fused"]

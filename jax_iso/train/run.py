@@ -6,10 +6,11 @@
 In order: the config is frozen (`runconfig.freeze`, the one form passed on) and checked; its method's pieces
 are looked up in the registry (`jax_iso.methods`): the model, the pair maker, the objective; the training volumes
 are opened and the config resolved from them (`resolve.py`: factor, section noise, intensity window; printed
-on stderr and written to `config.json`); then the mesh, the optimizer (with frozen modules), the train state
-(fresh, initialised from an earlier run with `train.init_from`, or restored from the workdir's latest checkpoint
-with the data iterator's state), the jitted train and eval steps, the device-prefetched batches, the held-out
-crops, the checkpointer and the metrics writer.
+on stderr and written to `config.json`); then the mesh and, on it, the jitted train and eval steps with the
+optimizer (frozen modules) and the moving average (`engine.build`, which the speed benchmarks time as well), the
+train state (fresh, initialised from an earlier run with `train.init_from`, or restored from the workdir's latest
+checkpoint with the data iterator's state), the device-prefetched batches, the held-out crops, the checkpointer
+and the metrics writer.
 """
 from __future__ import annotations
 
@@ -25,10 +26,9 @@ import numpy as np
 from flax import linen as nn
 
 from jax_iso import data, mesh as mesh_lib, runconfig
-from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
-from jax_iso.models import build_model, init_params, loader
-from jax_iso.train import checkpoint, config_checks, objectives, optim, resolve, state as state_lib, step
+from jax_iso.models import build_model, loader
+from jax_iso.train import checkpoint, config_checks, engine, objectives, optim, resolve, state as state_lib
 from jax_iso.train.inputs import Inputs, crop_spec, open_inputs
 from jax_iso.train.prefetch import DevicePrefetch
 from jax_iso.train.writer import MetricsWriter
@@ -73,46 +73,35 @@ def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
   the resolved config on stderr."""
   config = runconfig.freeze(config)
   method = config_checks.method_of(config)
-  model = build_model(config.model)          # the model section checked before any data is read
+  model = build_model(config.model)          # the model and objective sections checked before any data is read
   config_checks.check(config, getattr(model, "multiple", 1))
-  objective = objectives.make(method.loss, config)
+  objectives.make(method.loss, config)
   inputs = open_inputs(config)
   try:
-    config = resolve.resolve(config, inputs)   # may set model fields (EMformer's factor): build it again
-    return _build(config, pathlib.Path(workdir), build_model(config.model), objective, inputs, log)
+    config = resolve.resolve(config, inputs)   # may set model fields (EMformer's factor): the engine builds it
+    return _build(config, pathlib.Path(workdir), inputs, log)
   except BaseException:
     inputs.close()
     raise
 
 
-def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, objective, inputs: Inputs,
-           log: bool) -> Run:
+def _build(config: runconfig.Frozen, workdir: pathlib.Path, inputs: Inputs, log: bool) -> Run:
   # Everything a bad setting can fail on comes before the first write into the workdir (and the first line on
   # stderr: a bad input is one line).
-  steps, batch = int(config.train.steps), int(config.data.batch_size)
-  mesh = mesh_lib.make_mesh(config.mesh)
-  mesh_lib.check_batch(batch, mesh)
-  repl, batch_sh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
-  pair_fn = pairs.make_batch_fn(config.pairs)
-  intensity = (inputs.intensity.lo, inputs.intensity.hi)
-  ema = float(config.train.ema)
-  sample = jax.ShapeDtypeStruct((batch,) + tuple(config.resolved.input_shape), jnp.float32)
-  optimizer, schedule = optim.make_optimizer(config.optim, steps)
-  optimizer = optim.freeze(optimizer, tuple(config.train.get("frozen", ())),
-                           jax.eval_shape(lambda k: init_params(model, k, sample.shape), jax.random.key(0)))
+  batch = int(config.data.batch_size)
+  built = engine.build(config, mesh_lib.make_mesh(config.mesh))
   init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
-  abstract = state_lib.abstract_state(model, optimizer, sample, ema=ema > 0, sharding=repl)
   kind, size = crop_spec(config)
   holdout, seed = float(config.data.holdout), int(config.seed)
   iterator = iter(data.crop_dataset(inputs.volumes, kind=kind, size=size, batch_size=batch // jax.process_count(),
-                                    seed=seed, split="train", holdout=holdout,
+                                    seed=seed, split="train", holdout=holdout, weights=inputs.weights,
                                     shard=(jax.process_index(), jax.process_count())))
   eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size, count=int(config.data.eval_crops),
-                                           seed=seed, holdout=holdout))
+                                           seed=seed, holdout=holdout, weights=inputs.weights))
   check_resume(workdir, config)
   given = None                                     # the parameters an earlier stage gives (train.init_from)
   if config.train.get("init_from") and loader.latest_step(workdir) is None:
-    given = initial_params(config.train.init_from, abstract.params)
+    given = initial_params(config.train.init_from, built.abstract.params)
 
   if log:
     print(f"train {config.method}: {resolve.describe(config)}", file=sys.stderr, flush=True)
@@ -123,19 +112,16 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, model: nn.Module, ob
   try:
     start = checkpoints.latest_step()
     if start is None:
-      state = state_lib.create_state(model, optimizer, sample, init_key, ema=ema > 0, sharding=repl)
+      state = built.init(init_key)
       if given is not None:
-        state = take_params(state, given, repl)
+        state = take_params(state, given, built.replicated)
       start = 0
     else:
-      state, data_state = checkpoints.restore(abstract)
+      state, data_state = checkpoints.restore(built.abstract)
       iterator.set_state(data_state)
-    train_step = step.jit_train_step(
-        step.make_train_step(model, pair_fn, objective, optimizer, schedule, intensity=intensity, ema=ema),
-        jax.tree.map(lambda _: repl, abstract), batch_sh, repl)
-    return Run(config=config, workdir=workdir, model=model, state=state, start=int(start), train_step=train_step,
-               eval_step=step.make_eval_step(model, pair_fn, objective, intensity=intensity),
-               batches=DevicePrefetch(iterator, lambda b: mesh_lib.global_batch(b, batch_sh), PREFETCH),
+    return Run(config=config, workdir=workdir, model=built.model, state=state, start=int(start),
+               train_step=built.train_step, eval_step=built.eval_step,
+               batches=DevicePrefetch(iterator, lambda b: mesh_lib.global_batch(b, built.batch_sharding), PREFETCH),
                eval_batch=eval_batch, step_key=step_key, eval_key=eval_key, checkpoints=checkpoints,
                writer=MetricsWriter(workdir), inputs=inputs)
   except BaseException:
@@ -155,11 +141,11 @@ def check_resume(workdir: pathlib.Path, config: runconfig.Frozen) -> None:
   new["resolved"] = {k: v for k, v in (new.get("resolved") or {}).items() if k in saved_resolved}
   for section in RESUME_SECTIONS:
     if saved.get(section) != new.get(section):
-      raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new --workdir "
+      raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new workdir "
                       "(or delete it to start over)")
   if list(saved["train"].get("frozen", [])) != list(new["train"].get("frozen", [])):
     raise UserError(f"workdir {workdir} holds a run with other frozen modules (train.frozen); pass a new "
-                    "--workdir (or delete it to start over)")
+                    "workdir (or delete it to start over)")
 
 
 def initial_params(source: str, abstract_params) -> dict:

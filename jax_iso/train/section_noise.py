@@ -36,7 +36,7 @@ def check(value) -> str | float:
                           and math.isfinite(value) and 0 <= value < 1)
   if not ok:
     raise UserError(f"section_noise={value!r} must be 'match', 'off' or a noise sigma in [0, 1); set e.g. "
-                    "--config.section_noise=match")
+                    "section_noise=match")
   return value
 
 

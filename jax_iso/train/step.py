@@ -81,7 +81,7 @@ def make_eval_step(model: nn.Module, pair_fn: Callable, objective, *, intensity:
 
   def eval_step(params, crops, key):
     inputs, targets, aux = pair_fn(key, to_unit(crops, intensity))
-    pred = objective.predict(model, params, inputs, jax.random.fold_in(key, 1))
+    pred = objective.predict(model, params, inputs, jax.random.fold_in(key, 1), aux)
     baseline = inputs if inputs.shape == targets.shape else aux["baseline"]   # sections: their interpolation
     return {"psnr": psnr(pred, targets), "psnr_input": psnr(baseline, targets)}
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
-from jax_iso import methods
+from jax_iso import methods, runconfig
 from jax_iso.errors import UserError
 from jax_iso.models import loader
 from jax_iso.zoo import onnx_export, rdf, tile
@@ -45,12 +45,32 @@ def check_exportable(method: str) -> None:
                     f"({kind} inference) exports only as --format=bundle")
 
 
-def tile_function(loaded: loader.LoadedModel):
+def tile_function(loaded: loader.LoadedModel, factor: float | None = None):
   """`f(x [1, 1, rows, cols]) -> [1, 1, rows, cols]`: the model's apply on one tile, in float32 (a model trained
-  with bfloat16 compute is exported with float32 compute and its parameters cast to float32)."""
+  with bfloat16 compute is exported with float32 compute and its parameters cast to float32); a model conditioned
+  on the anisotropy is told `factor` (a constant of the exported graph)."""
   model = loaded.model.clone(dtype=jnp.float32, param_dtype=jnp.float32)
   params = jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), loaded.params)
-  return lambda x: model.apply(params, x[:, 0])[:, None]
+  told = {"factor": float(factor)} if getattr(model, "conditioned", False) else {}
+  return lambda x: model.apply(params, x[:, 0], **told)[:, None]
+
+
+def for_factor(loaded: loader.LoadedModel, factor: float | None) -> runconfig.Frozen:
+  """The config the package describes: a model of one anisotropy as it is; a model that serves a range of them
+  (any_factor pairs) at `factor`, which must be given and lie in its range."""
+  config = loaded.config
+  if config.pairs.kind != "any_factor":
+    if factor is not None and abs(float(factor) - float(config.resolved.factor)) > 0.01 * float(factor):
+      raise UserError(f"factor={factor:g}: the model in {loaded.source} was trained for x{config.resolved.factor:g} "
+                      "only; drop factor")
+    return config
+  lo, hi = (float(f) for f in config.pairs.factors)
+  if factor is None:
+    raise UserError(f"the model in {loaded.source} serves anisotropies x{lo:g} to x{hi:g}; a package is for one: "
+                    "give factor=F")
+  if not lo * 0.99 <= float(factor) <= hi * 1.01:
+    raise UserError(f"factor={factor:g} is outside the model's range x{lo:g} to x{hi:g}")
+  return runconfig.replace(config, resolved={**runconfig.to_json(config.resolved), "factor": float(factor)})
 
 
 def latest_metrics(source: str | os.PathLike) -> dict:
@@ -151,10 +171,13 @@ def _cover(x_unit: np.ndarray, y_unit: np.ndarray) -> bytes:
 
 
 def export_bioimageio(source: str | os.PathLike, output: str | os.PathLike, *,
-                      volume: str | os.PathLike | None = None, license: str = rdf.DEFAULT_LICENSE) -> pathlib.Path:
-  """Writes the zoo package of a training workdir's or bundle's model to `output` (a folder, or a .zip), its
-  test tile cut from `volume` (default: the training volume)."""
-  source, output = pathlib.Path(source), pathlib.Path(output).absolute()
+                      volume: str | os.PathLike | None = None, license: str = rdf.DEFAULT_LICENSE,
+                      factor: float | None = None) -> pathlib.Path:
+  """Writes the zoo package of a training workdir's, bundle's or shipped model's model to `output` (a folder, or
+  a .zip), its test tile cut from `volume` (default: the training volume); a model serving a range of
+  anisotropies is packaged for `factor`."""
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  source, output = pathlib.Path(pretrained.resolve(str(source))), pathlib.Path(output).absolute()
   recorded = _recorded_method(source)
   if recorded is not None:                       # a method of another kind fails before its model is loaded
     check_exportable(recorded)
@@ -162,14 +185,14 @@ def export_bioimageio(source: str | os.PathLike, output: str | os.PathLike, *,
   check_exportable(loaded.config.get("method"))
   method = loaded.config.method
   _check_output(output, source)
-  config = loaded.config
+  config = for_factor(loaded, factor)
   shape, halo = tile.geometry(config, loaded.multiple)
   window = tile.intensity(config)
   unit = tile.unit_tile(config, volume or config.data.get("path") or "(none recorded)", shape)
   gain, offset = np.float32(1.0 / (window.hi - window.lo)), np.float32(-window.lo / (window.hi - window.lo))
   raw = (unit * np.float32(window.hi - window.lo) + np.float32(window.lo))[None, None]     # stored units
   x = raw * gain + offset                                        # the declared preprocessing, in float32
-  fn = tile_function(loaded)
+  fn = tile_function(loaded, config.resolved.factor)
   expected = np.asarray(jax.jit(fn)(x), np.float32)
   model = onnx_export.to_onnx(fn, x.shape, input_name=rdf.INPUT_ID, output_name=rdf.OUTPUT_ID,
                               graph_name=f"jax_iso_{method}", doc=f"jax_iso {method}: one [1, 1, H, W] tile")

@@ -1,5 +1,6 @@
 """The installed command: help texts, exit codes and a full simulate/reconstruct/evaluate run."""
 import json
+import pytest
 import subprocess
 import sys
 
@@ -29,6 +30,7 @@ def test_subcommand_help_lists_its_flags(capsys):
     assert capsys.readouterr().out == text
 
 
+@pytest.mark.slow
 def test_command_line_end_to_end(tmp_path):
   aniso, rec, rep = tmp_path / "a.tif", tmp_path / "r.tif", tmp_path / "rep"
   done = _run("simulate", f"--input={FIBSEM_10NM}", f"--output={aniso}", "--factor=4")
@@ -41,6 +43,7 @@ def test_command_line_end_to_end(tmp_path):
   assert json.loads((rep / "metrics.json").read_text())["psnr"] > 28
 
 
+@pytest.mark.slow
 def test_command_line_bad_input_exit_code(tmp_path):
   done = _run("reconstruct", f"--input={tmp_path / 'missing.tif'}", f"--output={tmp_path / 'o.tif'}")
   assert done.returncode == 2

@@ -90,7 +90,7 @@ def test_sigterm_while_predicting_keeps_what_a_rerun_resumes(data, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_in_validate_leaves_no_temporaries(data, tmp_path):
-  proc = _start("validate", f"--input={data['aniso']}", "--methods=unet", f"--out_dir={tmp_path}/v", "--steps=5000",
+  proc = _start("validate", f"--input={data['aniso']}", "--methods=unet", f"--out_dir={tmp_path}/v", "--train_steps=5000",
                 cwd=tmp_path)
   started = lambda: any(tmp_path.glob("v/.validate-*/.pred_unet.tif.fit-*/config.json"))   # fitting
   code, lines = _signal_when(proc, started, signal.SIGINT)
@@ -98,6 +98,7 @@ def test_ctrl_c_in_validate_leaves_no_temporaries(data, tmp_path):
   assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_crash_prints_one_line_with_the_debug_hint(data, tmp_path, capsys, monkeypatch):
   monkeypatch.setattr(jobs, "simulate", lambda *a, **k: {}["no such key"])   # a bug inside a job
   code = main(["jax-iso", "simulate", f"--input={data['aniso']}", f"--output={tmp_path}/o.tif", "--factor=2"])
@@ -105,6 +106,7 @@ def test_a_crash_prints_one_line_with_the_debug_hint(data, tmp_path, capsys, mon
   assert code == 1 and len(err) == 1 and "unexpected KeyError" in err[0] and "JAX_ISO_DEBUG=1" in err[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["path", "flag"])
 def test_hdf5_dataset_through_predict_evaluate_and_validate(data, tmp_path, capsys, form):
   """Work folders, report folders and temporaries derive from the .h5 file, never from FILE.h5/DATASET."""
@@ -127,20 +129,20 @@ def test_hdf5_dataset_through_predict_evaluate_and_validate(data, tmp_path, caps
 def test_hdf5_dataset_with_every_learned_isotropic_method(data, tmp_path, method):
   entry = methods.get(method)
   iso = {"train_iso": f"{data['h5']}/iso"} if entry.train_iso else {}
-  sampling = {"sampling": {"samples": 1, "steps": 2}} if "sampling" in str(entry.strategy) or entry.pairs == \
-      "between" else {}
+  sampling = {"samples": 1, "sample_steps": 2} if entry.pairs == "between" else {}
   out = jobs.reconstruct(f"{data['h5']}/volumes/raw", str(tmp_path / "o.tif"), method=method, variant="tiny",
-                         steps=1, show_progress=False, **iso, **sampling)
+                         train_steps=1, show_progress=False, **iso, **sampling)
   assert out["output_shape"] == [80, 96, 96] and os.listdir(tmp_path) == ["o.tif"]
 
 
+@pytest.mark.slow
 def test_hdf5_dataset_through_simulate_restore_and_denoise(data, tmp_path, capsys):
   dataset = f"{data['h5']}/iso"
   assert main(["jax-iso", "simulate", f"--input={dataset}", f"--output={tmp_path}/s.tif", "--factor=2"]) == 0
   assert main(["jax-iso", "restore", f"--input={data['h5']}", "--dataset=volumes/raw",
                f"--output={tmp_path}/r.tif", "--train_steps=1", "--variant=tiny"]) == 0
   assert main(["jax-iso", "denoise", f"--input={dataset}", f"--output={tmp_path}/d.tif", f"--train_clean={dataset}",
-               "--noise=gaussian:0.05", "--train_steps=1", "--variant=tiny", "--samples=1", "--steps=2"]) == 0
+               "--noise=gaussian:0.05", "--train_steps=1", "--variant=tiny", "--samples=1", "--sample_steps=2"]) == 0
   assert sorted(os.listdir(tmp_path)) == ["d.tif", "r.tif", "s.tif"]
   capsys.readouterr()
 
@@ -151,6 +153,6 @@ def test_sections_smaller_than_the_crops_train_on_smaller_crops(data, tmp_path, 
   small = tmp_path / "small.tif"
   io.write_volume(small, io.read_volume(data["aniso"])[0][:12, :40, :40], (40.0, 10.0, 10.0))
   argv = (["reconstruct", f"--output={tmp_path}/o.tif", "--method=unet", "--train_steps=2"] if command ==
-          "reconstruct" else ["validate", "--methods=unet", "--steps=2", f"--out_dir={tmp_path}/v"])
+          "reconstruct" else ["validate", "--methods=unet", "--train_steps=2", f"--out_dir={tmp_path}/v"])
   assert main(["jax-iso", argv[0], f"--input={small}", *argv[1:]]) == 0, capsys.readouterr().err
   assert "kept.tif" not in capsys.readouterr().err

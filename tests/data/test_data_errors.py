@@ -14,22 +14,22 @@ def _build(volumes=(VOL,), **kw):
 
 
 @pytest.mark.parametrize("kw, words", [
-    ({"size": (64, 64)}, ["along Y", "Y=40", "--config.data.crop=40"]),      # square crops: one edge
-    ({"size": (64, 16)}, ["along Y", "Y=40", "--config.data.crop='(40, 16)'"]),
-    ({"size": (16, 50), "augment": False}, ["along X", "X=48", "--config.data.crop='(16, 48)'"]),
-    ({"size": (8, 45)}, ["turned by 90 degrees", "--config.data.crop=40", "augmentation off"]),
-    ({"kind": "clip", "size": (4, 64, 64)}, ["along Y", "--config.data.crop=40"]),
-    ({"kind": "clip", "size": (12, 8, 8)}, ["span 12 Z sections", "only 10", "--config.data.frames=10"]),
-    ({"kind": "clip", "size": (9, 8, 8), "holdout": 0.2}, ["keeps only 8", "--config.data.frames=8", "holdout"]),
-    ({"kind": "axial", "size": (16, 16)}, ["span 16 Z sections", "--config.data.crop=10"]),
-    ({"kind": "axial", "size": (8, 64)}, ["64 pixels wide", "--config.data.crop='(8, 48)'"]),
+    ({"size": (64, 64)}, ["along Y", "Y=40", "data.crop=40"]),      # square crops: one edge
+    ({"size": (64, 16)}, ["along Y", "Y=40", "data.crop='(40, 16)'"]),
+    ({"size": (16, 50), "augment": False}, ["along X", "X=48", "data.crop='(16, 48)'"]),
+    ({"size": (8, 45)}, ["turned by 90 degrees", "data.crop=40", "augmentation off"]),
+    ({"kind": "clip", "size": (4, 64, 64)}, ["along Y", "data.crop=40"]),
+    ({"kind": "clip", "size": (12, 8, 8)}, ["span 12 Z sections", "only 10", "data.frames=10"]),
+    ({"kind": "clip", "size": (9, 8, 8), "holdout": 0.2}, ["keeps only 8", "data.frames=8", "holdout"]),
+    ({"kind": "axial", "size": (16, 16)}, ["span 16 Z sections", "data.crop=10"]),
+    ({"kind": "axial", "size": (8, 64)}, ["64 pixels wide", "data.crop='(8, 48)'"]),
     ({"kind": "volumetric"}, ["'volumetric' is unknown", "lateral, axial, clip"]),
-    ({"kind": "clip", "size": (16, 16)}, ["(d, h, w)", "--config.data.crop"]),
+    ({"kind": "clip", "size": (16, 16)}, ["(d, h, w)", "data.crop"]),
     ({"size": (0, 16)}, ["positive integers"]),
-    ({"batch_size": 0}, ["batch size 0", "--config.data.batch_size"]),
+    ({"batch_size": 0}, ["batch size 0", "data.batch_size=16"]),
     ({"batch_size": 2.5}, ["batch size 2.5"]),
-    ({"holdout": 1.0}, ["holdout 1.0", "[0, 1)", "--config.data.holdout"]),
-    ({"seed": -1}, ["seed -1", "--config.seed"]),
+    ({"holdout": 1.0}, ["holdout 1.0", "[0, 1)", "data.holdout=0.1"]),
+    ({"seed": -1}, ["seed -1", "seed=0"]),
 ])
 def test_bad_config_raises_one_line_user_error(kw, words):
   with pytest.raises(UserError) as err:
@@ -45,7 +45,7 @@ def test_bad_config_raises_one_line_user_error(kw, words):
     ([np.zeros((40, 48), np.uint8)], ["not 3D", "(40, 48)"]),
     ([np.zeros((0, 40, 48), np.uint8)], ["empty"]),
     ([VOL, VOL.astype(np.uint16)], ["different dtypes", "uint16, uint8"]),
-    ([np.zeros((1, 40, 48), np.uint8)], ["reserves all 1 Z sections", "--config.data.holdout"]),
+    ([np.zeros((1, 40, 48), np.uint8)], ["reserves all 1 Z sections", "data.holdout=0"]),
 ])
 def test_bad_volumes_raise_one_line_user_error(volumes, words):
   with pytest.raises(UserError) as err:

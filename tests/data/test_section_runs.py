@@ -40,11 +40,11 @@ def test_clean_runs_skip_excluded_sections_and_short_runs():
 
 
 def test_parse_sections():
-  assert parse_sections("5, 2,5", 10, flag="--sections") == [2, 5]
-  with pytest.raises(UserError, match="--sections=3,x: 'x' is not a section index"):
-    parse_sections("3,x", 10, flag="--sections")
+  assert parse_sections("5, 2,5", 10, flag="sections") == [2, 5]
+  with pytest.raises(UserError, match="sections=3,x: 'x' is not a section index"):
+    parse_sections("3,x", 10, flag="sections")
   with pytest.raises(UserError, match="section 10 is out of range: the volume has sections 0 to 9"):
-    parse_sections("10", 10, flag="--sections")
+    parse_sections("10", 10, flag="sections")
 
 
 def test_training_inputs_exclude_sections(tmp_path):

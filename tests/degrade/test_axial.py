@@ -36,6 +36,7 @@ def test_factor_one_is_identity():
   np.testing.assert_array_equal(axial.simulate_axial(x, 1.0), x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor", [2.5, 3.3, 4.0, 6.7])
 def test_fractional_box_conserves_mean_intensity(factor):
   x = np.random.default_rng(3).random((100, 8)).astype(np.float32)
@@ -58,6 +59,7 @@ def test_gaussian_weights_centre_and_width():
   assert sigma == pytest.approx(factor / axial.FWHM_PER_SIGMA, rel=0.03)  # FWHM = s (discretely sampled)
 
 
+@pytest.mark.slow
 def test_eager_equals_jit_and_traced_phase():
   x = np.random.default_rng(4).random((30, 5)).astype(np.float32)
   for profile in axial.PROFILES:
@@ -69,6 +71,7 @@ def test_eager_equals_jit_and_traced_phase():
     np.testing.assert_allclose(eager, jitted, atol=4e-6)
 
 
+@pytest.mark.slow
 def test_axis_and_batch_dims():
   x = np.random.default_rng(5).random((2, 3, 24, 5)).astype(np.float32)
   along = axial.simulate_axial(x, 3.0, axis=2)

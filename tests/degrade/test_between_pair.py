@@ -20,6 +20,7 @@ def _box_mean_index(lo: float, hi: float) -> float:
   return float((i * overlap).sum() / overlap.sum())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor", [2.5, 4.0, 10.0, 3.3])
 def test_sections_target_and_position_agree_with_the_section_grid(factor):
   span = pairs.between_span(factor)

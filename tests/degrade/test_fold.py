@@ -60,6 +60,7 @@ def _render_numpy(x, aux, band_edge=3.0):
   return warped * (1 - float(aux["darkness"]) * r * r * (3 - 2 * r))
 
 
+@pytest.mark.slow
 def test_fold_matches_independent_numpy_rendering():
   x = _image((64, 80), seed=1)
   for seed in range(4):
@@ -70,6 +71,7 @@ def test_fold_matches_independent_numpy_rendering():
     np.testing.assert_allclose(y, _render_numpy(x, aux), atol=5e-4)
 
 
+@pytest.mark.slow
 def test_fold_eager_equals_jit():
   x = _image()
   for seed in range(3):
@@ -83,6 +85,7 @@ def test_fold_eager_equals_jit():
     np.testing.assert_allclose(ae["endpoints"], aj["endpoints"], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fold_zero_strength_is_identity():
   x = _image((2, 40, 48))
   for seed in range(3):
@@ -116,6 +119,7 @@ def test_fold_unfolds_real_sstem_with_the_inverse_flow():
     assert err < 0.025 and err < 0.15 * moved   # ... the unfolded image does not (bilinear twice on noisy EM)
 
 
+@pytest.mark.slow
 def test_fold_unfolds_linear_images_exactly():
   """Bilinear interpolation is exact on a linear ramp, so there the round trip is exact to float precision."""
   yy, xx = np.mgrid[:96, :96].astype(np.float32)
@@ -132,6 +136,7 @@ def test_fold_unfolds_linear_images_exactly():
     assert np.abs(np.asarray(y) - x)[keep].mean() > 0.01
 
 
+@pytest.mark.slow
 def test_fold_masks_follow_the_geometry():
   x = _image((60, 70), seed=4)
   for seed in range(5):
@@ -149,6 +154,7 @@ def test_fold_masks_follow_the_geometry():
       np.testing.assert_allclose(ratio[np.asarray(clean)[core] > 0.05], 1 - float(aux["darkness"]), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_fold_endpoints_obey_margin_and_distance_rules():
   for shape, margin in (((256, 256), 50.0), ((40, 64), 50.0), ((300, 200), 20.0)):
     h, w = shape
@@ -190,6 +196,7 @@ def test_fold_drawn_parameters_cover_their_ranges():
   assert angle.min() >= 0 and angle.max() < math.pi
 
 
+@pytest.mark.slow
 def test_fold_vmap_keys_and_leading_axes():
   x = np.stack([_image(seed=s) for s in range(4)])
   y, aux = jax.vmap(fold)(_keys(4), x)

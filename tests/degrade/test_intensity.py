@@ -56,6 +56,7 @@ COMPILED_ATOL = 1e-5
 FIELD_ATOL = 2e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OPS)
 def test_eager_matches_jit(name):
   op, params = OPS[name]
@@ -80,6 +81,7 @@ def test_fixed_key_is_deterministic_and_keys_differ(name):
   assert not np.allclose(y1, y3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OPS)
 def test_vmap_over_keys_draws_per_example(name):
   op, params = OPS[name]
@@ -180,6 +182,7 @@ def test_blur_matches_scipy_reflect(sigma, shape):
   np.testing.assert_allclose(y, want, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_blur_drawn_sigma_matches_scipy_along_chosen_axes():
   x = _image((2, 3, 12, 14), seed=4)
   for axes, sig in [((-2, -1), lambda s: (0, 0, s, s)), ((-1,), lambda s: (0, 0, 0, s)),
@@ -191,6 +194,7 @@ def test_blur_drawn_sigma_matches_scipy_along_chosen_axes():
       np.testing.assert_allclose(y, want, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_blur_kernel_is_scipys_and_zero_sigma_is_the_unit_tap():
   for s in (0.25, 0.8, 1.49, 1.5, 2.2):
     radius = int(4 * s + 0.5)
@@ -208,6 +212,7 @@ def test_blur_kernel_is_scipys_and_zero_sigma_is_the_unit_tap():
   np.testing.assert_array_equal(intensity.filter_axis(jnp.asarray(x), w0, 2), x)
 
 
+@pytest.mark.slow
 def test_blur_keeps_constants_and_smooths_real_em():
   c = np.full((2, 16, 16), 0.37, np.float32)
   y, _ = intensity.gaussian_blur(jax.random.key(0), c, sigma=(1.5, 1.5))
@@ -302,6 +307,7 @@ def test_illumination_field_has_no_energy_above_the_allowed_frequency(scale, sha
     assert power[beyond].sum() < 1e-4 * power.sum()
 
 
+@pytest.mark.slow
 def test_illumination_fields_differ_per_example_under_vmap():
   keys = jax.random.split(jax.random.key(3), 8)
   _, aux = jax.vmap(lambda k: intensity.illumination(k, jnp.ones((2, 32, 32))))(keys)
@@ -334,6 +340,7 @@ def _host():
   return importlib.import_module("experiments.host.intensity")
 
 
+@pytest.mark.slow
 def test_host_versions_match_the_device_ops_for_the_same_draws():
   host, rng = _host(), np.random.default_rng(0)
   x = _image((3, 24, 20), seed=6)

@@ -28,6 +28,7 @@ def test_lateral_input_is_aligned_with_target_for_every_phase(factor, method):
   assert float(aux["phase"].min()) >= 0.0 and float(aux["phase"].max()) <= factor
 
 
+@pytest.mark.slow
 def test_factor_one_at_phase_zero_is_identity():
   x = jax.random.uniform(jax.random.key(0), (2, 16, 12))
   y, _ = lateral.lateral_undersample(jax.random.key(1), x, factor=1.0, phase=(0.0, 0.0))
@@ -54,6 +55,7 @@ def test_axial_sections_matches_simulate_axial_at_the_drawn_phase():
   np.testing.assert_allclose(sec, want, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_eager_equals_jit_and_keys_matter():
   x = jax.random.uniform(jax.random.key(4), (32, 16))
   op = lambda k, v: lateral.lateral_undersample(k, v, factor=2.5)  # noqa: E731
@@ -67,6 +69,7 @@ def test_eager_equals_jit_and_keys_matter():
   assert float(jnp.abs(other - eager).max()) > 1e-3
 
 
+@pytest.mark.slow
 def test_custom_profile_matches_box_when_flat_and_integer():
   x = jax.random.uniform(jax.random.key(7), (24, 5))
   flat = axial.simulate_axial(x, 4.0, profile=(1.0, 1.0), axis=0)

@@ -25,6 +25,7 @@ def test_axial_pair_without_acquisition_is_aligned(em):
   assert 0.0 <= float(aux["phase"]) <= 4.0
 
 
+@pytest.mark.slow
 def test_axial_pair_on_real_em_degrades_along_axis_minus_2_only(em):
   pair = jax.jit(jax.vmap(pairs.make_pair_fn(config.axial_pair(4.0))))
   inp, target, aux = pair(jax.random.split(jax.random.key(1), 8), em[:8])
@@ -37,6 +38,7 @@ def test_axial_pair_on_real_em_degrades_along_axis_minus_2_only(em):
   assert aux["acquisition"]["poisson_gaussian_noise"]["dose"].shape == (8,)
 
 
+@pytest.mark.slow
 def test_clip_pair_shapes_and_dropped_frame(em):
   clip = em[:16, :, :96]                                             # [D, H, W]
   make = lambda k: pairs.clip_pair(k, clip, factor=2.5, drop_prob=1.0)  # noqa: E731
@@ -50,6 +52,7 @@ def test_clip_pair_shapes_and_dropped_frame(em):
   assert float(aux["dropped"].sum()) == 0 and never.shape == (16, 32, 96)
 
 
+@pytest.mark.slow
 def test_clip_pair_baseline_bridges_the_lost_frames_and_support_thins_the_sections(em):
   """The held-out baseline: the dropped frame linearly interpolated from its kept neighbours, then resampled;
   `support` (validate's thin sections) reaches the section integration as in `axial.simulate_axial`."""
@@ -67,6 +70,7 @@ def test_clip_pair_baseline_bridges_the_lost_frames_and_support_thins_the_sectio
   assert float(jnp.abs(thin - inp).max()) > 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fold", "precipitates", "missing"])
 def test_section_pair_damages_only_the_middle_section(em, kind):
   triplet = em[40:43]
@@ -102,6 +106,7 @@ def test_noise_pair(em):
   assert 0.005 < float(jnp.std(inp - target)) < 0.2
 
 
+@pytest.mark.slow
 def test_lateral2d_pair_is_what_inference_sees_of_a_coarse_acquisition(em):
   """At phase 0 the input is the image's 2 x 2 block means (an acquisition at 2x larger pixels) read on the fine
   grid exactly as `superres` reads a low-resolution input (`UpsampledVolume`); a constant image is unchanged."""
@@ -120,6 +125,7 @@ def test_lateral2d_pair_is_what_inference_sees_of_a_coarse_acquisition(em):
   assert 0 < float(aux["phase_y"]) < 2 and float(jnp.abs(inp - image).mean()) < 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["axial_pair", "clip_pair", "section_pair", "noise_pair", "lateral2d_pair"])
 def test_every_preset_builds_a_jittable_batched_pair_fn(em, preset):
   cfg = getattr(config, preset)()
@@ -146,6 +152,7 @@ def test_bad_pair_arguments():
     pairs.section_pair(jax.random.key(0), jnp.ones((3, 32, 32)), context=16)
 
 
+@pytest.mark.slow
 def test_section_pairs_split_the_batch_between_kinds_and_keep_order(em):
   triplets = jnp.stack([em[i:i + 3, :64, :64] for i in range(0, 30, 3)])     # [10, 3, 64, 64]
   fn = jax.jit(lambda k, x: pairs.section_pairs(k, x, kind_probs=(0.5, 0.3, 0.2), context=8))
@@ -160,6 +167,7 @@ def test_section_pairs_split_the_batch_between_kinds_and_keep_order(em):
   assert not np.array_equal(kinds, other)                                    # a new key, a new assignment
 
 
+@pytest.mark.slow
 def test_batch_fn_of_axial_pairs_is_the_vmapped_pair_fn(em):
   cfg = config.axial_pair(4.0)
   key, x = jax.random.key(10), em[:4]

@@ -12,6 +12,7 @@ def images():
   return jax.random.uniform(jax.random.key(0), (4, 32, 32), minval=0.2, maxval=0.8)
 
 
+@pytest.mark.slow
 def test_acquisition_pipeline_runs_eager_and_jitted_alike(images):
   pipe = pipeline.Pipeline.from_config(config.acquisition())
   eager, aux = pipe(jax.random.key(1), images)
@@ -86,6 +87,7 @@ def test_every_registered_op_has_defaults_in_config():
   assert ops.gaussian_blur.sigma == pipeline.op_params("gaussian_blur")["sigma"]
 
 
+@pytest.mark.slow
 def test_lateral_undersample_runs_in_a_pipeline(images):
   cfg = config.pipeline_config(("lateral_undersample", "gaussian_noise"))
   y, aux = pipeline.Pipeline.from_config(cfg)(jax.random.key(8), images)

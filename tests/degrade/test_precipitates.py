@@ -53,6 +53,7 @@ MASK_ATOL = 2e-5
 
 # ---------------------------------------------------------------- contract
 
+@pytest.mark.slow
 def test_eager_equals_jit():
   x = _image()
   key = jax.random.key(3)
@@ -68,6 +69,7 @@ def test_eager_equals_jit():
   assert y_e.shape == x.shape and y_e.dtype == jnp.float32
 
 
+@pytest.mark.slow
 def test_vmap_over_keys_gives_different_draws():
   x = _image()
   y, aux = _vmapped(**FEW)(_keys(4), x)
@@ -121,6 +123,7 @@ def test_bfloat16_and_leading_axes():
 
 # ---------------------------------------------------------------- drawn parameters
 
+@pytest.mark.slow
 def test_drawn_scalars_lie_in_and_cover_their_ranges():
   x = np.full((48, 48), 0.5, np.float32)                  # room for every blob: count == drawn count
   _, aux = _vmapped(count=(2, 5), area=(5.0, 10.0), grain=(0.1, 0.4), tries=64)(_keys(2000, 1), x)
@@ -191,6 +194,7 @@ def test_contrast_change_reproduces_the_reference():
   assert best == pytest.approx(0.7254, abs=1e-4) and 0.725 == pytest.approx(best, abs=5e-4)
 
 
+@pytest.mark.slow
 def test_blobs_do_not_overlap_and_have_their_drawn_areas():
   x = np.full((128, 128), 0.6, np.float32)
   for cluster_prob in (0.0, 1.0):
@@ -217,6 +221,7 @@ def test_blobs_do_not_overlap_and_have_their_drawn_areas():
     assert checked > 50
 
 
+@pytest.mark.slow
 def test_satellites_form_clusters():
   x = np.full((128, 128), 0.6, np.float32)
 
@@ -233,6 +238,7 @@ def test_satellites_form_clusters():
   assert nearest(1.0) < 0.6 * nearest(0.0)
 
 
+@pytest.mark.slow
 def test_cores_are_dark():
   x = np.full((96, 96), 0.8, np.float32)
   f = _vmapped(count=(1, 3), area=(300.0, 1500.0), irregularity=(0.0, 0.2), grain=(0.0, 0.0))

@@ -24,6 +24,7 @@ def _keys(n, seed=0):
 
 # ---------------------------------------------------------------- missing_sections
 
+@pytest.mark.slow
 def test_missing_eager_equals_jit():
   x = _stack()
   op = functools.partial(sections.missing_sections, runs=(1, 3), run_length=(1, 4),
@@ -102,6 +103,7 @@ def test_missing_mean_and_interpolate_fills_against_numpy():
         np.testing.assert_allclose(y[z], want, atol=2e-6)
 
 
+@pytest.mark.slow
 def test_missing_all_sections_lost_falls_back_to_blank():
   x = _stack((3, 4, 4))
   y, aux = sections.missing_sections(jax.random.key(0), x, runs=(1, 1), run_length=(3, 3),
@@ -127,6 +129,7 @@ def test_missing_drawn_parameters_cover_their_ranges():
   assert hit.min() > 0.05
 
 
+@pytest.mark.slow
 def test_missing_vmap_and_keys():
   x = np.stack([_stack((12, 3, 3), seed=s) for s in range(8)])
   op = functools.partial(sections.missing_sections, runs=(1, 2), run_length=(1, 3))
@@ -145,6 +148,7 @@ def test_missing_vmap_and_keys():
   assert len(outs) > 1
 
 
+@pytest.mark.slow
 def test_missing_leading_axes_share_the_draw_and_keep_dtype():
   x = jnp.asarray(_stack((2, 8, 3, 3)), jnp.bfloat16)
   y, aux = sections.missing_sections(jax.random.key(2), x, runs=(2, 2), fills=("blank",), blank_value=0.5)
@@ -192,6 +196,7 @@ def test_host_missing_sections_keeps_the_model():
 
 # ---------------------------------------------------------------- misalignment
 
+@pytest.mark.slow
 def test_misalignment_matches_scipy_shift():
   x = _stack((6, 17, 23), seed=1)
   for seed in range(4):
@@ -202,6 +207,7 @@ def test_misalignment_matches_scipy_shift():
     np.testing.assert_allclose(y, want, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_misalignment_matches_scipy_on_real_sstem():
   v = tifffile.imread(shared_file("isbi2012_sstem_train.tif"))[:4, :96, :128].astype(np.float32) / 255
   y, aux = sections.misalignment(jax.random.key(7), v, max_shift=(2.0, 2.0))
@@ -220,6 +226,7 @@ def test_misalignment_integer_shift_is_exact_roll_with_edges():
   np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow
 def test_misalignment_eager_equals_jit_and_zero_is_identity():
   x = _stack((5, 9, 11))
   op = functools.partial(sections.misalignment, max_shift=(0.5, 3.0))
@@ -248,6 +255,7 @@ def test_misalignment_drawn_shifts_cover_their_ranges():
   assert shifts.shape == (2000, 4, 2)
 
 
+@pytest.mark.slow
 def test_misalignment_vmap_keys_and_leading_axes():
   x = _stack((3, 4, 10, 10))
   op = functools.partial(sections.misalignment, max_shift=(1.0, 2.0))
@@ -290,6 +298,7 @@ def test_host_misalignment_matches_device_values_for_the_same_shifts():
   np.testing.assert_allclose(y, got, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_interpolate_missing_each_stack_its_own_flags_against_numpy():
   """Every flagged section becomes the distance-weighted mean of its nearest intact neighbours below and above
   (np.interp along D per pixel, which repeats the end values as the nearest one alone does); intact sections

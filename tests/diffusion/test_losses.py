@@ -9,6 +9,7 @@ from jax_iso.diffusion import losses, schedules
 LINEAR = schedules.get({"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prediction", losses.PREDICTIONS)
 def test_targets_convert_back_to_x0_and_noise(prediction):
   k1, k2 = jax.random.split(jax.random.key(0))
@@ -25,6 +26,7 @@ def test_targets_convert_back_to_x0_and_noise(prediction):
   np.testing.assert_allclose(np.asarray(got_eps), np.asarray(eps), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_loss_is_per_example_zero_for_the_exact_network_and_one_for_a_blind_one():
   point = jnp.full((1, 16, 16), 0.25)
   x0 = jnp.broadcast_to(point, (64, 16, 16))
@@ -41,6 +43,7 @@ def test_loss_is_per_example_zero_for_the_exact_network_and_one_for_a_blind_one(
   assert abs(float(blind.mean()) - 1.0) < 0.045
 
 
+@pytest.mark.slow
 def test_noise_levels_are_drawn_per_example():
   seen = []
   losses.diffusion_loss(lambda z, level: seen.append(level) or z, LINEAR, jnp.zeros((32, 4)), jax.random.key(2))

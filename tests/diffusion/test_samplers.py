@@ -64,6 +64,7 @@ def _ode_error(schedule, sampler, steps, spacing):
   return float(np.sqrt(np.mean((np.asarray(x) - exact) ** 2)) / np.sqrt(VAR))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", [LINEAR, COSINE], ids=["linear", "cosine"])
 @pytest.mark.parametrize("spacing", samplers.SPACINGS)
 def test_deterministic_samplers_follow_the_exact_ode_at_their_order(schedule, spacing):
@@ -89,6 +90,7 @@ def test_stochastic_samplers_give_gaussian_data_its_mean_and_variance(schedule, 
   assert abs(x.std() / np.sqrt(VAR) - 1.0) < 0.03
 
 
+@pytest.mark.slow
 def test_ddim_with_eta_0_is_deterministic_and_ddpm_is_not():
   z = jax.random.normal(jax.random.key(5), (2, 64))
   f = gaussian_denoiser(0.0, 0.25)
@@ -120,6 +122,7 @@ def test_noise_comes_from_noise_fn():
   assert np.ptp(same) == 0.0     # noise equal at every pixel, input equal: output equal at every pixel
 
 
+@pytest.mark.slow
 def test_time_grids_fall_from_1_to_0():
   for spacing in samplers.SPACINGS:
     for s in (LINEAR, COSINE):

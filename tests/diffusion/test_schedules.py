@@ -28,6 +28,7 @@ def test_linear_level_between_two_steps_is_between_them_log_linearly():
     np.testing.assert_allclose(mid, lo + frac * (hi - lo), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", [LINEAR, {"name": "cosine"}], ids=["linear", "cosine"])
 def test_monotone_with_clean_and_noisy_ends(config):
   s = schedules.get(config)

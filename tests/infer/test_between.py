@@ -5,8 +5,8 @@ import pytest
 from jax_iso import io
 from jax_iso.degrade import grid
 from jax_iso.errors import UserError
-from jax_iso.infer import between_strategy
-from jax_iso.infer.between_strategy import Conditions, sources
+from jax_iso.infer import between
+from jax_iso.infer.between import Conditions, sources
 
 
 @pytest.mark.parametrize("factor, n_sections", [(2.5, 7), (4.0, 6), (10.0, 3)])
@@ -50,11 +50,12 @@ def test_one_section_is_refused_and_noise_setting_checked():
   with pytest.raises(ValueError, match="at least 2 sections"):
     sources(np.arange(3), 4.0, 1)
   options = {"tile": 32, "overlap": 8, "margin": 8, "batch_size": 2, "samples": 2, "threshold": 0.12}
-  between_strategy.check(options)
+  between.check(options)
   with pytest.raises(UserError, match="infer.noise='flat' is unknown"):
-    between_strategy.check({**options, "noise": "flat"})
+    between.check({**options, "noise": "flat"})
 
 
+@pytest.mark.slow
 def test_slice_noise_blends_the_fields_of_the_sections_around_it():
   """`tile_noise(between=s)`: at s = 5, slice 2 sits on section 0's centre (p = 0), slice 7 on section 1's and
   slice 6 at p = 0.8 between them, so its noise is cos(0.4 pi) n_0 + sin(0.4 pi) n_1 exactly; neighbouring

@@ -1,15 +1,13 @@
 """Clip inference: tiling and blending reproduce known models, test-time orientations' mean and std of a known
-function, the lost-section detector on real EM, inpainting that leaves the other sections alone."""
+function, inpainting that leaves the other sections alone (the lost-section detector: tests/detect/test_lost.py)."""
 import numpy as np
 import pytest
 
 from jax_iso import io
 from jax_iso.degrade import grid
 from jax_iso.degrade.resample import resample
-from jax_iso.infer.bad_sections import detect_bad_sections, parse_inpaint
 from jax_iso.infer.clips import orient, reconstruct_clips, unorient
 from jax_iso.infer.inpaint import clip_window, inpaint_sections, runs
-from jax_iso.errors import UserError
 
 UNIT = io.Intensity(0.0, 1.0, np.float32)
 
@@ -83,32 +81,6 @@ def _x4(fibsem_iso, size=96):
   return vol[: vol.shape[0] // 4 * 4].reshape(-1, 4, size, size).mean(axis=1).astype(np.uint8)
 
 
-def test_detector_flags_nothing_in_clean_real_fibsem(fibsem_iso):
-  assert detect_bad_sections(_x4(fibsem_iso)) == []
-
-
-def test_detector_flags_nothing_in_clean_real_sstem(sstem_aniso):
-  assert detect_bad_sections(io.read_volume(sstem_aniso)[0]) == []
-
-
-def test_detector_finds_blank_and_outlier_sections(fibsem_iso):
-  vol = _x4(fibsem_iso).copy()
-  vol[7] = 0                                                     # lost, written blank
-  vol[20] = 255                                                  # saturated
-  vol[30] = vol[3, ::-1, ::-1]                                   # a section from elsewhere
-  found = detect_bad_sections(vol)
-  assert [(f.index, f.reason) for f in found] == [(7, "blank"), (20, "blank"), (30, "outlier")]
-
-
-def test_inpaint_spec_parsing():
-  assert parse_inpaint("auto", 10) == "auto"
-  assert parse_inpaint(" 5, 2,5 ", 10) == [2, 5]
-  with pytest.raises(UserError, match="section 10 is out of range: the input has sections 0 to 9"):
-    parse_inpaint("3,10", 10)
-  with pytest.raises(UserError, match="'x' is not a section index"):
-    parse_inpaint("3,x", 10)
-
-
 def test_runs_and_clip_windows():
   assert runs([9, 3, 4, 5, 12]) == [(3, 6), (9, 10), (12, 13)]
   assert clip_window(3, 6, 40, 8) == (0, 8)
@@ -117,6 +89,7 @@ def test_runs_and_clip_windows():
   assert clip_window(1, 2, 5, 8) == (0, 5)
 
 
+@pytest.mark.slow
 def test_inpainting_fills_only_the_lost_sections_from_their_neighbours(fibsem_iso):
   """A stand-in model that fills each zeroed frame with the mean of the nearest kept frame on either side and
   resamples the rows linearly: each filled section is exactly that, computed independently in numpy (Y padded

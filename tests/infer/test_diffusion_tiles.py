@@ -22,6 +22,7 @@ CONFIG = {"diffusion": {"schedule": {"name": "linear", "steps": 2000, "beta_star
 NET = DiffusionUNet(base=8, mults=(1, 2, 4), res_blocks=1, head_channels=16, dropout=0.0, norm="pixel")
 
 
+@pytest.mark.slow
 def test_position_noise_is_a_function_of_the_pixel():
   key = jax.random.key(0)
   a = np.asarray(position_noise(key, jnp.asarray([-10, 5]), (100, 90)))
@@ -52,6 +53,7 @@ def _tiled(draw, image, tile, overlap):
                               origins=True)[:, 0]
 
 
+@pytest.mark.slow
 def test_two_tilings_of_a_512_image_agree(trained):
   objective, params, image, clean = trained
   draw = make_tile_sampler(objective, NET, params, jax.random.key(3), samples=1)
@@ -66,6 +68,7 @@ def test_two_tilings_of_a_512_image_agree(trained):
   assert np.abs(c - d).mean() > 4.0 / 255
 
 
+@pytest.mark.slow
 def test_k_samples_in_one_call_differ_by_their_noise(trained):
   objective, params, image, _ = trained
   tiles = jnp.asarray(image[:, :64, :64].repeat(2, axis=0))
@@ -99,6 +102,7 @@ np.save(__import__("sys").argv[1], sharded)
 """
 
 
+@pytest.mark.slow
 def test_sampling_sharded_over_four_devices_equals_one_device(tmp_path):
   """The same K samples of the same tiles whether the batch is split over 4 (forced CPU) devices or not."""
   outs = []

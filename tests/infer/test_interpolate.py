@@ -35,6 +35,7 @@ def _keys_direct(sec, pos, a=-0.5):
   return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor", [2.5, 3.0, 4.0])
 def test_cubic_matches_direct_sum_and_jax_image(factor):
   sec = np.random.default_rng(1).random((12, 3)).astype(np.float32)

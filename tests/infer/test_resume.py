@@ -114,6 +114,7 @@ def _kill_during_the_second_pass(sections, out, log):
   return read_json(str(manifest))["done"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext", [".tif", ".ome.zarr"])
 def test_killed_reconstruction_resumes_at_the_first_unfinished_slab(tmp_path, sections, ext):
   out = tmp_path / f"iso{ext}"

@@ -2,7 +2,7 @@
 import pytest
 
 from jax_iso.errors import UserError
-from jax_iso.infer.sections_strategy import check, neighbours
+from jax_iso.infer.sections import check, neighbours
 
 
 def test_neighbours_skip_damaged_sections_and_mirror_at_the_ends():

@@ -38,7 +38,7 @@ def test_parts_cover_the_rows_once_in_whole_chunks(n_y, count):
   assert all(a[1] == b[0] for a, b in zip(rows, rows[1:]))                      # contiguous, disjoint
   chunk = min(64, n_y)
   assert all(y0 % chunk == 0 for y0, _ in rows)                                  # no chunk has two writers
-  with pytest.raises(UserError, match="--process_index=2 with --process_count=2"):
+  with pytest.raises(UserError, match="process_index=2 with process_count=2"):
     io.Part(2, 2)
 
 
@@ -122,6 +122,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_under_jax_distributed_equal_one(tmp_path):
   aniso = tmp_path / "aniso.tif"
   volume = io.read_volume(SAMPLE)[0][:, :130, :96]

@@ -61,6 +61,7 @@ def small_unet():
   return model, jax.jit(lambda x: model.apply(params, x))
 
 
+@pytest.mark.slow
 def test_unet_output_does_not_depend_on_the_tile_size(small_unet):
   model, fn = small_unet
   planes = _planes((2, 70, 90), seed=2)
@@ -72,6 +73,7 @@ def test_unet_output_does_not_depend_on_the_tile_size(small_unet):
     assert np.abs(out - ref).max() < 1e-4, (tile, overlap)
 
 
+@pytest.mark.slow
 def test_unet_with_too_little_context_does_depend_on_the_tiling(small_unet):
   """The check above has teeth: a margin below the receptive field makes tiles visible."""
   model, fn = small_unet
@@ -186,6 +188,7 @@ print(float(np.abs(sharded - single).max()))
 """
 
 
+@pytest.mark.slow
 def test_sharded_model_on_four_devices_gives_the_same_planes():
   """Batches padded to 8 (6 rounded up to 4 devices) through the engine's sharded apply_fn."""
   env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",

@@ -68,7 +68,7 @@ def test_ome_zarr_czyx_micrometer_with_multiscale_scale(tmp_path, vol):
   axes = [{"name": "c", "type": "channel"}] + [
       {"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
   group = _ome_group(tmp_path, data, axes, [1.0, 0.02, 0.002, 0.002], level_scale=[1.0, 2.0, 2.0, 2.0])
-  with pytest.raises(UserError, match=r"has 2 channels.*--channel=N"):
+  with pytest.raises(UserError, match=r"has 2 channels.*channel=N"):
     io.open_volume(group)
   with io.open_volume(group, channel=1) as src:
     assert src.spacing == (40.0, 4.0, 4.0) and src.spacing_origin == "OME-Zarr multiscales"
@@ -104,7 +104,7 @@ def test_ome_zarr_v05_on_zarr3(tmp_path, vol):
 def test_plain_4d_zarr_needs_channel_and_then_uses_the_leading_axis(tmp_path, vol):
   path = tmp_path / "c.zarr"
   write_ts("zarr", path, np.stack([vol, vol * 2]), chunks=(1, 2, 3, 4))
-  with pytest.raises(UserError, match=r"no axis names.*--channel=N"):
+  with pytest.raises(UserError, match=r"no axis names.*channel=N"):
     io.open_volume(path)
   np.testing.assert_array_equal(io.read_volume(path, channel=1)[0], vol * 2)
 

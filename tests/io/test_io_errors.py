@@ -69,7 +69,7 @@ def test_single_slice_stack_is_2d(tmp_path):
 
 def test_4d_without_channel(tmp_path, vol):
   path = _tif(tmp_path, "czyx.tif", np.stack([vol, vol, vol]), metadata={"axes": "CZYX"})
-  _raises(r"czyx.tif \(shape \(3, 5, 6, 7\), axes CZYX\) has 3 channels; pick one with --channel=N",
+  _raises(r"czyx.tif \(shape \(3, 5, 6, 7\), axes CZYX\) has 3 channels; pick one with channel=N",
           io.open_volume, path)
 
 
@@ -82,25 +82,25 @@ def test_4d_with_channel_reads_that_channel(tmp_path, vol):
 
 def test_channel_out_of_range(tmp_path, vol):
   path = _tif(tmp_path, "czyx.tif", np.stack([vol, vol]), metadata={"axes": "CZYX"})
-  _raises(r"--channel=2 is out of range.*has 2 channels; pick one from 0 to 1", io.open_volume, path, channel=2)
-  _raises(r"--channel=-1 is out of range", io.open_volume, path, channel=-1)
+  _raises(r"channel=2 is out of range.*has 2 channels; pick one from 0 to 1", io.open_volume, path, channel=2)
+  _raises(r"channel=-1 is out of range", io.open_volume, path, channel=-1)
 
 
 def test_channel_on_a_volume_without_channels(tmp_path, vol):
   path = _tif(tmp_path, "zyx.tif", vol, metadata={"axes": "ZYX"})
   assert io.open_volume(path, channel=0).shape == (5, 6, 7)
-  _raises("has no channel axis; leave out --channel=1", io.open_volume, path, channel=1)
+  _raises("has no channel axis; leave out channel=1", io.open_volume, path, channel=1)
 
 
 def test_timepoints_need_a_pick(tmp_path, vol):
   path = _tif(tmp_path, "tzyx.tif", np.stack([vol, vol]), imagej=True, metadata={"axes": "TZYX"})
-  _raises(r"has 2 timepoints; pick one with --timepoint=N", io.open_volume, path)
-  _raises(r"--timepoint=5 is out of range", io.open_volume, path, timepoint=5)
+  _raises(r"has 2 timepoints; pick one with timepoint=N", io.open_volume, path)
+  _raises(r"timepoint=5 is out of range", io.open_volume, path, timepoint=5)
 
 
 def test_rgb_stack(tmp_path):
   path = _tif(tmp_path, "rgb.tif", np.zeros((5, 6, 7, 3), np.uint8), photometric="rgb")
-  _raises(r"RGB-like with 3 samples.*convert it to grayscale.*--channel=N", io.open_volume, path)
+  _raises(r"RGB-like with 3 samples.*convert it to grayscale.*channel=N", io.open_volume, path)
   assert io.open_volume(path, channel=1).shape == (5, 6, 7)
 
 

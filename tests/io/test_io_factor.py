@@ -1,4 +1,4 @@
-"""How the anisotropy factor is decided from --factor, --spacing and the file's voxel size."""
+"""How the anisotropy factor is decided from the factor and spacing settings and the file's voxel size."""
 import pytest
 
 from jax_iso.errors import UserError
@@ -23,8 +23,8 @@ def test_factor_without_any_spacing():
 
 
 @pytest.mark.parametrize("args, match", [
-    ((4.0, None, (10.0, 10.0, 10.0)), "contradicts.*--spacing=Z,Y,X to override"),
-    ((3.0, (40.0, 10.0, 10.0), None), "contradicts.*fix --spacing"),
+    ((4.0, None, (10.0, 10.0, 10.0)), "contradicts.*spacing=Z,Y,X to override"),
+    ((3.0, (40.0, 10.0, 10.0), None), "contradicts.*fix spacing=Z,Y,X"),
     ((None, None, None), "no voxel size"),
     ((None, None, (10.0, 10.0, 10.0)), "already isotropic"),
     ((None, (40.0, 4.0, 8.0), None), "square pixels"),

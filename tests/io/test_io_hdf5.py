@@ -94,7 +94,7 @@ def test_several_volumes_name_them_all(tmp_path, vol):
     f.create_dataset("a", data=vol)
     f.create_dataset("b/c", data=vol[None])
   message = _message(r"two.h5 holds 2 volumes: a \(5 x 6 x 7 uint16\), b/c \(1 x 5 x 6 x 7 uint16\); pick one "
-                     r"with --dataset=NAME", path)
+                     r"with dataset=NAME", path)
   assert f"{path}/NAME" in message
 
 

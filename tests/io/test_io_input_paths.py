@@ -67,7 +67,7 @@ def test_parse_spacing_refuses_values_out_of_range(text, shown):
   with pytest.raises(UserError) as err:
     io.parse_spacing(text)
   assert str(err.value) == (f"spacing '{text}' has {shown}, not a positive number below 1e9 nm (1 m); give the "
-                            "voxel size in nm as z,y,x (e.g. --spacing=40,4,4 for 40 nm sections of 4 nm pixels)")
+                            "voxel size in nm as z,y,x (e.g. spacing=40,4,4 for 40 nm sections of 4 nm pixels)")
 
 
 def test_parse_spacing_accepts_up_to_just_below_a_metre():

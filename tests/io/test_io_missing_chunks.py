@@ -75,7 +75,7 @@ def test_absent_chunk_is_refused_under_error(tmp_path, layout):
   with io.missing_chunks("error"), pytest.raises(UserError) as err:
     io.open_volume(tmp_path / "vol")
   assert str(err.value) == (f"{tmp_path / 'vol'}: 1 of 8 chunks are absent (first (z, y, x): (1, 0, 1)); copy it "
-                            "again completely, or give --missing_chunks=warn to read them as the fill value 0")
+                            "again completely, or give missing_chunks=warn to read them as the fill value 0")
 
 
 @pytest.mark.parametrize("layout", ["zarr v2 '/'", "n5", "precomputed"])
@@ -90,7 +90,7 @@ def test_absent_chunks_warn_once_and_read_as_fill(tmp_path, capsys, layout):
   np.testing.assert_array_equal(data, expected)
   assert capsys.readouterr().err == (
       f"jax_iso: warning: {tmp_path / 'vol'}: 1 of 8 chunks are absent and read as the fill value 0 (normal where "
-      "the volume is empty; an incomplete copy otherwise); --missing_chunks=error refuses such input\n")
+      "the volume is empty; an incomplete copy otherwise); missing_chunks=error refuses such input\n")
   with io.open_volume(tmp_path / "vol") as src:
     pickle.loads(pickle.dumps(src)).close()  # reopened (as in a worker): not counted again
   assert capsys.readouterr().err == ""
@@ -149,7 +149,7 @@ def test_policy_values(tmp_path):
   with pytest.raises(UserError) as err:
     with io.missing_chunks("ignore"):
       pass
-  assert str(err.value) == ("--missing_chunks=ignore is not a policy jax_iso knows; choose warn (read absent "
+  assert str(err.value) == ("missing_chunks=ignore is not a policy jax_iso knows; choose warn (read absent "
                             "chunks as the fill value, with a warning) or error (refuse volumes with absent chunks)")
   path = tmp_path / "vol"
   _zarr(path)

@@ -57,7 +57,7 @@ def test_written_ome_zarr_reads_back_with_the_ome_zarr_library(tmp_path, version
 
 
 def test_default_is_0_4_and_a_bad_version_is_refused(tmp_path):
-  with pytest.raises(UserError, match=r"--ome_version=0.3 .*choose 0.4 .* or 0.5"):
+  with pytest.raises(UserError, match=r"ome_version=0.3 .*choose 0.4 .* or 0.5"):
     with io.ome_version("0.3"):
       pass
   vol = _volume((4, 8, 8))
@@ -105,7 +105,7 @@ def test_precomputed_with_two_channels_needs_channel(tmp_path, vol):
   path = tmp_path / "two"
   xyz = vol.transpose(2, 1, 0)
   _precomputed(path, np.stack([xyz, xyz + 1], axis=-1))
-  with pytest.raises(UserError, match="--channel=N"):
+  with pytest.raises(UserError, match="channel=N"):
     io.open_volume(path)
   with io.open_volume(path, channel=1) as src:
     np.testing.assert_array_equal(src.read(), vol + 1)

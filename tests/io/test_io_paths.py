@@ -1,4 +1,4 @@
-"""Output paths and the --spacing parser."""
+"""Output paths and the spacing parser."""
 import os
 
 import pytest
@@ -98,4 +98,4 @@ def test_parse_spacing(text, expected):
 def test_parse_spacing_rejects(text, match):
   with pytest.raises(UserError, match=match) as err:
     io.parse_spacing(text)
-  assert "--spacing=40,4,4" in str(err.value)
+  assert "spacing=40,4,4" in str(err.value)

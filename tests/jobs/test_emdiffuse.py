@@ -7,10 +7,13 @@ from jax_iso import io, jobs
 from jax_iso.cli.main import main
 from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.errors import UserError
-from jax_iso.jobs.emdiffuse import Sampling, parse_noise
+from jax_iso.jobs.section_tasks import parse_noise
 from jax_iso.samples import FIBSEM_10NM
 
 SIGMA = 0.08
+
+
+pytestmark = pytest.mark.slow   # end to end: fixtures that train models
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +38,12 @@ def denoised(pair):
   f = pair["folder"]
   out = jobs.denoise(str(pair["noisy"]), str(f / "den.tif"), train_noisy=str(pair["noisy"]),
                      train_clean=str(pair["clean"]), variant="tiny", workdir=str(f / "run_n"),
-                     sampling=Sampling(samples=3, uncertainty=str(f / "den_std.tif"), flags=str(f / "den_flags.tif")),
+                     samples=3, uncertainty=str(f / "den_std.tif"), flags=str(f / "den_flags.tif"),
                      report=str(f / "den.png"), show_progress=False)
   return out
 
 
+@pytest.mark.slow
 def test_denoise_writes_mean_uncertainty_and_flags(pair, denoised):
   f = pair["folder"]
   mean, spacing = io.read_volume(f / "den.tif")
@@ -65,20 +69,22 @@ def test_same_model_same_seed_same_volume(pair, denoised):
   np.testing.assert_array_equal(io.read_volume(f / "again.tif")[0], io.read_volume(f / "den.tif")[0])
 
 
+@pytest.mark.slow
 def test_superres_doubles_the_lateral_grid(pair):
   f = pair["folder"]
   out = jobs.superres(str(pair["lr"]), str(f / "sr.tif"), train_hr=str(pair["clean"]), variant="tiny",
-                      sampling=Sampling(samples=2), show_progress=False)
+                      samples=2, show_progress=False)
   got, spacing = io.read_volume(f / "sr.tif")
   assert got.shape == (8, 64, 64) and spacing == (10.0, 10.0, 10.0)
   assert out["input_shape"] == [8, 32, 32] and out["strategy"]["samples"] == 2
 
 
+@pytest.mark.slow
 def test_registered_superres_pairs_train(pair):
   """--train_lr with --train_hr: the low-resolution volume is read on the fine grid (cubic) beside the other."""
   f = pair["folder"]
   out = jobs.superres(str(pair["lr"]), str(f / "sr_reg.tif"), train_lr=str(pair["lr"]), train_hr=str(pair["clean"]),
-                      variant="tiny", sampling=Sampling(samples=1), show_progress=False)
+                      variant="tiny", samples=1, show_progress=False)
   assert out["fit"]["steps"] == 4 and io.read_volume(f / "sr_reg.tif")[0].shape == (8, 64, 64)
 
 
@@ -149,8 +155,8 @@ def test_bad_inputs_are_one_line_and_write_nothing(pair, denoised, capsys):
   _bad(capsys, ["denoise"] + base, "denoise needs training data", out)
   _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", "--sampler=euler"], "sampler='euler' is unknown", out)
   _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", "--threshold=0"], "must be > 0", out)
-  _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", f"--uncertainty={out}"], "is also --output", out)
-  _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", "--train_steps=5"], "drop them", out)
+  _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", f"--uncertainty={out}"], "is also the output", out)
+  _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", "--train_steps=5"], "and none is given", out)
   _bad(capsys, ["denoise"] + base + [f"--train_clean={pair['clean']}", "--noise=gaussian:0.1", "--variant=huge"],
        "not a variant of emdiffuse_n", out)
   _bad(capsys, ["reconstruct"] + base + ["--method=emdiffuse_n"], "run it with `jax-iso denoise`", out)

@@ -56,6 +56,7 @@ def test_cubic_beats_linear_on_real_em(sample, x4):
   assert _psnr(linear, vol) > 25
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_and_pictures(sample, x4, tmp_path):
   vol, _ = sample
   out = jobs.evaluate(str(x4["cubic"]), str(FIBSEM_10NM), report_dir=str(tmp_path / "rep"))
@@ -76,6 +77,7 @@ def test_default_report_dir_is_beside_the_prediction(x4):
   assert (x4["linear"].with_name("linear_report") / "metrics.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor, n_sec, n_out", [(3.0, 53, 159), (2.5, 64, 160)])
 def test_non_dividing_and_fractional_factors(tmp_path, factor, n_sec, n_out):
   aniso, rec = tmp_path / "a.tif", tmp_path / "r.ome.zarr"
@@ -121,6 +123,7 @@ def test_gaussian_profile_is_smoother_than_box(tmp_path):
   assert np.std(np.diff(gauss.astype(float), axis=0)) < np.std(np.diff(box.astype(float), axis=0))
 
 
+@pytest.mark.slow
 def test_reference_free_evaluation_sees_real_sstem_anisotropy(sstem_aniso, tmp_path):
   out = jobs.evaluate(str(sstem_aniso), None, report_dir=str(tmp_path / "rep"))
   res = out["resolution_nm"]
@@ -128,6 +131,7 @@ def test_reference_free_evaluation_sees_real_sstem_anisotropy(sstem_aniso, tmp_p
   assert (tmp_path / "rep" / "spectrum.png").exists()
 
 
+@pytest.mark.slow
 def test_reference_free_evaluation_of_a_real_cubic_reconstruction(sstem_aniso, tmp_path):
   """Cubic interpolation of real 50 nm sections: the spectral Z resolution is no finer than the sections,
   where the odd/even self-FSC (kept in metrics.json, labelled) reports a finer value."""
@@ -139,6 +143,7 @@ def test_reference_free_evaluation_of_a_real_cubic_reconstruction(sstem_aniso, t
   assert out["self_fsc"]["resolution_nm"]["z"] < 0.6 * out["resolution_nm"]["z"]
 
 
+@pytest.mark.slow
 def test_demo_runs_and_ranks_methods(tmp_path):
   out = jobs.demo(str(tmp_path / "demo"), methods=("linear", "cubic"))
   assert set(out["results"]) == {"linear", "cubic"} and out["best"] == "cubic" and out["baseline"] == "cubic"
@@ -149,26 +154,34 @@ def test_demo_runs_and_ranks_methods(tmp_path):
     assert (pathlib.Path(report) / "orthoslices.png").exists()
 
 
+@pytest.mark.slow
 def test_demo_fits_the_learned_method_and_rerun_resumes(tmp_path):
-  kw = {"methods": ("cubic", "unet"), "steps": 2, "variant": "tiny", "show_progress": False}
+  kw = {"methods": ("cubic", "unet"), "train_steps": 2, "variant": "tiny", "show_progress": False}
   out = jobs.demo(str(tmp_path / "demo"), **kw)
   run = out["runs"]["unet"]
   assert run["fit"]["steps"] == 2 and run["variant"] == "tiny" and run["output_shape"] == [160, 160, 160]
   assert pathlib.Path(run["workdir"], "loss.png").exists()
   assert (pathlib.Path(out["reports"]["unet"]) / "fsc.png").exists()
   psnr = {m: r["psnr"] for m, r in out["results"].items()}
-  assert 20 < psnr["unet"] < 45 and out["gain_db"] == max(psnr.values()) - psnr["cubic"]
+  # 2 steps leave the residual U-Net near the identity on its cubic input: within 1 dB of cubic (a wrong grid,
+  # intensity scale or orientation would be many dB away)
+  assert abs(psnr["unet"] - psnr["cubic"]) < 1.0 and out["gain_db"] == max(psnr.values()) - psnr["cubic"]
   again = jobs.demo(str(tmp_path / "demo"), **kw)           # the finished run is reused, not retrained
   assert again["results"]["unet"]["psnr"] == psnr["unet"]
 
 
+@pytest.mark.slow
 def test_reconstruct_with_a2i_fits_on_the_input_and_writes_the_isotropic_grid(tmp_path):
   aniso = tmp_path / "x4.tif"
   jobs.simulate(str(FIBSEM_10NM), str(aniso), factor=4.0)
-  out = jobs.reconstruct(str(aniso), str(tmp_path / "iso.tif"), method="a2i", steps=2, variant="tiny",
+  out = jobs.reconstruct(str(aniso), str(tmp_path / "iso.tif"), method="a2i", train_steps=2, variant="tiny",
                          workdir=str(tmp_path / "run"), show_progress=False)
   assert out["method"] == "a2i" and out["fit"]["steps"] == 2 and out["output_shape"] == [160, 160, 160]
   saved = json.loads((tmp_path / "run" / "config.json").read_text())
   assert saved["model"]["name"] == "a2i" and saved["pdl"]["weight"] == 0.01
   psnr = jobs.evaluate(str(tmp_path / "iso.tif"), str(FIBSEM_10NM))["psnr"]
-  assert 25 < psnr < 45
+  jobs.reconstruct(str(aniso), str(tmp_path / "cubic.tif"), method="cubic")
+  cubic = jobs.evaluate(str(tmp_path / "cubic.tif"), str(FIBSEM_10NM))["psnr"]
+  # A2I-3DEM adds its output to its cubic input: 2 steps stay within 1.5 dB of cubic on the same volume (the
+  # fine grid, the orientations and the intensity scale all have to be right for that)
+  assert abs(psnr - cubic) < 1.5, (psnr, cubic)

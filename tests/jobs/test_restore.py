@@ -41,6 +41,7 @@ def _psnr(a, b):
   return 10 * np.log10(255.0 ** 2 / mse)
 
 
+@pytest.mark.slow
 def test_restore_finds_repairs_and_copies(restored):
   folder, clean, damaged, err = restored
   assert "section 4: missing" in err and "9 of 10 sections found clean: copied unchanged" in err
@@ -54,6 +55,7 @@ def test_restore_finds_repairs_and_copies(restored):
   assert np.all(m[4] == MASK_CODES["missing"]) and not np.any(m[keep])
 
 
+@pytest.mark.slow
 def test_named_sections_with_a_trained_model_and_a_clean_volume(restored):
   folder, clean, _, _ = restored
   summary = jobs.restore(str(folder / "clean.tif"), str(folder / "copy.tif"), artifacts="missing",

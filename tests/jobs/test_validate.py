@@ -22,6 +22,7 @@ def _linear_in_z(tmp_path, n=9):
   return path, sections
 
 
+@pytest.mark.slow
 def test_linear_interpolation_is_exact_on_a_linear_volume(tmp_path):
   path, sections = _linear_in_z(tmp_path)
   out = jobs.validate(str(path), "linear,cubic", out_dir=str(tmp_path / "v"), show_progress=False)
@@ -47,22 +48,27 @@ def test_an_even_count_skips_the_last_held_out_section(tmp_path):
   assert out["kept"] == 4 and out["heldout"] == [1, 3, 5]
 
 
+@pytest.mark.slow
 def test_learned_methods_fit_on_the_kept_sections_with_their_profile(tmp_path):
   rng = np.random.default_rng(1)
   vol = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
   path = tmp_path / "s.tif"
   io.write_volume(path, vol, (40.0, 10.0, 10.0))
-  run = jobs.reconstruct(str(path), str(tmp_path / "r.tif"), method="unet", steps=1, variant="tiny",
-                         workdir=str(tmp_path / "w"), overrides=SECTION_PROFILE, show_progress=False)
+  run = jobs.reconstruct(str(path), str(tmp_path / "r.tif"), method="unet", train_steps=1, variant="tiny",
+                         workdir=str(tmp_path / "w"), config=SECTION_PROFILE, show_progress=False)
   assert run["fit"]["steps"] == 1
   config = json.loads((tmp_path / "w" / "config.json").read_text())
   assert config["pairs"]["profile"] == [1.0, 1.0] and config["pairs"]["support"] == 0.5
-  out = jobs.validate(str(path), ["unet"], out_dir=str(tmp_path / "v"), steps=2, variant="tiny",
+  out = jobs.validate(str(path), ["cubic", "unet"], out_dir=str(tmp_path / "v"), train_steps=2, variant="tiny",
                       show_progress=False)
-  assert out["methods"]["unet"]["fit"]["steps"] == 2 and np.isfinite(out["methods"]["unet"]["psnr"])
+  scores = {m: out["methods"][m]["psnr"] for m in ("cubic", "unet")}
+  # 2 steps leave the residual U-Net near the identity on its cubic input: scored on the same held-out sections,
+  # within 1 dB of cubic (a prediction on a wrong grid or a wrong section would be far off)
+  assert out["methods"]["unet"]["fit"]["steps"] == 2 and abs(scores["unet"] - scores["cubic"]) < 1.0, scores
   assert out["validated_factor"] == 8 and out["heldout"] == [1, 3]
 
 
+@pytest.mark.slow
 def test_emformer_validates_with_thin_sections(tmp_path):
   """The clip pairs take the held-out section profile too (EMformer at twice the factor, on real EM)."""
   from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top
@@ -70,9 +76,12 @@ def test_emformer_validates_with_thin_sections(tmp_path):
   io.write_volume(tmp_path / "iso.tif", iso, (10.0, 10.0, 10.0))
   path = tmp_path / "x4.tif"
   jobs.simulate(str(tmp_path / "iso.tif"), str(path), factor=4.0)
-  out = jobs.validate(str(path), ["emformer"], out_dir=str(tmp_path / "v"), steps=2, variant="tiny",
-                      show_progress=False)
-  assert out["validated_factor"] == 8 and np.isfinite(out["methods"]["emformer"]["psnr"])
+  out = jobs.validate(str(path), ["linear", "emformer"], out_dir=str(tmp_path / "v"), train_steps=2,
+                      variant="tiny", show_progress=False)
+  scores = {m: out["methods"][m]["psnr"] for m in ("linear", "emformer")}
+  # EMformer adds its network's output to the linearly upsampled input: after 2 steps it stays within 1.5 dB of
+  # linear interpolation on the same held-out sections (a wrong grid or orientation would be far off)
+  assert out["validated_factor"] == 8 and abs(scores["emformer"] - scores["linear"]) < 1.5, scores
   assert out["methods"]["emformer"]["fit"]["steps"] == 2
 
 

@@ -18,10 +18,11 @@ def volumes(tmp_path_factory):
   return d
 
 
+@pytest.mark.slow
 def test_vemdiffuse_a_fits_on_the_input_and_samples_the_section_grid(volumes, tmp_path):
-  out = jobs.reconstruct(str(volumes / "x2.5.tif"), str(tmp_path / "iso.tif"), method="vemdiffuse_a", steps=2,
+  out = jobs.reconstruct(str(volumes / "x2.5.tif"), str(tmp_path / "iso.tif"), method="vemdiffuse_a", train_steps=2,
                          variant="tiny", uncertainty=str(tmp_path / "std.tif"), flags=str(tmp_path / "flags.tif"),
-                         sampling={"samples": 2, "steps": 2}, show_progress=False)
+                         samples=2, sample_steps=2, show_progress=False)
   n_sec = io.read_volume(volumes / "x2.5.tif")[0].shape[0]
   assert out["output_shape"] == [grid.fine_count(n_sec, 2.5), 48, 48] and out["fit"]["steps"] == 2
   assert out["strategy"]["samples"] == 2 and out["strategy"]["steps"] == 2 and out["strategy"]["noise"] == "sections"
@@ -34,10 +35,11 @@ def test_vemdiffuse_a_fits_on_the_input_and_samples_the_section_grid(volumes, tm
   assert not (tmp_path / "iso.tif.fit").exists() and len(list(tmp_path.iterdir())) == 3   # the fit was removed
 
 
+@pytest.mark.slow
 def test_vemdiffuse_i_learns_on_the_isotropic_volume(volumes, tmp_path):
-  out = jobs.reconstruct(str(volumes / "x2.5.tif"), str(tmp_path / "iso.tif"), method="vemdiffuse_i", steps=2,
+  out = jobs.reconstruct(str(volumes / "x2.5.tif"), str(tmp_path / "iso.tif"), method="vemdiffuse_i", train_steps=2,
                          variant="tiny", train_iso=str(volumes / "iso.tif"), workdir=str(tmp_path / "run"),
-                         sampling={"samples": 1, "steps": 2}, show_progress=False)
+                         samples=1, sample_steps=2, show_progress=False)
   import json  # pylint: disable=g-import-not-at-top
   saved = json.loads((tmp_path / "run" / "config.json").read_text())
   assert saved["data"]["path"] == str(volumes / "iso.tif") and saved["resolved"]["factor"] == 2.5
@@ -46,15 +48,15 @@ def test_vemdiffuse_i_learns_on_the_isotropic_volume(volumes, tmp_path):
 
 def test_train_iso_is_checked_before_any_work(volumes, tmp_path):
   aniso, iso = str(volumes / "x2.5.tif"), str(volumes / "iso.tif")
-  with pytest.raises(UserError, match="pass --train_iso=ISO"):
+  with pytest.raises(UserError, match="pass train_iso=ISO"):
     jobs.reconstruct(aniso, str(tmp_path / "o.tif"), method="vemdiffuse_i")
-  with pytest.raises(UserError, match="drop --train_iso"):
+  with pytest.raises(UserError, match="drop train_iso="):
     jobs.reconstruct(aniso, str(tmp_path / "o.tif"), method="vemdiffuse_a", train_iso=iso)
   with pytest.raises(UserError, match="is anisotropic"):
     jobs.reconstruct(aniso, str(tmp_path / "o.tif"), method="vemdiffuse_i", train_iso=aniso)
   io.write_volume(tmp_path / "iso16.tif", io.read_volume(iso)[0].astype(np.uint16) * 256, (10.0, 10.0, 10.0))
   with pytest.raises(UserError, match="is uint16 but .* is uint8"):
     jobs.reconstruct(aniso, str(tmp_path / "o.tif"), method="vemdiffuse_i", train_iso=str(tmp_path / "iso16.tif"))
-  with pytest.raises(UserError, match="--samples is not available for --method=a2i"):
-    jobs.reconstruct(aniso, str(tmp_path / "o.tif"), method="a2i", sampling={"samples": 4})
+  with pytest.raises(UserError, match="samples=4 is not available for method=a2i"):
+    jobs.reconstruct(aniso, str(tmp_path / "o.tif"), method="a2i", samples=4)
   assert sorted(p.name for p in tmp_path.iterdir()) == ["iso16.tif"]

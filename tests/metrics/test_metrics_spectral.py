@@ -58,6 +58,7 @@ def test_isotropic_em_reports_z_equal_to_x(em_uint8):
   assert z.resolution == pytest.approx(x.resolution, rel=0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("thickness", [3, 4, 6])
 def test_cubic_interpolation_of_sections_is_no_finer_than_the_sections(em_uint8, thickness):
   """Real FIB-SEM cut into sections `thickness` voxels (10 nm each) thick and interpolated back: the spectral Z

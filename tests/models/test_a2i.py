@@ -12,6 +12,7 @@ from jax_iso.models.a2i import A2I, depth_to_space, space_to_depth
 SMALL = {"name": "a2i", "width": 8, "depths": [1, 1, 1], "heads": [1, 2, 1], "window": 4}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("resample", ["conv", "shuffle"])
 def test_output_has_the_input_shape_and_is_float32(resample):
   model = build_model({**SMALL, "resample": resample})
@@ -22,6 +23,7 @@ def test_output_has_the_input_shape_and_is_float32(resample):
   assert model.multiple == 8
 
 
+@pytest.mark.slow
 def test_starts_as_the_identity_on_its_input():
   """The zero-initialised head makes the untrained network return its (interpolated) input."""
   model = build_model(SMALL)
@@ -30,6 +32,7 @@ def test_starts_as_the_identity_on_its_input():
   np.testing.assert_allclose(np.asarray(model.apply(params, x)), np.asarray(x), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_same_key_same_network_and_output():
   model = build_model({**SMALL, "drop_path": 0.5})
   x = jax.random.uniform(jax.random.key(0), (8, 16, 16))
@@ -87,6 +90,7 @@ def test_every_variant_builds_a_consistent_model(variant):
   assert config.infer.margin % model.multiple == 0 or config.infer.margin >= model.window
 
 
+@pytest.mark.slow
 def test_paper_variant_is_uformer_b_sized():
   model = build_model(a2i_3dem.get_config("paper").model)
   params = jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 128, 128), jnp.float32))

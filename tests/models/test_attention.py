@@ -74,6 +74,7 @@ def _naive(params, x, heads, window, shift):
   return (out @ p["proj"]["kernel"] + p["proj"]["bias"]).reshape(b, h, w, c)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shift", [0, 2])
 def test_window_attention_equals_naive_masked_attention(shift):
   module = attention.WindowAttention(heads=2, window=4, shift=shift)
@@ -86,6 +87,7 @@ def test_window_attention_equals_naive_masked_attention(shift):
   np.testing.assert_allclose(got, _naive(params, np.asarray(x), 2, 4, shift), rtol=2e-5, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_tokens_see_only_their_window():
   module = attention.WindowAttention(heads=1, window=4)
   x = jax.random.normal(jax.random.key(0), (1, 8, 8, 4))

@@ -1,5 +1,6 @@
 """`Conv3x3`: nn.Conv's values and parameters, and a hand-written gradient equal to XLA's own."""
 import jax
+import pytest
 import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
@@ -11,6 +12,7 @@ def _lax_conv(x, k):
   return jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+@pytest.mark.slow
 def test_values_and_gradients_match_the_convolution():
   x = jax.random.normal(jax.random.key(0), (2, 11, 13, 5))
   k = jax.random.normal(jax.random.key(1), (3, 3, 5, 7))

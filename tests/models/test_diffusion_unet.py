@@ -21,6 +21,7 @@ def test_default_has_the_reference_size():
   assert sum(int(np.prod(a.shape)) for a in jax.tree.leaves(shapes)) == 15_677_345
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm", ["group", "pixel"])
 def test_output_shape_and_zero_start(norm):
   net = DiffusionUNet(**TINY, out_channels=2, attn_levels=(1,), norm=norm)
@@ -38,6 +39,7 @@ def _perturbed(net, x, seed=2):
   return jax.tree.unflatten(tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
 
 
+@pytest.mark.slow
 def test_noise_level_and_condition_change_the_output():
   net = DiffusionUNet(**TINY)
   x = jax.random.normal(jax.random.key(0), (2, 16, 16, 2))
@@ -51,6 +53,7 @@ def test_noise_level_and_condition_change_the_output():
   assert float(jnp.abs(apply(params, cond, jnp.asarray([1.0, 1.0])) - base).mean()) > 1e-3
 
 
+@pytest.mark.slow
 def test_position_channel_reaches_the_output_smoothly():
   """vEMDiffuse: the last condition channel's value (the slice's position, fractional for any factor) is read
   and embedded: other positions give other outputs, nearby positions nearby outputs; without `position` the
@@ -72,6 +75,7 @@ def test_position_channel_reaches_the_output_smoothly():
   assert "position1" not in jax.eval_shape(plain.init, jax.random.key(0), with_position(0.4), jnp.zeros(1))["params"]
 
 
+@pytest.mark.slow
 def test_dropout_only_in_training():
   net = DiffusionUNet(**{**TINY, "dropout": 0.5})
   x = jax.random.normal(jax.random.key(0), (1, 16, 16, 2))
@@ -100,6 +104,7 @@ def test_bad_fields(field, value, words):
     build_model({"name": "diffusion_unet", **TINY, field: value})
 
 
+@pytest.mark.slow
 def test_a_tiny_denoising_fit_on_real_em_lowers_the_loss():
   vol = np.asarray(read_volume(FIBSEM_10NM)[0])
   rng = np.random.default_rng(0)

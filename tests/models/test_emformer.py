@@ -19,6 +19,7 @@ TINY = {"name": "emformer", "width": 8, "depths": [1, 1, 1], "refine_depths": [1
         "independent": 1, "heads": 2, "window": [2, 2, 4], "head_width": 8}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor", [2.5, 3.0, 4.0, 10.0, 12.5])
 @pytest.mark.parametrize("upsampler", ["shuffle", "resize"])
 def test_output_rows_are_exactly_the_fine_grid(factor, upsampler):
@@ -30,6 +31,7 @@ def test_output_rows_are_exactly_the_fine_grid(factor, upsampler):
   assert grid.fine_count(7, factor) == round(7 * factor)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("residual", ["linear", "cubic"])
 def test_starts_as_the_resampled_input(residual):
   """The zero-initialised head: the untrained network returns its input resampled onto the fine grid exactly as
@@ -41,6 +43,7 @@ def test_starts_as_the_resampled_input(residual):
   np.testing.assert_allclose(np.asarray(out), np.asarray(want), atol=2e-6)
 
 
+@pytest.mark.slow
 def test_lost_frames_start_as_the_interpolation_across_the_gap():
   """A frame that is zero everywhere (a lost section) is bridged by linear interpolation between the nearest kept
   frames before anything else: the untrained network returns that, resampled; with fill_lost off it stays black."""
@@ -99,6 +102,7 @@ def _frame_reach(mutual: bool, frames: int) -> float:
   return float(jnp.abs(attn.apply(params, x)[:, 0] - attn.apply(params, y)[:, 0]).max())
 
 
+@pytest.mark.slow
 def test_frames_interact_only_through_windows_that_span_them():
   assert _frame_reach(mutual=False, frames=1) == 0.0
   assert _frame_reach(mutual=False, frames=2) > 1e-3
@@ -124,6 +128,7 @@ def test_impossible_settings_are_user_errors(field, value, match):
     build_model({**TINY, field: value})
 
 
+@pytest.mark.slow
 def test_same_key_same_output_and_dropout_needs_train():
   model = build_model({**TINY, "factor": 3.0, "drop_path": 0.5})
   x = jax.random.uniform(jax.random.key(0), (4, 2, 6, 8))
@@ -144,6 +149,7 @@ def test_every_variant_builds(variant):
   assert model.problems() == [] and config.pairs.kind == "clip" and config.loss == "mae_ssim"
 
 
+@pytest.mark.slow
 def test_default_is_isovem_x8_sized():
   config = emformer_config.get_config()
   model = build_model({**config.model.to_dict(), "factor": 8.0})

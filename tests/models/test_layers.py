@@ -20,6 +20,7 @@ def test_depthwise_conv_equals_scipy_per_channel():
       np.testing.assert_allclose(got[b, :, :, c], want, rtol=0, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_depthwise_conv_gradient_equals_xla_grouped_convolution():
   x = jax.random.normal(jax.random.key(0), (2, 9, 7, 4))
   k = jax.random.normal(jax.random.key(1), (3, 3, 4))
@@ -38,6 +39,7 @@ def test_depthwise_conv_gradient_equals_xla_grouped_convolution():
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=atol)
 
 
+@pytest.mark.slow
 def test_glen_gate_closed_leaves_only_the_output_bias():
   ffn = layers.FeedForward(hidden=8, gated=True)
   x = jax.random.normal(jax.random.key(0), (1, 4, 4, 3))
@@ -48,6 +50,7 @@ def test_glen_gate_closed_leaves_only_the_output_bias():
   np.testing.assert_allclose(np.asarray(ffn.apply(params, x)), 0.5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_glen_is_local_with_a_3x3_reach():
   ffn = layers.FeedForward(hidden=8, gated=True)
   x = jax.random.normal(jax.random.key(0), (1, 9, 9, 3))
@@ -58,6 +61,7 @@ def test_glen_is_local_with_a_3x3_reach():
   assert diff.max() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gated", [True, False])
 def test_feed_forward_keeps_shape(gated):
   ffn = layers.FeedForward(hidden=12, gated=gated)
@@ -81,6 +85,7 @@ def test_drop_path_drops_whole_examples_and_rescales_the_rest():
   assert abs(y.mean() - 1.0) < 0.05                               # unbiased
 
 
+@pytest.mark.slow
 def test_block_is_deterministic_at_inference_and_stochastic_while_training():
   block = layers.TransformerBlock(heads=2, window=4, shift=2, drop_path=0.5)
   x = jax.random.normal(jax.random.key(0), (8, 8, 8, 4))
@@ -93,6 +98,7 @@ def test_block_is_deterministic_at_inference_and_stochastic_while_training():
   assert a.shape == x.shape
 
 
+@pytest.mark.slow
 def test_block_in_bfloat16_keeps_layer_norm_in_float32():
   block = layers.TransformerBlock(heads=1, window=4, dtype=jnp.bfloat16)
   x = jax.random.normal(jax.random.key(0), (1, 8, 8, 4)).astype(jnp.bfloat16)

@@ -48,6 +48,7 @@ def _restore_whole_state(workdir):
     ckpt.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, field", [("plain", "params"), ("ema", "ema_params")])
 def test_a_workdir_gives_the_parameters_to_predict_with(trained, name, field):
   loaded = loader.load_model(trained / name)
@@ -62,6 +63,7 @@ def test_a_workdir_gives_the_parameters_to_predict_with(trained, name, field):
                for x, y in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(whole.params)))
 
 
+@pytest.mark.slow
 def test_a_config_without_input_shape_still_loads(trained, tmp_path):
   import shutil  # pylint: disable=g-import-not-at-top
   old = tmp_path / "old"
@@ -74,6 +76,7 @@ def test_a_config_without_input_shape_still_loads(trained, tmp_path):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+@pytest.mark.slow
 def test_loading_imports_nothing_of_training(trained):
   code = ("import sys; import jax_iso.jobs.predict; print([m for m in ('grain', 'optax') if m in sys.modules]); "
           f"from jax_iso.models.loader import load_model; load_model({str(trained / 'ema')!r}); "

@@ -18,6 +18,7 @@ def _net(**kw):
   return SectionRestorer(**{"width": 4, "depth": 2, "taps": 3, **kw})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interp", ["kernel", "flow"])
 def test_shapes(interp):
   net = _net(interp=interp)
@@ -29,6 +30,7 @@ def test_shapes(interp):
   assert all(bool(jnp.all(jnp.isfinite(v))) for v in out.values())
 
 
+@pytest.mark.slow
 def test_untrained_network_is_its_closed_form():
   """Zero heads: uniform kernels (a box mean over taps^2, mirrored borders), zero flow and residuals, the fusion's
   gate alone: fused = w box_mean(below, above) + (1 - w) damaged, w = sigmoid(gate (2 mask - 1))."""
@@ -59,6 +61,7 @@ def test_separable_kernels_match_a_direct_sum():
                              rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_warp_matches_scipy_and_unfolds_a_fold():
   """warp = scipy map_coordinates(order=1, mode='mirror') per example; warping a folded real ssTEM section by the
   fold's inverse flow (degrade.fold) gives the tissue back outside the band, the lost strip and the box."""

@@ -3,6 +3,7 @@ jax_iso's outputs, the sample data and the reconstruction widget with its worker
 from __future__ import annotations
 
 import os
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -46,6 +47,7 @@ def _wait(widget, qapp, timeout: float = 90.0) -> None:
   qapp.processEvents()
 
 
+@pytest.mark.slow
 def test_manifest_validates_and_its_commands_resolve(tmp_path):
   manifest = npe2.PluginManifest.from_distribution("jax_iso")   # the entry point, the name check, the schema
   assert manifest.name == "jax_iso"
@@ -145,14 +147,16 @@ def test_sample_data_and_its_x4_simulation(simulated_x4):
 
 
 def test_widget_reconstructs_a_layer_in_a_worker_and_adds_the_fine_grid(qapp, simulated_x4):
-  from jax_iso.napari.widget import ReconstructWidget  # pylint: disable=g-import-not-at-top
+  from jax_iso.napari.widget import ReconstructWidget, default_method  # pylint: disable=g-import-not-at-top
   sim, kwargs, _ = simulated_x4
   viewer = ViewerModel()
   viewer.add_image(sim[:16, :48, :48], name="sections", scale=kwargs["scale"], translate=kwargs["translate"])
   widget = ReconstructWidget(viewer)
   assert widget.layer.value is viewer.layers["sections"]
   assert widget.factor.value == 4.0                      # from the layer's scale, 40 / 10
-  assert widget.method.value == "cubic" and not widget.steps.enabled
+  assert widget.method.value == default_method()        # the U-Net when a pretrained one ships, else cubic
+  widget.method.value = "cubic"
+  assert not widget.steps.enabled
   assert "unet" in widget.method.choices and "emdiffuse_n" not in widget.method.choices
   seen = []
   widget._relay.progressed.connect(lambda *event: seen.append(event))
@@ -168,6 +172,24 @@ def test_widget_reconstructs_a_layer_in_a_worker_and_adds_the_fine_grid(qapp, si
   assert corr[0, 1] > 0.85
   assert seen and seen[-1][1] == seen[-1][2] and widget.progress.native.value() == widget.progress.native.maximum()
   assert widget.run_button.enabled and result.metadata["jax_iso"]["method"] == "cubic"
+
+
+def test_widget_starts_a_learned_method_from_its_shipped_model(qapp, monkeypatch):
+  """With a model shipped for the U-Net, the widget offers it first, fine-tuned for its card's steps (0: as it
+  is); "scratch" goes back to a fit of DEFAULT_STEPS; a method without one has no choice to make."""
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  from jax_iso.napari import widget as module  # pylint: disable=g-import-not-at-top
+  shipped = pretrained.Shipped("fake", "unet", FIBSEM_10NM.parent, {"fine_tune_steps": {"cpu": 7, "default": 9}})
+  monkeypatch.setattr(pretrained, "for_method", lambda method: shipped if method == "unet" else None)
+  viewer = ViewerModel()
+  viewer.add_image(np.zeros((8, 16, 16), np.uint8), name="sections", scale=(40.0, 10.0, 10.0))
+  widget = module.ReconstructWidget(viewer)
+  assert widget.method.value == "unet" and widget.start.value == "pretrained" and widget.start.enabled
+  assert widget.steps.value == 7 and widget.steps.label == "fine-tune steps" and widget.steps.min == 0
+  widget.start.value = "scratch"
+  assert widget.steps.value == module.DEFAULT_STEPS and widget.steps.label == "training steps"
+  widget.method.value = "a2i"
+  assert not widget.start.enabled and widget.steps.enabled
 
 
 def test_widget_shows_a_user_error_and_adds_no_layer(qapp):
@@ -186,6 +208,7 @@ def test_widget_shows_a_user_error_and_adds_no_layer(qapp):
   assert widget.progress.native.maximum() == 1 and widget.progress.native.value() == 0   # not left busy
 
 
+@pytest.mark.slow
 def test_widget_docks_in_a_viewer_through_the_manifest(qapp):
   viewer = napari.Viewer(show=False)
   try:
@@ -203,6 +226,6 @@ def test_reconstruct_array_refuses_what_it_cannot_reconstruct_naming_the_layer()
     reconstruct_array(np.zeros((16, 16), np.uint8), method="cubic", factor=4.0)
   with pytest.raises(UserError, match="at least 2"):
     reconstruct_array(np.zeros((1, 16, 16), np.uint8), method="cubic", factor=4.0)
-  with pytest.raises(UserError, match=r"\(the layer\) has Y=16") as raised:    # not the temporary file
-    reconstruct_array(np.zeros((8, 16, 16), np.uint8), method="unet", factor=4.0, steps=1)
+  with pytest.raises(UserError, match=r"the layer has sections of 3 x 3 pixels") as raised:   # not the temp file
+    reconstruct_array(np.zeros((8, 3, 3), np.uint8), method="unet", factor=4.0, steps=1)
   assert "layer.tif" not in str(raised.value)

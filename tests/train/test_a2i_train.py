@@ -23,6 +23,7 @@ def _losses(workdir):
   return [r["loss"] for r in lines if "loss" in r]
 
 
+@pytest.mark.slow
 def test_tiny_fit_lowers_the_loss_and_predicts(a2i_config, aniso_path, tmp_path):
   a2i_config.optim.lr = 2e-3
   a2i_config.train.update({"steps": 40, "eval_every": 40, "checkpoint_every": 40})
@@ -39,6 +40,7 @@ def test_tiny_fit_lowers_the_loss_and_predicts(a2i_config, aniso_path, tmp_path)
   assert iso.dtype == np.uint8 and iso.std() > 10
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses(a2i_config, tmp_path):
   a = train_and_evaluate(a2i_config, tmp_path / "a", show_progress=False)
   b = train_and_evaluate(a2i_config, tmp_path / "b", show_progress=False)

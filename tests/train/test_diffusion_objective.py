@@ -17,6 +17,7 @@ def _params(x):
   return jax.jit(NET.init)(jax.random.key(0), jnp.zeros(x.shape + (2,)), jnp.zeros(x.shape[0]))
 
 
+@pytest.mark.slow
 def test_loss_per_example_and_prediction_in_unit_range():
   objective = objectives.make("diffusion", CONFIG)
   x = jax.random.uniform(jax.random.key(1), (4, 16, 16))
@@ -29,6 +30,7 @@ def test_loss_per_example_and_prediction_in_unit_range():
   assert float(jnp.std(pred)) > 0.1      # a blind network's sample is the noise it started from, clipped
 
 
+@pytest.mark.slow
 def test_sampler_overrides_and_determinism():
   objective = objectives.make("diffusion", CONFIG)
   x = jax.random.uniform(jax.random.key(1), (2, 16, 16))
@@ -70,6 +72,7 @@ def _fit(loss_fn, params, steps: int = 30) -> tuple[float, float]:
   return first, float(loss_fn(params))
 
 
+@pytest.mark.slow
 def test_a_tiny_fit_lowers_the_loss():
   """30 Adam steps on one batch of real-looking structure (smooth blobs) at fixed noise draws: the loss on those
   draws falls well below the blind network's (about 1: it predicts no noise)."""
@@ -83,6 +86,7 @@ def test_a_tiny_fit_lowers_the_loss():
   assert last < 0.5 * first, (first, last)
 
 
+@pytest.mark.slow
 def test_a_tiny_fit_between_sections_lowers_the_loss():
   """vEMDiffuse: the position-conditioned network, on `between_pair` pairs of a real FIB-SEM crop at x2.5, 30
   Adam steps at fixed pair and noise draws: the loss falls well below the blind network's."""

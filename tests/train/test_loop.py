@@ -19,6 +19,7 @@ from jax_iso.train import train_and_evaluate
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_one_step_end_to_end(tiny_config, tmp_path):
   tiny_config.train.steps = 1
   out = train_and_evaluate(tiny_config, tmp_path, show_progress=False)
@@ -31,6 +32,7 @@ def test_one_step_end_to_end(tiny_config, tmp_path):
   assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_rerun_resumes_from_the_latest_checkpoint(tiny_config, tmp_path):
   tiny_config.train.steps = 2
   train_and_evaluate(tiny_config, tmp_path, show_progress=False)
@@ -53,6 +55,7 @@ def _run(workdir, data_path, steps, kill_at):
                         env=dict(os.environ, JAX_ISO_PROGRESS="0"), check=False)
 
 
+@pytest.mark.slow
 def test_killed_and_restarted_run_equals_an_uninterrupted_one(aniso_path, tmp_path):
   killed = _run(tmp_path / "killed", aniso_path, 6, 4)
   assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -67,6 +70,7 @@ def test_killed_and_restarted_run_equals_an_uninterrupted_one(aniso_path, tmp_pa
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path,
                                                                                    monkeypatch):
   tiny_config.train.steps = 6

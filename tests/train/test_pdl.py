@@ -19,6 +19,7 @@ def test_pixel_pdl_is_scipys_wasserstein_distance():
   np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_gaussians_of_shifted_mean_are_the_shift_apart():
   x = jax.random.normal(jax.random.key(1), (1, 64, 64))
   np.testing.assert_allclose(np.asarray(pdl(x, x + 0.7, KEY, patch=1)), [0.7], rtol=1e-5)
@@ -41,6 +42,7 @@ def test_a_blurred_image_is_penalised_though_its_mean_is_kept():
   assert float(pdl(x[inner], blurred[inner], KEY, patch=1)[0]) > 0.1   # narrower histogram
 
 
+@pytest.mark.slow
 def test_directions_come_from_the_key_and_the_loss_has_a_gradient():
   x = jax.random.uniform(jax.random.key(1), (2, 16, 16))
   y = jax.random.uniform(jax.random.key(2), (2, 16, 16))

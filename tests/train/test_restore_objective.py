@@ -29,6 +29,7 @@ def _pairs(seed=0):
   return make(jax.random.key(seed), triplets)
 
 
+@pytest.mark.slow
 def test_loss_is_the_sum_of_the_module_losses():
   inp, target, aux = _pairs()
   assert inp.shape == (6, 4, 32, 32) and target.shape == (6, 32, 32)
@@ -49,6 +50,7 @@ def test_loss_is_the_sum_of_the_module_losses():
   assert np.any(np.asarray(aux["flow"])[kind == kinds.index("fold")])     # the folds' flows are supervised
 
 
+@pytest.mark.slow
 def test_a_tiny_fit_lowers_the_loss():
   inp, target, aux = _pairs()
   net = build_model(CONFIG.model)
@@ -70,6 +72,7 @@ def test_config_checks():
     objectives.make("restore", config)
 
 
+@pytest.mark.slow
 def test_mask_channel_is_the_dilated_damage():
   inp, _, aux = _pairs()
   m = np.asarray(aux["mask"]) > 0.1

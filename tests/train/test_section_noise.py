@@ -31,6 +31,7 @@ def noisy():
   return np.rint(vol * 65535).astype(np.uint16)
 
 
+@pytest.mark.slow
 def test_match_restores_the_noise_of_real_sections(noisy):
   intensity = io.Intensity(0, 65535, np.uint16)
   pairs = degrade_config.axial_pair(4.0).to_dict()

@@ -35,6 +35,7 @@ def test_setup_returns_the_pieces_of_a_run_from_one_resolved_frozen_config(tiny_
   assert "added to each synthetic section" in resolved
 
 
+@pytest.mark.slow
 def test_a_plain_dict_config_trains_exactly_like_its_configdict(tiny_config, tmp_path):
   tiny_config.train.steps = 2
   train_and_evaluate(tiny_config, tmp_path / "configdict", show_progress=False)
@@ -44,6 +45,7 @@ def test_a_plain_dict_config_trains_exactly_like_its_configdict(tiny_config, tmp
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+@pytest.mark.slow
 def test_a_later_stage_starts_from_an_earlier_one_and_trains_only_what_is_not_frozen(tiny_config, tmp_path,
                                                                                      capsys):
   tiny_config.train.steps = 2
@@ -76,6 +78,7 @@ def test_bad_frozen_patterns_are_user_errors(tiny_config, tmp_path, patterns, ma
   assert not (tmp_path / "run").exists()             # nothing written: the fixed command starts afresh
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_frozen_modules_and_init_from_needs_a_matching_run(tiny_config, tmp_path):
   tiny_config.train.steps = 1
   train_and_evaluate(tiny_config, tmp_path / "run", show_progress=False)
@@ -93,6 +96,7 @@ def test_resume_refuses_other_frozen_modules_and_init_from_needs_a_matching_run(
   assert not (tmp_path / "other").exists()
 
 
+@pytest.mark.slow
 def test_metrics_are_fetched_only_at_log_eval_and_checkpoint_steps(tiny_config, tmp_path, monkeypatch):
   tiny_config.train.update({"steps": 8, "log_every": 4, "eval_every": 8, "checkpoint_every": 8})
   fetched = []
@@ -109,6 +113,7 @@ def test_metrics_are_fetched_only_at_log_eval_and_checkpoint_steps(tiny_config, 
   assert [r["step"] for r in records if "loss" in r] == [4, 8]
 
 
+@pytest.mark.slow
 def test_a_nan_between_log_steps_is_named_by_its_step_before_any_checkpoint_saves_it(tiny_config, tmp_path,
                                                                                      monkeypatch):
   tiny_config.train.update({"steps": 2, "log_every": 4, "eval_every": 8, "checkpoint_every": 2})
@@ -121,6 +126,7 @@ def test_a_nan_between_log_steps_is_named_by_its_step_before_any_checkpoint_save
   assert load_model(tmp_path).step == 2
 
 
+@pytest.mark.slow
 def test_training_prints_plain_progress_lines_when_stderr_is_not_a_terminal(tiny_config, tmp_path, capsys,
                                                                             monkeypatch):
   monkeypatch.setenv("JAX_ISO_PROGRESS", "1")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["unet", "a2i"])
 def test_sharded_step_equals_single_device_step(model):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")

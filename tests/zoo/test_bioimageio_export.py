@@ -49,6 +49,7 @@ def _read_package(package):
   return package, rdf, np.load(package / "test_input.npy"), np.load(package / "test_output.npy")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["unet", "a2i"])
 def test_package_is_valid_for_the_zoo(packages, method):
   _, package = packages[method]
@@ -63,6 +64,7 @@ def test_package_is_valid_for_the_zoo(packages, method):
   assert latest.status in ("valid-format", "passed"), latest.format()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["unet", "a2i"])
 def test_onnx_weights_reproduce_jax_iso_on_the_test_tile(packages, method):
   workdir, package = packages[method]
@@ -93,6 +95,7 @@ def test_onnx_weights_reproduce_jax_iso_on_the_test_tile(packages, method):
   assert rdf["training_data"]["name"] == "aniso.tif"
 
 
+@pytest.mark.slow
 def test_non_feed_forward_method_gets_one_line_and_nothing_written(packages, tmp_path, capsys):
   workdir, _ = packages["unet"]
   other = tmp_path / "diffusion_run"
@@ -114,6 +117,7 @@ def test_unknown_format_and_input_without_bioimageio_are_refused(packages, tmp_p
   assert len(capsys.readouterr().err.strip().splitlines()) == 2 and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["unet", "a2i_3dem"])
 def test_converter_matches_jax_where_the_model_changes_its_input_a_lot(config):
   """Two training steps leave small corrections (A2I's head starts at zero); parameters jittered by 0.05 make the

@@ -9,8 +9,8 @@ from jax_iso import io
 from jax_iso.degrade.fold import fold
 from jax_iso.degrade.precipitates import precipitates
 from jax_iso.errors import UserError
-from jax_iso.infer import damage
-from jax_iso.infer.damage import KINDS, detect_damage, parse_kinds
+from jax_iso.detect import damage
+from jax_iso.detect.damage import KINDS, detect_damage, parse_kinds
 
 from shared_data import shared_file
 
@@ -69,6 +69,7 @@ def test_copied_and_patched_sections_are_missing(isbi):
   assert "copy of section 3" in found[0].detail and "mean of sections 7 and 9" in found[1].detail
 
 
+@pytest.mark.slow
 def test_fold_is_found_with_its_band(isbi):
   vol = isbi.copy()
   y, aux = fold(jax.random.key(3), vol[6])
@@ -91,6 +92,7 @@ def test_thin_fold_is_found_in_cremi(cremi):
   assert (masks[5] & band).sum() >= 0.8 * band.sum()
 
 
+@pytest.mark.slow
 def test_precipitates_are_found_with_their_blobs(cremi):
   vol = cremi.copy()
   y, aux = precipitates(jax.random.key(5), vol[7], count=(4, 4), area=(100.0, 2000.0))
@@ -146,6 +148,7 @@ def test_two_sections_get_the_per_section_tests_only(isbi):
   assert [(d.index, d.kinds) for d in found] == [(1, ("missing",))]
 
 
+@pytest.mark.slow
 def test_real_artifacts_are_found():
   """ISBI train slice 20's cluster of staining precipitates; CREMI val slice 3, a lost section its providers
   patched with the mean of slices 2 and 4. Nothing else in either volume."""

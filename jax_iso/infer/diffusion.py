@@ -43,12 +43,12 @@ def check_sampling(options: Mapping) -> None:
   """One-line UserErrors for the sampling options (tiles, samples, threshold, sampler), before any work."""
   check_tiling(options, ("tile", "batch_size", "samples"))
   if not float(options["threshold"]) > 0:
-    raise UserError(f"--threshold={options['threshold']} must be > 0 (an uncertainty in [0, 1] intensity units; "
+    raise UserError(f"threshold={options['threshold']} must be > 0 (an uncertainty in [0, 1] intensity units; "
                     "the paper's is 0.12)")
   if (options.get("uncertainty") or options.get("flags")) and int(options["samples"]) < 2:
-    raise UserError(f"--samples={options['samples']}: an uncertainty map or flags need at least 2 samples per "
-                    "input (their spread); pass --samples=8, or drop --uncertainty/--flags")
-  check_sampler({k: options[k] for k in ("sampler", "steps") if options.get(k) is not None}, prefix="--")
+    raise UserError(f"samples={options['samples']}: an uncertainty map or flags need at least 2 samples per "
+                    "input (their spread); pass samples=8, or leave out uncertainty=... and flags=...")
+  check_sampler({k: options[k] for k in ("sampler", "steps") if options.get(k) is not None}, prefix="")
 
 
 def _sinks(options: Mapping, sink, description: Mapping):

@@ -4,7 +4,7 @@ other section copied bit for bit.
     summary = run(src, sink, Job(None, intensity, {**config.infer, "damage": {12: mask12, 57: mask57}}, loaded))
 
 Options: tile, overlap, margin, batch_size (how each section is tiled) and `damage`, {section index: bool mask
-[Y, X]} (what `infer.damage.detect_damage` found, or whole-section masks for the sections a user named), and
+[Y, X]} (what `detect.detect_damage` found, or whole-section masks for the sections a user named), and
 `avoid` (further damaged sections, not restored: never used as neighbours), given by the job. Each damaged
 section is restored from the nearest undamaged section below and above it (the one side
 twice at the volume's ends: the interpolation module was trained on adjacent sections, so a run of lost sections
@@ -19,13 +19,14 @@ import numpy as np
 
 from jax_iso import progress
 from jax_iso.errors import UserError
-from jax_iso.infer.apply import make_apply_fn
+from jax_iso.infer.apply_fn import make_apply_fn
 from jax_iso.infer.tiles import check_tiling, predict_planes
 
 SLAB = 16   # undamaged sections copied at a time
 
 
 def check(options: Mapping) -> None:
+  """One-line UserErrors for the tiling options, before any work."""
   check_tiling(options)
 
 
@@ -46,6 +47,7 @@ def copy_sections(src, sink, start: int, stop: int) -> None:
 
 
 def run(src, sink, job) -> dict:
+  """Writes `src` into `sink` with its damaged sections (`options["damage"]`) restored; returns a summary."""
   options, loaded = job.options, job.model
   damage = {int(k): np.asarray(m, bool) for k, m in dict(options["damage"]).items()}
   avoid = set(damage) | {int(k) for k in options.get("avoid", ())}

@@ -1,13 +1,22 @@
-"""Whole-volume reconstruction by interpolation, streamed in Y slabs (bounded memory)."""
+"""The "interpolate" inference strategy: Z resampling alone (no model), streamed in Y slabs (bounded memory).
+
+    summary = run(src, sink, Job(factor=4.0, intensity=intensity, options={"method": "cubic"}))
+
+Options: `method`, the resampling ("linear" or "cubic", `degrade.resample`). Splits: with `Job.part`, this process
+writes only its rows of the output.
+"""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import jax
 import numpy as np
 
 from jax_iso.degrade import grid
+from jax_iso.degrade.resample import METHODS as RESAMPLING
 from jax_iso.degrade.resample import resample as resample_z
+from jax_iso.errors import UserError
 from jax_iso.io import slabs
 
 
@@ -31,3 +40,18 @@ def interpolate_volume(src, sink, *, factor: float, method: str, intensity,
 
   slabs.map_y_slabs(lambda block, _: intensity.from_unit(np.asarray(resample(block))), src, sink,
                     slab=slab, description=f"{method} x{factor:g}", rows=rows)
+
+
+def check(options: Mapping) -> None:
+  """A one-line UserError for an unknown resampling `method`, before any work."""
+  if options["method"] not in RESAMPLING:
+    raise UserError(f"infer.method={options['method']!r} is unknown; choose one of {', '.join(RESAMPLING)}")
+
+
+def run(src, sink, job) -> dict:
+  """Writes the Z-resampled `src` into `sink` (this process's rows, when the job is one part of several)."""
+  rows = job.rows(int(src.shape[1]))
+  if rows is None or rows[1] > rows[0]:
+    interpolate_volume(src, sink, factor=job.factor, method=job.options["method"], intensity=job.intensity,
+                       rows=rows)
+  return {} if rows is None else {"rows": list(rows)}

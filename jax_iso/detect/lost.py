@@ -1,13 +1,14 @@
-"""Lost and damaged sections of a volume: which to inpaint (`--inpaint=auto`), or the indices a user gives.
+"""Lost and damaged sections of a volume: which to inpaint (`inpaint=auto`), or the indices a user gives.
 
     found = detect_bad_sections(src)          # [BadSection(index=12, reason="blank", ...), ...]
     missing = parse_inpaint("12,57", n_z)     # or "auto"
+    missing = find_missing(src, "auto")       # what inpaint=auto (or "I,J") inpaints, printed
 
 Every section is read at most 512 x 512 (a regular subsample) and smoothed by 2 x 2 averaging, so noise and size
-matter little. Two tests, each against the volume's own typical section (robust statistics, so a few bad
-sections do not move the thresholds):
-- blank: a section whose standard deviation is below `BLANK_FRACTION` of the median section's (an empty or
-  saturated frame, a lost section written as a constant);
+matter little (`sections.small_sections`). Two tests, each against the volume's own typical section (robust
+statistics, so a few bad sections do not move the thresholds):
+- blank: a section whose standard deviation is below `BLANK_FRACTION` (`sections`) of the median section's (an
+  empty or saturated frame, a lost section written as a constant);
 - outlier: a section unlike both its neighbours while they are alike across it: its best Pearson correlation
   with an adjacent section (the better of the two, so a good section next to a bad one is not flagged) lies more
   than `OUTLIER_MADS` robust standard deviations (1.4826 MAD) and `OUTLIER_MARGIN` below the median of all
@@ -19,15 +20,15 @@ sections do not move the thresholds):
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 
+from jax_iso.detect.sections import BLANK_FRACTION, correlation, small_sections
 from jax_iso.errors import UserError
 
-BLANK_FRACTION = 0.1
 OUTLIER_MADS = 6.0
 OUTLIER_MARGIN = 0.1
-MAX_EDGE = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,26 +39,6 @@ class BadSection:
   typical: float       # the volume's median of the same
 
 
-def _section_images(src) -> np.ndarray:
-  """[Z, h, w] float64 subsampled and 2 x 2-averaged sections."""
-  n_z, n_y, n_x = (int(n) for n in src.shape)
-  sy, sx = max(1, n_y // MAX_EDGE), max(1, n_x // MAX_EDGE)
-  out = []
-  for z in range(n_z):
-    img = np.asarray(src[z, ::sy, ::sx], np.float64)
-    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
-    if h and w:
-      img = img[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-    out.append(img)
-  return np.stack(out)
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-  a, b = a - a.mean(), b - b.mean()
-  den = np.sqrt((a * a).sum() * (b * b).sum())
-  return float((a * b).sum() / den) if den > 0 else 0.0
-
-
 def _bridge(images: np.ndarray, ok: np.ndarray, k: int) -> float:
   """The best correlation between usable sections on either side of k, at most 3 apart (beside it at an end)."""
   n = len(images)
@@ -66,13 +47,13 @@ def _bridge(images: np.ndarray, ok: np.ndarray, k: int) -> float:
   else:
     near = (1, 2) if k == 0 else (n - 3, n - 2)
     pairs = [near] if min(near) >= 0 and max(near) < n and near[0] != k else []
-  values = [_correlation(images[i], images[j]) for i, j in pairs if ok[i] and ok[j]]
+  values = [correlation(images[i], images[j], flat=0.0) for i, j in pairs if ok[i] and ok[j]]
   return max(values, default=-1.0)
 
 
 def detect_bad_sections(src) -> list[BadSection]:
   """Blank and outlier sections of `src` (Z, Y, X), in index order."""
-  images = _section_images(src)
+  images = small_sections(src)
   n_z = images.shape[0]
   std = images.reshape(n_z, -1).std(axis=1)
   typical_std = float(np.median(std))
@@ -80,7 +61,7 @@ def detect_bad_sections(src) -> list[BadSection]:
   found = {int(k): BadSection(int(k), "blank", float(std[k]), typical_std) for k in np.flatnonzero(blank)}
   if n_z < 3:
     return [found[k] for k in sorted(found)]
-  pair = np.array([0.0 if blank[k] or blank[k + 1] else _correlation(images[k], images[k + 1])
+  pair = np.array([0.0 if blank[k] or blank[k + 1] else correlation(images[k], images[k + 1], flat=0.0)
                    for k in range(n_z - 1)])
   best = np.full(n_z, -1.0)
   best[:-1] = np.maximum(best[:-1], pair)
@@ -107,10 +88,10 @@ def parse_inpaint(spec: str, n_z: int) -> list[int] | str:
     try:
       k = int(part)
     except ValueError:
-      raise UserError(f"--inpaint={spec}: {part!r} is not a section index; pass --inpaint=auto or indices like "
-                      "--inpaint=12,57") from None
+      raise UserError(f"inpaint={spec}: {part!r} is not a section index; pass inpaint=auto or indices like "
+                      "inpaint=12,57") from None
     if not 0 <= k < n_z:
-      raise UserError(f"--inpaint={spec}: section {k} is out of range: the input has sections 0 to {n_z - 1}")
+      raise UserError(f"inpaint={spec}: section {k} is out of range: the input has sections 0 to {n_z - 1}")
     indices.append(k)
   return sorted(set(indices))
 
@@ -119,4 +100,22 @@ def check_missing(missing: list[int], n_z: int) -> None:
   """A one-line UserError when nothing would be left to inpaint from."""
   if len(missing) >= n_z:
     raise UserError(f"every one of the {n_z} sections is marked missing; nothing is left to inpaint from: check "
-                    "the input, or pass the lost sections' indices with --inpaint=I,J")
+                    "the input, or pass the lost sections' indices with inpaint=I,J")
+
+
+def find_missing(src, spec: str, *, log: bool = True) -> list[int]:
+  """The sections to inpaint for inpaint=`spec` ("auto": detected, printed; "I,J": those)."""
+  parsed = parse_inpaint(spec, int(src.shape[0]))
+  if parsed == "auto":
+    found = detect_bad_sections(src)
+    check_missing([f.index for f in found], int(src.shape[0]))
+    if log:
+      if found:
+        listed = ", ".join(f"{f.index} ({f.reason}: {'std' if f.reason == 'blank' else 'neighbour correlation'} "
+                           f"{f.value:.3g}, typical {f.typical:.3g})" for f in found)
+        print(f"inpaint: {len(found)} lost or damaged section(s) found: {listed}", file=sys.stderr, flush=True)
+      else:
+        print("inpaint: no blank or outlier section found; nothing to inpaint", file=sys.stderr, flush=True)
+    parsed = [f.index for f in found]
+  check_missing(parsed, int(src.shape[0]))
+  return parsed

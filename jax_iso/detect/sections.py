@@ -1,11 +1,15 @@
-"""Per-section measurements of `jax_iso.infer.damage` (numpy + scipy.ndimage): what one section, with at most
-its two neighbours, shows; the decisions against the volume are in `damage`, whose docstring describes the method.
+"""Per-section measurements of the detectors of `jax_iso.detect` (numpy + scipy.ndimage): what one section, with
+at most its two neighbours, shows; the decisions against the volume are in `damage` (ssTEM damage, whose
+docstring describes the method) and `lost` (the lost sections to inpaint).
 
     maps = section_maps(read_section(src, z, f), float(f), do_fold=True)   # s, u, thumb, stats (+ line, band)
+    images = small_sections(src)                                         # [Z, h, w] for `lost`
 
 Reading at work resolution (block means of f x f), the maps `s` and `u`, correlation, sharpness, the straight
 dark band of a fold (Hough peak, line fit, profile across, continuity, mask) and the dark blobs (score, region,
-mask). Sizes are in full-resolution px; `px` = full-resolution px per work px.
+mask). Sizes are in full-resolution px; `px` = full-resolution px per work px. `small_sections` reads every
+section at most `SMALL_EDGE` px a side (a regular subsample) and 2 x 2 averaged, for `lost`'s tests. A section
+whose standard deviation is at most `BLANK_FRACTION` of the volume's typical one is blank (both detectors).
 """
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ import math
 
 import numpy as np
 from scipy import ndimage as ndi
+
+BLANK_FRACTION = 0.1    # a blank (constant) section: std <= this x the typical section's
+SMALL_EDGE = 512        # px: `small_sections` subsamples sections to at most this size
 
 SMOOTH = 1.5            # px: Gaussian sigma of the map `s`
 THUMB_EDGE = 256        # px: correlations are taken on block means of at most this size
@@ -95,10 +102,25 @@ def read_section(src, z: int, f: int) -> np.ndarray:
   return np.concatenate(rows).astype(np.float32)
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
+def small_sections(src) -> np.ndarray:
+  """[Z, h, w] float64: every section subsampled to at most `SMALL_EDGE` px a side and 2 x 2 averaged."""
+  n_z, n_y, n_x = (int(n) for n in src.shape)
+  sy, sx = max(1, n_y // SMALL_EDGE), max(1, n_x // SMALL_EDGE)
+  out = []
+  for z in range(n_z):
+    img = np.asarray(src[z, ::sy, ::sx], np.float64)
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    if h and w:
+      img = img[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    out.append(img)
+  return np.stack(out)
+
+
+def correlation(a: np.ndarray, b: np.ndarray, flat: float = float("nan")) -> float:
+  """Pearson correlation of two images; `flat` when either is constant."""
   a, b = a - a.mean(), b - b.mean()
   den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
-  return float((a * b).sum()) / den if den > 0 else float("nan")
+  return float((a * b).sum()) / den if den > 0 else flat
 
 
 # ---------------------------------------------------------------------------------------------------- per section

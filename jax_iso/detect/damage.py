@@ -19,7 +19,7 @@ kept), `m` = median(s), `C` = interquartile range of s (robust: a band or blobs 
 a section) and `u` = (s - m) / C, in which membranes lie at -1 to -2 in every volume.
 
 - missing: a constant section (blank or mean-filled: std <= `BLANK_FRACTION` of the median section's, as in
-  `bad_sections`); a copy of a neighbour, or the mean of its two neighbours (a patched section, like CREMI val
+  `lost`); a copy of a neighbour, or the mean of its two neighbours (a patched section, like CREMI val
   slice 3): 1 - correlation <= `COPY_FRACTION` of the volume's typical 1 - correlation of the same kind (5x
   closer than real neighbours: ssTEM neighbours correlate at 0.25-0.8, FlyEM's 10 nm ones at ~0.95, copies at
   1). Of a run of identical sections the lower one is kept as the original, unless its upper end fits its outer
@@ -61,8 +61,8 @@ fewer than 3 sections only the per-section tests run (constant, fold, blobs with
 Deterministic. ~0.05 s per 512^2 section, ~0.17 s per 1024^2 one on a CPU core.
 
 This module scans the volume and makes the decisions against its statistics; the measurements of one section
-(reading, the maps, sharpness, the fold's line search and band, the blobs) are in `jax_iso.infer.damage_features`,
-which also holds their constants (`SMOOTH`, `HOUGH_EDGE`, `FOLD_LEVEL`, `FOLD_CHORD`, `FOLD_SCORE`,
+(reading, the maps, sharpness, the fold's line search and band, the blobs) are in `jax_iso.detect.sections`,
+which also holds their constants (`BLANK_FRACTION`, `SMOOTH`, `HOUGH_EDGE`, `FOLD_LEVEL`, `FOLD_CHORD`, `FOLD_SCORE`,
 `FOLD_CONTRAST`, `FOLD_MIN_WIDTH`, `FOLD_CONTINUITY`, `FOLD_KEPT`, `BLOB_CORE`, `BLOB_AREA`, `BLOB_RING`,
 `BLOB_EDGE`, `BLOB_REACH`).
 """
@@ -74,10 +74,9 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from jax_iso.detect.sections import (BLANK_FRACTION, FOLD_SCORE, Blob, Maps, Stats, blob_mask, correlation, distance,
+                                     find_blobs, fold_in_neighbours, read_section, section_maps, sharpness)
 from jax_iso.errors import UserError
-from jax_iso.infer.bad_sections import BLANK_FRACTION
-from jax_iso.infer.damage_features import (FOLD_SCORE, Blob, Maps, Stats, blob_mask, correlation, distance,
-                                           find_blobs, fold_in_neighbours, read_section, section_maps, sharpness)
 
 KINDS = ("missing", "fold", "precipitate", "defocus")
 
@@ -112,7 +111,7 @@ class SectionDamage:
   detail: str                # a short human-readable reason
 
 
-def parse_kinds(spec: str, flag: str = "--artifacts") -> tuple[str, ...]:
+def parse_kinds(spec: str, flag: str = "artifacts") -> tuple[str, ...]:
   """'auto' (or 'all') -> KINDS; 'fold,precipitate' -> those, in KINDS order. UserError (naming `flag`) for an
   unknown kind."""
   spec = str(spec).strip()

@@ -3,7 +3,7 @@ conditional diffusion model from the two sections around it and its position bet
 
     summary = run(sections, sink, Job(factor, intensity, options, loaded))
 
-Fine slice j (README "Conventions": section k centred at (k + 0.5) * s - 0.5) lies at u = (j + 0.5) / s - 0.5
+Fine slice j (docs/formats.md, "Conventions": section k centred at (k + 0.5) * s - 0.5) lies at u = (j + 0.5) / s - 0.5
 in section units: between sections k = floor(u) and k + 1, at position p = u - k in [0, 1). Before the first
 section's centre and after the last one the sections are mirrored (section -1 is section 1), as the other
 strategies pad. Every slice is generated, those at a section's centre too (p = 0: the model turns the thick
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jax_iso.errors import UserError
-from jax_iso.infer import diffusion_strategy
+from jax_iso.infer import diffusion
 
 NOISES = ("sections", "shared", "plane")
 
@@ -45,7 +45,8 @@ def sources(slices: np.ndarray, factor: float, n_sections: int) -> tuple[np.ndar
 
 
 def check(options: Mapping) -> None:
-  diffusion_strategy.check_sampling(options)
+  """One-line UserErrors for the options of the "between" strategy (the sampling's and `noise`), before any work."""
+  diffusion.check_sampling(options)
   if options.get("noise", "sections") not in NOISES:
     raise UserError(f"infer.noise={options['noise']!r} is unknown; choose one of {', '.join(NOISES)}")
 
@@ -76,9 +77,10 @@ class Conditions:
 
 
 def run(src, sink, job) -> dict:
+  """Generates every fine slice of `sink` from the sections of `src` around it; returns a summary."""
   noise = job.options.get("noise", "sections")
-  summary = diffusion_strategy.sample_volume(Conditions(src, job.factor, job.intensity), sink, job, channels=3,
-                                             shared_noise=noise == "shared",
-                                             between=float(job.factor) if noise == "sections" else None,
-                                             description={"factor": float(job.factor), "noise": noise})
+  summary = diffusion.sample_volume(Conditions(src, job.factor, job.intensity), sink, job, channels=3,
+                                    shared_noise=noise == "shared",
+                                    between=float(job.factor) if noise == "sections" else None,
+                                    description={"factor": float(job.factor), "noise": noise})
   return {**summary, "noise": noise}

@@ -1,0 +1,180 @@
+"""How a job obtains its model: none, fitted on the input, loaded, or pretrained (and optionally fine-tuned).
+
+    route = choose(opts, method, default_init="scratch")
+    with obtain(route, opts, method, make_config) as (loaded, fit):   # LoadedModel | None, training summary | None
+      ...
+
+Routes (`Route.kind`):
+- "none": a method that learns nothing (interpolation); any training setting is refused;
+- "fit": `init="scratch"`: the method's config (`variant`, with `config` overrides) trained for `train_steps`
+  steps (default: the config's) on what the task names (the input, or its training volumes);
+- "load": `init=PATH` (a bundle or training workdir) or `init="pretrained"` with `train_steps=0`: the model as
+  it is; settings of how to train are refused;
+- "fine_tune": `init=PATH` or `"pretrained"` with `train_steps=N`: the model's own config, trained N more steps on
+  the task's data from its parameters (`train.init_from`).
+Without `init`, a task's default applies: the isotropic task starts from the model shipped for the method
+(`jax_iso/pretrained/`, with its card's short fine-tune) where one ships, unless `variant` or `config` describe a
+config to train, which means a fit from scratch.
+A fit or fine-tune runs in `workdir` (kept: rerun to resume) or in a hidden temporary folder beside the output,
+removed afterwards, also on an error or a signal. Every check of these settings lives here, once.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+
+import jax
+
+from jax_iso import methods, runconfig
+from jax_iso.errors import UserError
+from jax_iso.jobs.options import Options
+from jax_iso.jobs.train import train
+from jax_iso.models.loader import LoadedModel, load_model, read_config
+
+ROUTES = ("none", "fit", "load", "fine_tune")
+FINE_TUNE_LR = 0.3      # a fine-tune's peak learning rate, as a fraction of the model's own
+_TRAINING = ("train_steps", "variant", "workdir", "config")   # settings that say how a model is trained
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+  kind: str                       # ROUTES
+  source: str | None = None       # the bundle / workdir loaded or fine-tuned
+  steps: int | None = None        # training steps (fit: None = the config's)
+  name: str | None = None         # the shipped model's name, when the source is one
+  variant: str | None = None      # fit: the config variant trained
+
+
+def _given(opts: Options, names) -> list[str]:
+  """`name=value` of each of `names` that `opts` sets."""
+  return [f"{n}={getattr(opts, n)}" for n in names if getattr(opts, n) not in (None, {}, ())]
+
+
+def choose(opts: Options, method: methods.Method, *, default_init: str = "scratch") -> Route:
+  """The route `opts` asks for `method` (`default_init` when `opts.init` is None); a UserError for settings
+  that contradict it."""
+  if not method.learned:
+    given = _given(opts, ("init",) + _TRAINING)
+    if given:
+      learned = ", ".join(methods.names(learned=True, task=method.task))
+      raise UserError(f"{' and '.join(given)} {'sets' if len(given) == 1 else 'set'} how a model is obtained; "
+                      f"method={method.name} learns nothing: drop {'it' if len(given) == 1 else 'them'}, or choose "
+                      f"a learned method ({learned})")
+    return Route("none")
+  if opts.train_steps is not None and opts.train_steps < 0:
+    raise UserError(f"train_steps={opts.train_steps} must be >= 0 (0: use the model as it is)")
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top  (the shipped models' catalogue)
+  init = opts.init or default_init
+  if init == "auto":                  # the task's default: the shipped model where one exists, else a fit; a config
+    from_scratch = opts.variant is not None or bool(opts.config)      # to train (variant, config) means a fit
+    init = "pretrained" if pretrained.for_method(method.name) and not from_scratch else "scratch"
+  if init == "scratch":
+    if opts.train_steps == 0:
+      raise UserError("train_steps=0 trains nothing, and init=scratch has no model to start from: give "
+                      "train_steps >= 1, or init=BUNDLE_OR_WORKDIR to use a trained model as it is")
+    return Route("fit", steps=opts.train_steps, variant=check_variant(method, opts.variant))
+  shipped = None
+  if init == "pretrained":
+    shipped = pretrained.for_method(method.name)
+    if shipped is None:
+      raise UserError(f"no pretrained model ships for method={method.name}; use init=scratch (fit one on the "
+                      "input) or init=BUNDLE_OR_WORKDIR")
+  else:                               # a shipped model named, or its folder given
+    shipped = next((m for m in pretrained.shipped().values()
+                    if (m.name == init and not os.path.exists(init)) or str(m.path) == os.path.abspath(init)), None)
+  source = str(shipped.path) if shipped is not None else init
+  steps = opts.train_steps
+  if steps is None:                   # a shipped model's short default fine-tune (its card), else none
+    steps = default_fine_tune(shipped) if shipped is not None and opts.init in (None, "pretrained") else 0
+  if steps == 0:
+    given = _given(opts, _TRAINING[1:])
+    if given:
+      raise UserError(f"{' and '.join(given)} {'sets' if len(given) == 1 else 'set'} how a model is trained; with "
+                      f"init={opts.init or init} and no train_steps none is: drop {'it' if len(given) == 1 else 'them'}"
+                      ", or give train_steps=N to fine-tune it")
+    return Route("load", source=source, name=shipped and shipped.name)
+  if opts.variant is not None:
+    raise UserError(f"variant={opts.variant} picks the config of a model trained from scratch; fine-tuning "
+                    f"init={opts.init or init} keeps its own config: drop variant")
+  return Route("fine_tune", source=source, steps=steps, name=shipped and shipped.name)
+
+
+def default_fine_tune(shipped) -> int:
+  """The fine-tuning steps a shipped model gets when none are given: its card's for this backend (about two
+  minutes of training), else 0."""
+  steps = shipped.card.get("fine_tune_steps") or {}
+  return int(steps.get(jax.default_backend(), steps.get("default", 0)))
+
+
+def check_variant(method: methods.Method, variant: str | None) -> str | None:
+  """The config variant a fit trains (`variant`, else the backend's default: "cpu" on a CPU); UserError for one
+  the method does not have."""
+  variant = variant or method.default_variant(jax.default_backend())
+  if variant is not None and variant != "default" and variant not in method.variants():
+    raise UserError(f"variant={variant} is not a variant of {method.name}; choose one of "
+                    f"{', '.join(('default',) + method.variants())}")
+  return variant
+
+
+def base_config(route: Route, opts: Options, method: methods.Method):
+  """The config a fit or fine-tune starts from (unlocked ConfigDict): the method's (variant) for a fit, the
+  model's own for a fine-tune; `config` overrides applied."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  if route.kind == "fit":
+    config = method.default_config(None if route.variant == "default" else route.variant)
+  else:
+    saved = runconfig.to_json(read_config(route.source))
+    saved.pop("resolved", None)                     # resolved again from the data it is fine-tuned on
+    config = ml_collections.ConfigDict(saved)
+    config.train.init_from = str(route.source)
+  config.unlock()
+  if opts.config:
+    with config.ignore_type():   # e.g. a custom section profile (a tuple) where the default is "box"
+      config.update_from_flattened_dict(dict(opts.config))
+  if route.steps is not None:
+    config.train.steps = int(route.steps)
+  if route.kind == "fine_tune":   # a short schedule from trained weights: a tenth of it warming up, a lower peak
+    config.optim.warmup_steps = min(int(config.optim.warmup_steps), max(1, int(route.steps) // 10))
+    config.optim.lr = float(config.optim.lr) * FINE_TUNE_LR
+  return config
+
+
+@contextlib.contextmanager
+def obtain(route: Route, opts: Options, method: methods.Method,
+           training_config: Callable[[], runconfig.Frozen]) -> Iterator[tuple[LoadedModel | None, dict | None]]:
+  """(the model, the training summary) of `route`; a fit or fine-tune trains `training_config()` in the workdir
+  (kept) or a hidden temporary folder beside the output (removed on leaving, whatever happened)."""
+  if route.kind == "none":
+    yield None, None
+    return
+  if route.kind == "load":
+    yield load_model(route.source), None
+    return
+  config = training_config()
+  keep = opts.workdir is not None
+  out = pathlib.Path(opts.output).absolute()
+  run_dir = pathlib.Path(opts.workdir) if keep else pathlib.Path(
+      tempfile.mkdtemp(prefix=f".{out.name}.fit-", dir=out.parent))
+  try:
+    fit = train(config, run_dir, show_progress=opts.show_progress)
+    summary = {k: fit.get(k) for k in ("steps", "resumed_from", "seconds", "samples_per_s", "eval_psnr",
+                                       "eval_psnr_input")}
+    summary["workdir"] = str(run_dir) if keep else None
+    yield load_model(run_dir), summary
+  finally:
+    if not keep:
+      shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def check_method(name: str, method: methods.Method, source: str) -> None:
+  """The model at `source` (of method `name`) must be one of `method`."""
+  if name != method.name:
+    other = methods.get(name)
+    raise UserError(f"{source} holds a {other.name} model ({other.task}); this job needs a {method.name} model: "
+                    f"run it with `jax-iso {methods.COMMANDS[other.task]}{other.name if other.task == 'isotropic' else ''}"
+                    f"`, or pass a {method.name} model")

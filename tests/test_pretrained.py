@@ -1,0 +1,132 @@
+"""Shipped (pretrained) models: the catalogue, the routes that start from them, and each shipped model's card.
+
+The mechanics are tested on a tiny model pretrained here the way `configs/pretrain/unet.py` pretrains the real
+one (a factor drawn per crop, the factor told to the network) and placed in a temporary catalogue; the models
+that really ship are checked against the score their card states."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from jax_iso import io, jobs, pretrained
+from jax_iso.cli.main import main
+from jax_iso.degrade import simulate_axial
+from jax_iso.metrics import psnr
+from jax_iso.samples import FIBSEM_10NM
+from jax_iso.train.export import export_bundle
+
+
+pytestmark = pytest.mark.slow   # end to end: fixtures that train models
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+  """A temporary `jax_iso/pretrained/` holding `tinyunet`: a conditioned U-Net pretrained for 6 steps on the
+  shipped sample (its 3 views, factors 2 to 12), with its card."""
+  from configs.pretrain import unet as recipe  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp("catalogue")
+  config = recipe.get_config("tiny")
+  with config.unlocked():
+    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
+    config.train.steps = 6
+  jobs.train(config, root / "run", show_progress=False)
+  folder = root / "models" / "tinyunet"
+  folder.parent.mkdir()
+  export_bundle(root / "run", folder)
+  card = {"method": "unet", "default_for": ["unet"], "summary": "a tiny U-Net for every factor (tests)",
+          "factors": [2.0, 12.0], "steps": 6, "hours": 0.0, "machine": "test", "fine_tune_steps": {"default": 2}}
+  (folder / "card.json").write_text(json.dumps(card))
+  (folder / "card.md").write_text("# tinyunet\n\nA tiny conditioned U-Net, pretrained for 6 steps (tests).\n")
+  sections = root / "x4.tif"
+  iso = io.read_volume(FIBSEM_10NM)[0][:64, :64, :64]
+  io.write_volume(sections, np.rint(np.asarray(simulate_axial(iso / 255.0, 4.0, axis=0)) * 255).astype(np.uint8),
+                  (40.0, 10.0, 10.0))
+  x20 = root / "x20.tif"
+  io.write_volume(x20, io.read_volume(sections)[0], (200.0, 10.0, 10.0))
+  return {"folder": root / "models", "sections": sections, "x20": x20, "root": root}
+
+
+@pytest.fixture
+def shipped(catalogue, monkeypatch):
+  monkeypatch.setattr(pretrained, "FOLDER", catalogue["folder"])
+  return catalogue
+
+
+def test_the_catalogue_lists_the_shipped_models(shipped, capsys):
+  assert list(pretrained.shipped()) == ["tinyunet"] and pretrained.for_method("unet").name == "tinyunet"
+  assert pretrained.for_method("a2i") is None
+  assert main(["jax-iso", "models"]) == 0
+  out = capsys.readouterr().out
+  assert "tinyunet: a tiny U-Net for every factor" in out and "factors x2 to x12" in out
+  assert main(["jax-iso", "models", "--name=tinyunet"]) == 0 and "pretrained for 6 steps" in capsys.readouterr().out
+  assert main(["jax-iso", "models", "--name=nope"]) == 2
+  assert "no shipped model is called 'nope'; the shipped models: tinyunet" in capsys.readouterr().err
+
+
+def test_reconstruct_starts_from_the_shipped_model_and_fine_tunes_it(shipped, tmp_path):
+  out = jobs.reconstruct(str(shipped["sections"]), str(tmp_path / "o.tif"), method="unet", show_progress=False)
+  assert out["route"] == "fine_tune" and out["model_name"] == "tinyunet" and out["fit"]["steps"] == 2
+  made = io.provenance(tmp_path / "o.tif")
+  assert made["pretrained"] == "tinyunet" and made["train_steps"] == 2 and made["model_route"] == "fine_tune"
+  assert os.listdir(tmp_path) == ["o.tif"]                 # the fine-tune's folder is gone
+
+
+def test_as_it_is_the_same_through_reconstruct_predict_and_the_command_line(shipped, tmp_path, capsys):
+  a = jobs.reconstruct(str(shipped["sections"]), str(tmp_path / "a.tif"), method="unet", init="pretrained",
+                       train_steps=0, show_progress=False)
+  assert a["route"] == "load" and "fit" not in a
+  jobs.predict("tinyunet", str(shipped["sections"]), str(tmp_path / "b.tif"), show_progress=False)
+  assert main(["jax-iso", "predict", "--model=tinyunet", f"--input={shipped['sections']}",
+               f"--output={tmp_path / 'c.tif'}"]) == 0
+  ref = io.read_volume(tmp_path / "a.tif")[0]
+  for name in ("b.tif", "c.tif"):
+    np.testing.assert_array_equal(io.read_volume(tmp_path / name)[0], ref)
+  scratch = jobs.reconstruct(str(shipped["sections"]), str(tmp_path / "d.tif"), method="unet", init="scratch",
+                             variant="tiny", train_steps=1, show_progress=False)
+  assert scratch["route"] == "fit" and scratch["model_name"] is None
+  capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["predict", "--model=nope", "--input={sections}"], "--model=nope is neither a bundle or training workdir nor a "
+                                                        "shipped model (shipped: tinyunet"),
+    (["predict", "--model=tinyunet", "--input={x20}"], "serves anisotropies x2 to x12 but"),
+    (["reconstruct", "--method=a2i", "--init=tinyunet", "--input={sections}"], "holds a unet model"),
+    (["reconstruct", "--method=unet", "--init=pretrained", "--variant=tiny", "--input={sections}"],
+     "keeps its own config: drop variant"),
+])
+def test_bad_input_with_shipped_models_is_one_line(shipped, tmp_path, capsys, argv, fragment):
+  argv = [a.format(**{k: str(v) for k, v in shipped.items()}) for a in argv]
+  code = main(["jax-iso", *argv, f"--output={tmp_path / 'o.tif'}"])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1 and fragment in err[0], err
+  assert os.listdir(tmp_path) == []
+
+
+def test_a_shipped_model_exports_to_the_zoo_at_a_factor(shipped, tmp_path):
+  pytest.importorskip("onnxruntime")
+  from jax_iso.errors import UserError  # pylint: disable=g-import-not-at-top
+  from jax_iso.zoo import export_bioimageio  # pylint: disable=g-import-not-at-top
+  with pytest.raises(UserError, match="serves anisotropies x2 to x12; a package is for one: give factor=F"):
+    export_bioimageio("tinyunet", tmp_path / "p", volume=shipped["sections"])
+  out = export_bioimageio("tinyunet", tmp_path / "p.zip", volume=shipped["sections"], factor=4.0)
+  assert out.exists()
+
+
+@pytest.mark.parametrize("name", list(pretrained.shipped()))
+def test_each_shipped_model_gives_the_score_its_card_states(name, tmp_path):
+  """The card's check: the shipped sample cropped, cut into sections at the card's factor, reconstructed by the
+  model as it is; its PSNR against the crop, within the card's tolerance (XLA's float32 sums differ slightly
+  between CPUs: a few thousandths of a dB)."""
+  model = pretrained.get(name)
+  check = model.card["check"]
+  z0, z1, y0, y1, x0, x1 = check["crop"]
+  iso = io.read_volume(FIBSEM_10NM)[0][z0:z1, y0:y1, x0:x1]
+  sections = np.rint(np.asarray(simulate_axial(iso / 255.0, check["factor"], axis=0)) * 255).astype(np.uint8)
+  io.write_volume(tmp_path / "s.tif", sections, (10.0 * check["factor"], 10.0, 10.0))
+  out = jobs.predict(name, str(tmp_path / "s.tif"), str(tmp_path / "o.tif"), show_progress=False)
+  got = psnr(io.read_volume(tmp_path / "o.tif")[0] / 255.0, iso[:out["output_shape"][0]] / 255.0)
+  assert got == pytest.approx(check["psnr"], abs=check["tolerance"]), (got, check)
+  assert got > check["cubic_psnr"]                  # and it beats cubic there, as the card says

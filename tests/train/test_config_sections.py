@@ -1,0 +1,55 @@
+"""Every method config and variant loads locked, takes its optimizer and mesh sections from `configs.common`, and
+refuses an unknown variant with the one shared message."""
+import importlib
+
+import pytest
+
+from configs import common
+from jax_iso import runconfig
+
+MODULES = ("a2i_3dem", "emdiffuse_n", "emdiffuse_r", "emformer", "sstem_restore", "unet", "vemdiffuse_a",
+           "vemdiffuse_i")
+CASES = [(name, variant) for name in MODULES
+         for variant in (None,) + tuple(importlib.import_module(f"configs.{name}").VARIANTS)]
+
+
+@pytest.fixture
+def section_calls(monkeypatch):
+  """Counts the calls of common.optim and common.mesh while a config is built."""
+  calls = {"optim": 0, "mesh": 0}
+
+  def counted(name, make):
+    def call(*args, **kwargs):
+      calls[name] += 1
+      return make(*args, **kwargs)
+    return call
+
+  monkeypatch.setattr(common, "optim", counted("optim", common.optim))
+  monkeypatch.setattr(common, "mesh", counted("mesh", common.mesh))
+  return calls
+
+
+@pytest.mark.parametrize("name, variant", CASES)
+def test_every_config_and_variant_loads_locked_with_the_shared_sections(name, variant, section_calls):
+  config = importlib.import_module(f"configs.{name}").get_config(variant)
+  assert config.is_locked
+  assert section_calls == {"optim": 1, "mesh": 1}
+  assert list(config.optim.keys()) == list(common.optim(lr=1e-3, warmup_steps=0).keys())
+  assert runconfig.to_json(config.mesh) == runconfig.to_json(common.mesh())
+  runconfig.freeze(config)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_an_unknown_variant_gives_the_one_shared_message(name):
+  module = importlib.import_module(f"configs.{name}")
+  with pytest.raises(ValueError) as err:
+    module.get_config("nope")
+  assert str(err.value) == str(common.unknown_variant(name, "nope", module.VARIANTS))
+  assert str(err.value) == (f"unknown variant 'nope' of configs/{name}.py; use configs/{name}.py or "
+                            f"configs/{name}.py:VARIANT with VARIANT one of {', '.join(module.VARIANTS)}")
+
+
+def test_the_pretraining_config_builds_on_the_unet_config():
+  from configs.pretrain import unet as pretrain_unet  # pylint: disable=g-import-not-at-top
+  config = pretrain_unet.get_config()
+  assert config.is_locked and config.optim.lr == 1e-3 and config.mesh.data == -1
