@@ -98,6 +98,10 @@ def _quiet_libraries(debug: bool):
     return
   verbosity, hook = absl_logging.get_verbosity(), sys.unraisablehook
   absl_logging.set_verbosity(absl_logging.ERROR)
+  # orbax reads left in flight by a failed restore end as asyncio tasks whose exception nobody retrieves; asyncio
+  # logs each with its traceback when the task is collected, which may be at exit, after this block: silenced
+  # for the rest of the process (the error was reported in one line)
+  logging.getLogger("asyncio").setLevel(logging.CRITICAL)
   sys.unraisablehook = _drop_closed_loop_noise
   previous = logging.getLogger("absl").level
   logging.getLogger("absl").setLevel(logging.ERROR)
