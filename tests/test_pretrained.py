@@ -89,6 +89,17 @@ def test_as_it_is_the_same_through_reconstruct_predict_and_the_command_line(ship
   capsys.readouterr()
 
 
+def test_validate_ranks_the_learned_method_as_reconstruct_runs_it(shipped, tmp_path):
+  """Without init, validate scores the shipped model fine-tuned on the kept sections (what reconstruct would do),
+  and says so; init=scratch goes back to a fit."""
+  out = jobs.validate(str(shipped["sections"]), ["unet"], out_dir=str(tmp_path / "v"), train_steps=1,
+                      show_progress=False)
+  assert out["methods"]["unet"]["model_route"] == "fine_tune (tinyunet)" and out["methods"]["unet"]["fit"]["steps"] == 1
+  out = jobs.validate(str(shipped["sections"]), ["unet"], out_dir=str(tmp_path / "w"), train_steps=1, init="scratch",
+                      variant="tiny", show_progress=False)
+  assert out["methods"]["unet"]["model_route"] == "fit"
+
+
 @pytest.mark.parametrize("argv,fragment", [
     (["predict", "--model=nope", "--input={sections}"], "--model=nope is neither a bundle or training workdir nor a "
                                                         "shipped model (shipped: tinyunet"),

@@ -40,7 +40,7 @@ def test_a_setting_a_job_does_not_take_names_the_closest_one():
 
 @pytest.mark.parametrize("settings,fragment", [
     ({"method": "cubic", "train_steps": 5}, "train_steps=5 sets how a model is obtained; method=cubic learns nothing"),
-    ({"method": "unet", "train_steps": 0}, "train_steps=0 trains nothing"),
+    ({"method": "unet", "init": "scratch", "train_steps": 0}, "train_steps=0 trains nothing"),
     ({"method": "unet", "train_steps": -1}, "train_steps=-1 must be >= 0"),
     ({"method": "unet", "variant": "huge"}, "variant=huge is not a variant of unet"),
     ({"method": "unet", "init": "nope.bundle"}, "nope.bundle does not exist"),
