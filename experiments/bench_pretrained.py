@@ -71,8 +71,10 @@ def _job(label: str, sections: pathlib.Path, truth: pathlib.Path, work: pathlib.
   return row
 
 
-def simulated(model: str, factors, crop: int, minutes: tuple[float, float], work: pathlib.Path) -> dict:
-  """Part 1 (module docstring): {factor: {method: row}}."""
+def simulated(model: str, factors, crop: int, minutes: tuple[float, float], work: pathlib.Path,
+              scratch_factors=None) -> dict:
+  """Part 1 (module docstring): {factor: {method: row}}; the fit from scratch only at `scratch_factors` (None:
+  every factor)."""
   from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
   iso = io.read_volume(require_sample2())[0]
   c = [(n - crop) // 2 for n in iso.shape]
@@ -82,18 +84,20 @@ def simulated(model: str, factors, crop: int, minutes: tuple[float, float], work
   for factor in factors:
     sections = work / f"x{factor:g}.tif"
     jobs.simulate(str(truth), str(sections), factor=factor)
-    per_step = {"scratch": _seconds_per_step("unet", None, sections, work),
-                "fine_tune": _seconds_per_step("unet", model, sections, work)}
-    scratch_steps = max(1, int(minutes[0] * 60 / per_step["scratch"]))
+    with_scratch = scratch_factors is None or factor in scratch_factors
+    per_step = {"fine_tune": _seconds_per_step("unet", model, sections, work)}
     tune_steps = max(1, int(minutes[1] * 60 / per_step["fine_tune"]))
-    row = {"cubic": _job("cubic", sections, truth, work, method="cubic"),
-           "scratch": _job("scratch", sections, truth, work, method="unet", init="scratch", train_steps=scratch_steps),
-           "pretrained": _job("pretrained", sections, truth, work, method="unet", init=model, train_steps=0),
-           "fine_tuned": _job("fine_tuned", sections, truth, work, method="unet", init=model,
-                              train_steps=tune_steps),
-           "seconds_per_step": per_step}
+    row = {"cubic": _job("cubic", sections, truth, work, method="cubic")}
+    if with_scratch:
+      per_step["scratch"] = _seconds_per_step("unet", None, sections, work)
+      row["scratch"] = _job("scratch", sections, truth, work, method="unet", init="scratch",
+                            train_steps=max(1, int(minutes[0] * 60 / per_step["scratch"])))
+    row["pretrained"] = _job("pretrained", sections, truth, work, method="unet", init=model, train_steps=0)
+    row["fine_tuned"] = _job("fine_tuned", sections, truth, work, method="unet", init=model, train_steps=tune_steps)
+    row["seconds_per_step"] = per_step
     for name in ("scratch", "pretrained", "fine_tuned"):
-      row[name]["gain_db"] = round(row[name]["psnr"] - row["cubic"]["psnr"], 3)
+      if name in row:
+        row[name]["gain_db"] = round(row[name]["psnr"] - row["cubic"]["psnr"], 3)
     rows[f"x{factor:g}"] = row
     print(f"x{factor:g}: " + ", ".join(f"{k} {v['psnr']:.2f} dB ({v.get('gain_db', 0):+.2f}, Z {v['z_res_nm']} nm, "
                                        f"{v['seconds']:.0f} s)" for k, v in row.items() if k != "seconds_per_step"),
@@ -162,6 +166,7 @@ def main() -> None:
   parser.add_argument("--quick", action="store_true", help="x4 only, a 96^3 crop, 1- and 0.5-minute fits, no real")
   parser.add_argument("--model", default="pretrained", help="the model to bench (default: the shipped one)")
   parser.add_argument("--factors", default="2.5,4,8,10")
+  parser.add_argument("--scratch_factors", help="fit from scratch at these factors only (default: every factor)")
   parser.add_argument("--crop", type=int, default=192)
   parser.add_argument("--scratch_minutes", type=float, default=10.0)
   parser.add_argument("--fine_tune_minutes", type=float, default=2.0)
@@ -184,7 +189,8 @@ def main() -> None:
             "machine": platform.processor() or platform.machine()}
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
-    result["simulated"] = simulated(model, factors, crop, minutes, work)
+    scratch = None if not args.scratch_factors else {float(f) for f in args.scratch_factors.split(",")}
+    result["simulated"] = simulated(model, factors, crop, minutes, work, scratch)
     write_json(args.out, result)
     names = [] if args.quick else [n for n in args.real.split(",") if n]
     if names:

@@ -156,7 +156,7 @@ def card_markdown(name: str, card: dict) -> str:
               "| factor | cubic | scratch | pretrained | + fine-tune |", "|---|---|---|---|---|"]
     for factor, row in bench["simulated"].items():
       cells = [f"{row['cubic']['psnr']:.2f}"] + [
-          f"{row[k]['psnr']:.2f} ({row[k]['gain_db']:+.2f}, {row[k]['seconds']:.0f} s)"
+          f"{row[k]['psnr']:.2f} ({row[k]['gain_db']:+.2f}, {row[k]['seconds']:.0f} s)" if k in row else "not run"
           for k in ("scratch", "pretrained", "fine_tuned")]
       lines.append(f"| {factor} | " + " | ".join(cells) + " |")
     lines.append("")

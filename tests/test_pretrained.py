@@ -30,7 +30,7 @@ def catalogue(tmp_path_factory):
   config = recipe.get_config("tiny")
   with config.unlocked():
     config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
-    config.train.steps = 6
+    config.train.steps, config.train.ema = 6, 0.9    # with a moving average, as the real recipe
   jobs.train(config, root / "run", show_progress=False)
   folder = root / "models" / "tinyunet"
   folder.parent.mkdir()
@@ -71,6 +71,13 @@ def test_reconstruct_starts_from_the_shipped_model_and_fine_tunes_it(shipped, tm
   made = io.provenance(tmp_path / "o.tif")
   assert made["pretrained"] == "tinyunet" and made["train_steps"] == 2 and made["model_route"] == "fine_tune"
   assert os.listdir(tmp_path) == ["o.tif"]                 # the fine-tune's folder is gone
+  # a longer fine-tune keeps a moving average that can follow it (the model's 0.9 would hardly leave the start),
+  # in buffers of its own (the step donates parameters and average both)
+  out = jobs.reconstruct(str(shipped["sections"]), str(tmp_path / "p.tif"), method="unet", train_steps=12,
+                         workdir=str(tmp_path / "w"), show_progress=False)
+  config = json.loads((tmp_path / "w" / "config.json").read_text())
+  assert out["fit"]["steps"] == 12 and config["train"]["ema"] == pytest.approx(1 - 10 / 12)
+  assert config["optim"]["lr"] == pytest.approx(0.3 * 1e-3) and config["optim"]["warmup_steps"] == 1
 
 
 def test_as_it_is_the_same_through_reconstruct_predict_and_the_command_line(shipped, tmp_path, capsys):

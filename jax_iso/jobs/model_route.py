@@ -38,6 +38,7 @@ from jax_iso.models.loader import LoadedModel, load_model, read_config
 
 ROUTES = ("none", "fit", "load", "fine_tune")
 FINE_TUNE_LR = 0.3      # a fine-tune's peak learning rate, as a fraction of the model's own
+FINE_TUNE_EMA_STEPS = 10   # a fine-tune's parameter average spans about this many of its last steps (at most)
 _TRAINING = ("train_steps", "variant", "workdir", "config")   # settings that say how a model is trained
 
 
@@ -141,6 +142,10 @@ def base_config(route: Route, opts: Options, method: methods.Method):
   if route.kind == "fine_tune":   # a short schedule from trained weights: a tenth of it warming up, a lower peak
     config.optim.warmup_steps = min(int(config.optim.warmup_steps), max(1, int(route.steps) // 10))
     config.optim.lr = float(config.optim.lr) * FINE_TUNE_LR
+    if float(config.train.get("ema", 0.0)) > 0:   # an average that can follow N steps (0.999 would stay at the start)
+      config.train.ema = min(float(config.train.ema), 1.0 - FINE_TUNE_EMA_STEPS / max(int(route.steps), 1))
+      if config.train.ema <= 0:
+        config.train.ema = 0.0
   return config
 
 

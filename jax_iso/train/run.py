@@ -170,4 +170,6 @@ def take_params(state: state_lib.TrainState, given: dict, sharding) -> state_lib
     return fresh if old is None else jax.device_put(np.asarray(old, dtype=fresh.dtype), sharding)
 
   params = jax.tree_util.tree_map_with_path(take, state.params)
-  return state.replace(params=params, ema_params=None if state.ema_params is None else params)
+  # the average starts from the same values in buffers of its own: the step donates both
+  ema = None if state.ema_params is None else jax.tree_util.tree_map_with_path(take, state.ema_params)
+  return state.replace(params=params, ema_params=ema)
