@@ -14,6 +14,8 @@ STAMP := $(BIN)/.jax_iso-installed
 
 # Persistent XLA compilation cache: repeated compiles (tests, demo reruns) come from disk.
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
+# e.g. make test PYTEST_ARGS='-m "not slow"' for the quick half of the suite
+PYTEST_ARGS ?=
 
 .PHONY: demo test install clean
 
@@ -21,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/jax-iso demo --out_dir=demo_output
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=25 tests
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS) tests
 
 install: $(STAMP)
 
