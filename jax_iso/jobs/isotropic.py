@@ -41,9 +41,12 @@ class Isotropic:
       raise UserError(f"train_iso={opts.train_iso} is for methods that learn from an isotropic volume "
                       f"({', '.join(learns)}); method={method.name} learns from the input itself: drop train_iso={opts.train_iso}")
     if opts.part is not None and opts.part.count > 1:
-      if method.learned and (opts.init == "scratch" or opts.init is None and not _shipped(method)):
-        raise UserError(f"method={method.name} fits a model in one process; run it once with workdir=W, then "
-                        "split the inference: jax-iso predict --model=W --process_index=I --process_count=N ...")
+      loads = opts.train_steps == 0 or (opts.init not in (None, "scratch", "pretrained") and opts.train_steps is None)
+      if method.learned and not loads:    # a fit or a fine-tune trains in one process; only a loaded model splits
+        raise UserError(f"method={method.name} fits a model in one process (a fit, or a fine-tune of a trained "
+                        "one); run it once with workdir=W, then split the inference: jax-iso predict --model=W "
+                        "--process_index=I --process_count=N ..., or give train_steps=0 to split a trained model "
+                        "as it is")
       if not strategies.get(method.strategy).splits:
         splitting = [m.name for m in methods.METHODS.values() if strategies.get(m.strategy).splits]
         raise UserError(f"method={method.name} runs in one process; process_count > 1 is for "

@@ -92,6 +92,7 @@ def test_reader_gives_tiff_output_with_scale_and_its_uncertainty_map(tmp_path):
   assert uncertainty[1]["colormap"] == "magma" and uncertainty[1]["blending"] == "additive"
   assert uncertainty[1]["scale"] == (10.0, 4.0, 4.0) and uncertainty[1]["translate"] == (-15.0, 0.0, 0.0)
   assert uncertainty[1]["name"] == "iso uncertainty"
+  npe2.PluginManager.instance().discover()               # as napari does at start (not left to another test)
   viewer = ViewerModel()                                  # through napari's own reader machinery
   viewer.open(str(out), plugin="jax_iso")
   assert [layer.name for layer in viewer.layers] == ["iso", "iso uncertainty"]
