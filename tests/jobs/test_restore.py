@@ -71,6 +71,7 @@ def test_named_sections_with_a_trained_model_and_a_clean_volume(restored):
   assert not np.array_equal(fixed[6], clean[6])
 
 
+@pytest.mark.slow   # its module fixture trains a model
 def test_reconstruct_restores_first(restored):
   folder, _, _, _ = restored
   out = folder / "iso.tif"

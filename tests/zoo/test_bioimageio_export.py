@@ -110,6 +110,7 @@ def test_non_feed_forward_method_gets_one_line_and_nothing_written(packages, tmp
   assert not output.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["diffusion_run"]
 
 
+@pytest.mark.slow   # its module fixture trains a model
 def test_unknown_format_and_input_without_bioimageio_are_refused(packages, tmp_path, capsys):
   workdir, _ = packages["unet"]
   assert main(["jax-iso", "export", "--format=onnx", f"--workdir={workdir}", f"--output={tmp_path / 'o'}"]) == 2
