@@ -3,17 +3,24 @@
     python experiments/bench_pretrained.py --out=results/bench_pretrained.json
     python experiments/bench_pretrained.py --quick --out=/tmp/bench_pretrained.json    # x4 only, small, short fits
     python experiments/bench_pretrained.py --curve=.cache/pretrain/snapshots --factors=4,8 --out=...  # + gain vs hours
+    python experiments/bench_pretrained.py --method=emformer --factors=4 --real= --out=...   # the x4 EMformer,
+                                                                                          # + lost sections
 
 1. Simulated anisotropy on FlyEM sample2 (10 nm isotropic FIB-SEM, held out of pretraining), its central
    `--crop`^3, box sections at each of `--factors`: cubic; the U-Net fitted from scratch (its `cpu` variant, for
    `--scratch_minutes` of training); the pretrained model as it is; the pretrained model fine-tuned on the input
    for `--fine_tune_minutes`. Each scored against the true volume: PSNR, gain over cubic, Z resolution of the FSC
-   (1/7 threshold), and the wall time of the whole job (fit and reconstruction).
+   (1/7 threshold), and the wall time of the whole job (fit and reconstruction). `--method` picks the shipped
+   model (`unet`, every factor; `emformer`, x4 only).
 2. Real ssTEM (CREMI, ISBI 2012, held out of pretraining): `validate` (every other real section held out,
    methods at twice the factor) with cubic, scratch, pretrained as it is and fine-tuned.
 3. With `--curve`: every snapshot bundle in that folder (`step_N`, exported from the pretraining run) as it is,
    at each factor: the gain as pretraining goes on; hours from the run's start (`.cache/pretrain/unet.notes`) to
    each snapshot.
+4. With `--inpaint=GAPS` (default for the EMformer: 1,2,3): at x4, runs of that many consecutive sections of the
+   central 128^2 blanked and inpainted (`reconstruct --inpaint=I,J`) by the pretrained model as it is, fine-tuned,
+   and fitted from scratch; PSNR of the gap's fine slices against the truth and against a cubic spline through the
+   remaining sections (`bench_emformer.cubic_across`), as experiments/bench_emformer.py measures a fit.
 Training budgets are turned into steps by timing a few steps of each config on this machine first. Pause other
 work on the machine (e.g. `kill -STOP` the pretraining) while it runs: it measures time.
 """
@@ -35,9 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 from experiments.common import SAMPLE2, require_sample2, write_json  # pylint: disable=wrong-import-position
 
+INPAINT_CROP = 128   # lateral crop of the inpainting rows (as experiments/bench_emformer.py)
+
 DATA = ROOT.parent / "shared" / "data"
 REAL = {"cremi": DATA / "cremi_sstem_crop_isovem_train.tif", "isbi": DATA / "isbi2012_sstem_train.tif"}
-NOTES = ROOT / ".cache" / "pretrain" / "unet.notes"
+NOTES = ROOT / ".cache" / "pretrain" / "{method}.notes"   # the run's start (`started ISO`)
 
 
 def _seconds_per_step(method: str, init: str | None, sections: pathlib.Path, work: pathlib.Path) -> float:
@@ -71,7 +80,7 @@ def _job(label: str, sections: pathlib.Path, truth: pathlib.Path, work: pathlib.
   return row
 
 
-def simulated(model: str, factors, crop: int, minutes: tuple[float, float], work: pathlib.Path,
+def simulated(method: str, model: str, factors, crop: int, minutes: tuple[float, float], work: pathlib.Path,
               scratch_factors=None) -> dict:
   """Part 1 (module docstring): {factor: {method: row}}; the fit from scratch only at `scratch_factors` (None:
   every factor)."""
@@ -85,15 +94,15 @@ def simulated(model: str, factors, crop: int, minutes: tuple[float, float], work
     sections = work / f"x{factor:g}.tif"
     jobs.simulate(str(truth), str(sections), factor=factor)
     with_scratch = scratch_factors is None or factor in scratch_factors
-    per_step = {"fine_tune": _seconds_per_step("unet", model, sections, work)}
+    per_step = {"fine_tune": _seconds_per_step(method, model, sections, work)}
     tune_steps = max(1, int(minutes[1] * 60 / per_step["fine_tune"]))
     row = {"cubic": _job("cubic", sections, truth, work, method="cubic")}
     if with_scratch:
-      per_step["scratch"] = _seconds_per_step("unet", None, sections, work)
-      row["scratch"] = _job("scratch", sections, truth, work, method="unet", init="scratch",
+      per_step["scratch"] = _seconds_per_step(method, None, sections, work)
+      row["scratch"] = _job("scratch", sections, truth, work, method=method, init="scratch",
                             train_steps=max(1, int(minutes[0] * 60 / per_step["scratch"])))
-    row["pretrained"] = _job("pretrained", sections, truth, work, method="unet", init=model, train_steps=0)
-    row["fine_tuned"] = _job("fine_tuned", sections, truth, work, method="unet", init=model, train_steps=tune_steps)
+    row["pretrained"] = _job("pretrained", sections, truth, work, method=method, init=model, train_steps=0)
+    row["fine_tuned"] = _job("fine_tuned", sections, truth, work, method=method, init=model, train_steps=tune_steps)
     row["seconds_per_step"] = per_step
     for name in ("scratch", "pretrained", "fine_tuned"):
       if name in row:
@@ -105,7 +114,7 @@ def simulated(model: str, factors, crop: int, minutes: tuple[float, float], work
   return rows
 
 
-def real(model: str, names, crop: int, minutes: tuple[float, float], work: pathlib.Path) -> dict:
+def real(method: str, model: str, names, crop: int, minutes: tuple[float, float], work: pathlib.Path) -> dict:
   """Part 2: `validate` on real ssTEM volumes, {volume: {method: scores}}."""
   from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
   from jax_iso.metrics.reading import centre_crop  # pylint: disable=g-import-not-at-top
@@ -117,11 +126,11 @@ def real(model: str, names, crop: int, minutes: tuple[float, float], work: pathl
     io.write_volume(volume, data[:, cy, cx], spacing)
     kept = work / f"{name}_kept.tif"                  # what validate fits on, to time a step of each
     io.write_volume(kept, data[0::2, cy, cx], (2 * spacing[0], spacing[1], spacing[2]))
-    scratch_steps = max(1, int(minutes[0] * 60 / _seconds_per_step("unet", None, kept, work)))
-    tune_steps = max(1, int(minutes[1] * 60 / _seconds_per_step("unet", model, kept, work)))
-    runs = {"cubic": {"methods": "cubic"}, "scratch": {"methods": "unet", "train_steps": scratch_steps},
-            "pretrained": {"methods": "unet", "init": model, "train_steps": 0},
-            "fine_tuned": {"methods": "unet", "init": model, "train_steps": tune_steps}}
+    scratch_steps = max(1, int(minutes[0] * 60 / _seconds_per_step(method, None, kept, work)))
+    tune_steps = max(1, int(minutes[1] * 60 / _seconds_per_step(method, model, kept, work)))
+    runs = {"cubic": {"methods": "cubic"}, "scratch": {"methods": method, "train_steps": scratch_steps},
+            "pretrained": {"methods": method, "init": model, "train_steps": 0},
+            "fine_tuned": {"methods": method, "init": model, "train_steps": tune_steps}}
     rows[name] = {}
     for label, settings in runs.items():
       start = time.perf_counter()
@@ -137,11 +146,51 @@ def real(model: str, names, crop: int, minutes: tuple[float, float], work: pathl
   return rows
 
 
-def curve(folder: pathlib.Path, factors, crop: int, work: pathlib.Path) -> list[dict]:
+def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work: pathlib.Path) -> list[dict]:
+  """Part 4 (module docstring): one row per gap, {gap, sections, cubic, pretrained, fine_tuned, scratch}, each
+  a PSNR of the gap's fine slices (with its gain over cubic across the gap and its wall time)."""
+  sys.path.insert(0, str(ROOT / "experiments"))     # bench_emformer imports its neighbours as top-level modules
+  from bench_emformer import _psnr, cubic_across  # pylint: disable=g-import-not-at-top
+  from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
+  factor = 4.0
+  sections, spacing = io.read_volume(work / "x4.tif")
+  ref = io.read_volume(work / "truth.tif")[0]
+  c0, c1 = (sections.shape[1] - INPAINT_CROP) // 2, (sections.shape[1] + INPAINT_CROP) // 2
+  sections, ref = sections[:, c0:c1, c0:c1], ref[:, c0:c1, c0:c1]
+  per_step = {"fine_tune": _seconds_per_step(method, model, work / "x4.tif", work),
+              "scratch": _seconds_per_step(method, None, work / "x4.tif", work)}
+  settings = {"pretrained": {"init": model, "train_steps": 0},
+              "fine_tuned": {"init": model, "train_steps": max(1, int(minutes[1] * 60 / per_step["fine_tune"]))},
+              "scratch": {"init": "scratch", "train_steps": max(1, int(minutes[0] * 60 / per_step["scratch"]))}}
+  rows = []
+  for gap in gaps:
+    start = sections.shape[0] // 2 - gap // 2
+    missing = list(range(start, start + gap))
+    holed = sections.copy()
+    holed[missing] = 0
+    io.write_volume(work / "holed.tif", holed, spacing)
+    fine = range(int(np.ceil(start * factor)), int(np.floor((start + gap) * factor)))
+    truth = ref[fine.start:fine.stop]
+    row = {"gap": gap, "sections": missing, "cubic": {"psnr": round(_psnr(cubic_across(sections, missing, factor,
+                                                                                        fine), truth), 3)}}
+    for label, given in settings.items():
+      began = time.perf_counter()
+      jobs.reconstruct(str(work / "holed.tif"), str(work / "filled.tif"), method=method, show_progress=False,
+                       inpaint=",".join(map(str, missing)), **given)
+      got = round(_psnr(io.read_volume(work / "filled.tif")[0][fine.start:fine.stop], truth), 3)
+      row[label] = {"psnr": got, "gain_db": round(got - row["cubic"]["psnr"], 3), "train_steps": given["train_steps"],
+                    "seconds": round(time.perf_counter() - began, 1)}
+    rows.append(row)
+    print(f"gap of {gap}: " + ", ".join(f"{k} {row[k]['psnr']:.2f} dB" for k in ("cubic", *settings)), flush=True)
+  return rows
+
+
+def curve(method: str, folder: pathlib.Path, factors, crop: int, work: pathlib.Path) -> list[dict]:
   """Part 3: each snapshot as it is, gain over cubic per factor, by hours of pretraining."""
   start = None
-  if NOTES.exists():
-    text = NOTES.read_text().split()
+  notes = pathlib.Path(str(NOTES).format(method=method))
+  if notes.exists():
+    text = notes.read_text().split()
     start = datetime.datetime.fromisoformat(text[1].replace("Z", "+00:00")) if len(text) > 1 else None
   truth = work / "truth.tif"
   points = []
@@ -152,7 +201,7 @@ def curve(folder: pathlib.Path, factors, crop: int, work: pathlib.Path) -> list[
     for factor in factors:
       sections = work / f"x{factor:g}.tif"
       cubic = _job("cubic", sections, truth, work, method="cubic")["psnr"]
-      got = _job("snap", sections, truth, work, method="unet", init=str(snap), train_steps=0)
+      got = _job("snap", sections, truth, work, method=method, init=str(snap), train_steps=0)
       point[f"x{factor:g}"] = {"psnr": got["psnr"], "gain_db": round(got["psnr"] - cubic, 3)}
     points.append(point)
     print(f"step {point['step']}: " + ", ".join(f"{k} {v['gain_db']:+.2f} dB" for k, v in point.items()
@@ -164,7 +213,10 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--out", help="JSON file to write")
   parser.add_argument("--quick", action="store_true", help="x4 only, a 96^3 crop, 1- and 0.5-minute fits, no real")
+  parser.add_argument("--method", default="unet", choices=("unet", "emformer"), help="the shipped model's method")
   parser.add_argument("--model", default="pretrained", help="the model to bench (default: the shipped one)")
+  parser.add_argument("--inpaint", help="gaps of lost sections to inpaint at x4 (default: 1,2,3 for the "
+                      "EMformer, none for the U-Net)")
   parser.add_argument("--factors", default="2.5,4,8,10")
   parser.add_argument("--scratch_factors", help="fit from scratch at these factors only (default: every factor)")
   parser.add_argument("--crop", type=int, default=192)
@@ -177,27 +229,34 @@ def main() -> None:
   from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
   model = args.model
   if model == "pretrained":
-    shipped = pretrained.for_method("unet")
+    shipped = pretrained.for_method(args.method)
     if shipped is None:
-      sys.exit("no pretrained U-Net ships yet: pass --model=BUNDLE_OR_WORKDIR")
+      sys.exit(f"no pretrained {args.method} ships yet: pass --model=BUNDLE_OR_WORKDIR")
     model = str(shipped.path)
   factors = (4.0,) if args.quick else tuple(float(f) for f in args.factors.split(","))
   crop = 96 if args.quick else args.crop
   minutes = (1.0, 0.5) if args.quick else (args.scratch_minutes, args.fine_tune_minutes)
   import platform  # pylint: disable=g-import-not-at-top
-  result = {"model": model, "crop": crop, "minutes": {"scratch": minutes[0], "fine_tune": minutes[1]},
+  inpaint = args.inpaint if args.inpaint is not None else ("1,2,3" if args.method == "emformer" else "")
+  gaps = [int(g) for g in inpaint.split(",") if g]
+  if gaps and 4.0 not in factors:
+    sys.exit("--inpaint measures at x4: include 4 in --factors")
+  result = {"method": args.method, "model": model, "crop": crop, "minutes": {"scratch": minutes[0], "fine_tune": minutes[1]},
             "machine": platform.processor() or platform.machine()}
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
     scratch = None if not args.scratch_factors else {float(f) for f in args.scratch_factors.split(",")}
-    result["simulated"] = simulated(model, factors, crop, minutes, work, scratch)
+    result["simulated"] = simulated(args.method, model, factors, crop, minutes, work, scratch)
+    write_json(args.out, result)
+    if gaps:
+      result["inpainting"] = inpainting(args.method, model, gaps[:1] if args.quick else gaps, minutes, work)
     write_json(args.out, result)
     names = [] if args.quick else [n for n in args.real.split(",") if n]
     if names:
-      result["real"] = real(model, names, crop, minutes, work)
+      result["real"] = real(args.method, model, names, crop, minutes, work)
       write_json(args.out, result)
     if args.curve:
-      result["curve"] = curve(pathlib.Path(args.curve), factors, crop, work)
+      result["curve"] = curve(args.method, pathlib.Path(args.curve), factors, crop, work)
       write_json(args.out, result)
   print(json.dumps({k: v for k, v in result.items() if k != "curve"}, indent=1)[:2000])
 

@@ -102,7 +102,7 @@ def main() -> None:
   workdir = pathlib.Path(args.workdir)
   loaded = load_model(workdir)
   config = loaded.config
-  lo, hi = config.pairs.factors if "factors" in config.pairs else (None, None)
+  lo, hi = config.pairs.factors if "factors" in config.pairs else (config.pairs.factor, config.pairs.factor)
   with tempfile.TemporaryDirectory() as tmp:
     tmp = pathlib.Path(tmp)
     bundle = export_bundle(workdir, tmp / args.name)
@@ -117,7 +117,8 @@ def main() -> None:
     if args.bench:
       bench = json.loads(pathlib.Path(args.bench).read_text())
       card["bench"] = {"file": args.bench, "simulated": bench.get("simulated"), "real": bench.get("real"),
-                       "crop": bench.get("crop"), "minutes": bench.get("minutes")}
+                       "inpainting": bench.get("inpainting"), "crop": bench.get("crop"),
+                       "minutes": bench.get("minutes")}
     x4 = card["check"]
     card["score_line"] = (f"check: {x4['psnr']:.2f} dB at x4 on the shipped sample (cubic {x4['cubic_psnr']:.2f})")
     (bundle / "card.json").write_text(json.dumps(card, indent=1) + "\n")
@@ -137,8 +138,9 @@ def card_markdown(name: str, card: dict) -> str:
   lines = [f"# {name}: {card['summary']}", "",
            f"- method: `{card['method']}` (`jax-iso reconstruct --method={card['method']}` starts from it; "
            f"`jax-iso predict --model={name}`)",
-           f"- factors: x{card['factors'][0]:g} to x{card['factors'][1]:g}, any fraction (the factor is an input "
-           "of the network)",
+           (f"- factors: x{card['factors'][0]:g} to x{card['factors'][1]:g}, any fraction (the factor is an input "
+            "of the network)" if card["factors"][0] != card["factors"][1] else
+            f"- factor: x{card['factors'][0]:g} only (another factor is fitted from scratch)"),
            f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
            f"{card['hours']} h on {card['machine']}",
            f"- command: `{card['command']}`",
@@ -159,6 +161,13 @@ def card_markdown(name: str, card: dict) -> str:
           f"{row[k]['psnr']:.2f} ({row[k]['gain_db']:+.2f}, {row[k]['seconds']:.0f} s)" if k in row else "not run"
           for k in ("scratch", "pretrained", "fine_tuned")]
       lines.append(f"| {factor} | " + " | ".join(cells) + " |")
+    lines.append("")
+  if bench and bench.get("inpainting"):
+    lines += ["## Lost sections at x4 (held-out FlyEM sample2, PSNR of the gap's fine slices)", "",
+              "| lost sections | cubic across the gap | pretrained | + fine-tune | scratch |", "|---|---|---|---|---|"]
+    for row in bench["inpainting"]:
+      lines.append(f"| {row['gap']} | {row['cubic']['psnr']:.2f} | " + " | ".join(
+          f"{row[k]['psnr']:.2f} ({row[k]['gain_db']:+.2f})" for k in ("pretrained", "fine_tuned", "scratch")) + " |")
     lines.append("")
   if bench and bench.get("real"):
     lines += ["## Real ssTEM (`validate`, PSNR on held-out real sections)", "",

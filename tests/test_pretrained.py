@@ -107,6 +107,24 @@ def test_validate_ranks_the_learned_method_as_reconstruct_runs_it(shipped, tmp_p
   assert out["methods"]["unet"]["model_route"] == "fit"
 
 
+def test_a_shipped_model_that_does_not_serve_the_factor_is_the_default_no_longer(catalogue, tmp_path,
+                                                                                   monkeypatch, capsys):
+  """A shipped model of a narrower factor range (the EMformer ships for x4) is skipped by the default route on an
+  input of another factor, which is fitted from scratch and says so; naming it still refuses the mismatch."""
+  folder = tmp_path / "models" / "x2unet"
+  shutil.copytree(catalogue["folder"] / "tinyunet", folder)
+  card = json.loads((folder / "card.json").read_text())
+  (folder / "card.json").write_text(json.dumps({**card, "factors": [2.0, 3.0]}))
+  monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
+  out = jobs.reconstruct(str(catalogue["sections"]), str(tmp_path / "o.tif"), method="unet", train_steps=1)
+  assert out["route"] == "fit" and out["model_name"] is None and io.provenance(tmp_path / "o.tif")["model_route"] == "fit"
+  assert "the shipped x2unet model serves x2 to x3, the input is x4: fitting method=unet on it" in capsys.readouterr().err
+  code = main(["jax-iso", "reconstruct", "--method=unet", "--init=pretrained", "--train_steps=0",
+               f"--input={catalogue['sections']}", f"--output={tmp_path / 'p.tif'}"])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1 and "the shipped x2unet model serves x2 to x3 but" in err[0], err
+
+
 @pytest.mark.parametrize("argv,fragment", [
     (["predict", "--model=nope", "--input={sections}"], "--model=nope is neither a bundle or training workdir nor a "
                                                         "shipped model (shipped: tinyunet"),

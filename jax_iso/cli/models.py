@@ -24,7 +24,8 @@ def main(fv: flags.FlagValues) -> int:
     card = model.card
     lo, hi = card.get("factors", (None, None))
     print(f"{name}: {card.get('summary', model.method)}")
-    print(f"  method {model.method}, factors x{lo:g} to x{hi:g}; {card.get('steps')} steps "
+    factors = f"factor x{lo:g} only" if lo == hi else f"factors x{lo:g} to x{hi:g}"
+    print(f"  method {model.method}, {factors}; {card.get('steps')} steps "
           f"({card.get('hours')} h on {card.get('machine')}); {card.get('score_line', '')}".rstrip("; "))
     print(f"  use: jax-iso reconstruct --method={model.method} (the default start), jax-iso predict --model={name}; "
           f"card: jax-iso models --name={name}")

@@ -25,6 +25,7 @@ import dataclasses
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
@@ -103,6 +104,26 @@ def choose(opts: Options, method: methods.Method, *, default_init: str = "scratc
     raise UserError(f"variant={opts.variant} picks the config of a model trained from scratch; fine-tuning "
                     f"init={opts.init or init} keeps its own config: drop variant")
   return Route("fine_tune", source=source, steps=steps, name=shipped and shipped.name)
+
+
+def serving(route: Route, opts: Options, method: methods.Method, factor: float | None) -> Route:
+  """`route`, or a fit from scratch when `init` was not given and the shipped model it starts from does not serve
+  the input's anisotropy `factor` (its card's `factors` range: the EMformer ships for x4 only); UserError for
+  `init="pretrained"` then. An `init` that names a model is kept: `check_model_factor` refuses a mismatch."""
+  if opts.init not in (None, "pretrained") or route.name is None or factor is None:
+    return route
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  lo, hi = (float(f) for f in pretrained.get(route.name).card.get("factors", (0.0, float("inf"))))
+  if lo * 0.99 <= factor <= hi * 1.01:
+    return route
+  served = f"x{lo:g}" if lo == hi else f"x{lo:g} to x{hi:g}"
+  if opts.init == "pretrained":
+    raise UserError(f"the shipped {route.name} model serves {served} but {opts.input} is x{factor:g}; fit one on "
+                    "it (init=scratch), or give the right factor or spacing")
+  if opts.show_progress:
+    print(f"jax_iso: the shipped {route.name} model serves {served}, the input is x{factor:g}: fitting "
+          f"method={method.name} on it from scratch", file=sys.stderr, flush=True)
+  return choose(dataclasses.replace(opts, init="scratch"), method)
 
 
 def default_fine_tune(shipped) -> int:

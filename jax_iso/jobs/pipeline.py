@@ -72,9 +72,10 @@ def run(opts: Options, task: Task) -> dict:
   check_features(opts, method, strategy.features)
   check_outputs(opts)
   route = model_route.choose(opts, method, default_init=task.default_init)
-  infer_config = _infer_config(route, method, opts)
   start = time.perf_counter()
   with task.open(opts, method) as grid:
+    route = model_route.serving(route, opts, method, grid.factor)     # a shipped model serves its factors only
+    infer_config = _infer_config(route, method, opts)
     plan = task.plan(opts, method, grid, infer_config)
     if plan.copy:
       out = {**_write(opts, (method, strategy), grid, plan, None, task), **dict(plan.summary)}

@@ -9,8 +9,9 @@ the voxel grid in Z (denoise, superres, restore) needs no anisotropy: its factor
 names sections no training crop may touch (the damaged ones, for ssTEM restoration): one volume is then read as
 the runs of sections between them (`data.SectionRun`), each long enough for a crop and its held-out band.
 
-Pretraining on several volumes (`pairs.kind = "any_factor"`: the factor is drawn per crop, so the volumes' own
-voxel sizes need not agree): `data.weights` mixes them in given proportions, and `data.views = "all"` adds the
+Pretraining on several volumes (`pairs.kind = "any_factor"`: the factor is drawn per crop; or `data.weights`
+with `data.factor`: every volume taught that one factor; either way the volumes' own voxel sizes need not
+agree): `data.weights` mixes them in given proportions, and `data.views = "all"` adds the
 XZ and YZ planes of every isotropic volume as lateral planes (`data.views`), its weight shared by its three views.
 """
 from __future__ import annotations
@@ -81,7 +82,8 @@ def open_inputs(config: Mapping) -> Inputs:
   cfg = config["data"]
   method = methods.get(config["method"])
   any_factor = config["pairs"]["kind"] == "any_factor"       # the factor is drawn per crop: none to resolve
-  isotropic = method.task == "isotropic" and not any_factor
+  mixture = bool(cfg.get("weights")) and method.task == "isotropic" and not any_factor   # one factor taught to all
+  isotropic = method.task == "isotropic" and not any_factor and not mixture
   registered = config["pairs"]["kind"] == "registered"
   spacing_flag = io.parse_spacing(cfg["spacing"]) if cfg.get("spacing") else None
   paths = paths_of(cfg)
@@ -101,7 +103,12 @@ def open_inputs(config: Mapping) -> Inputs:
         io.check_finite(src)
       if path in targets:
         continue
-      if method.train_iso:           # an isotropic volume, taught the anisotropy data.factor names
+      if mixture:                    # pretraining on a mixture: every volume taught the factor data.factor names
+        if cfg.get("factor") is None:
+          raise UserError("data.weights mixes several volumes into one training run: pass data.factor=F, the "
+                          "anisotropy the model learns to undo (the volumes' own voxel sizes need not agree)")
+        factor = check_factor(cfg["factor"])
+      elif method.train_iso:         # an isotropic volume, taught the anisotropy data.factor names
         f, sp = _iso_factor(cfg, path, spacing_flag or src.spacing)
         factor, spacing = f, sp
       elif isotropic:

@@ -34,3 +34,27 @@ def test_bad_weights_name_the_setting():
   for weights in ((1.0,), (1.0, -1.0), (0.0, 0.0), ("a", 1)):
     with pytest.raises(UserError, match="data.weights"):
       CropSampler([vol, vol], kind="lateral", size=(32, 32), weights=weights)
+
+
+def test_a_mixture_teaches_one_factor_whatever_the_volumes_voxel_sizes(tmp_path):
+  """configs/pretrain/emformer.py: volumes of different voxel sizes (FIB-SEM, ssTEM) mixed by data.weights, every
+  one taught data.factor; without it, one line naming the setting."""
+  from configs.pretrain import emformer  # pylint: disable=g-import-not-at-top
+  from jax_iso import io  # pylint: disable=g-import-not-at-top
+  from jax_iso.train.inputs import open_inputs  # pylint: disable=g-import-not-at-top
+  vol = np.random.default_rng(0).integers(0, 255, (12, 40, 40), dtype=np.uint8)
+  io.write_volume(tmp_path / "iso.tif", vol, (10.0, 10.0, 10.0))
+  io.write_volume(tmp_path / "sstem.tif", vol, (45.0, 4.6, 4.6))
+  config = emformer.get_config("tiny")
+  with config.unlocked():
+    config.data.path, config.data.weights = f"{tmp_path / 'iso.tif'},{tmp_path / 'sstem.tif'}", (3.0, 1.0)
+  inputs = open_inputs(config)
+  try:
+    assert inputs.factor == 4.0 and len(inputs.volumes) == 4          # the isotropic one as its 3 views
+    assert inputs.weights == pytest.approx((1.0, 1.0, 1.0, 1.0))
+  finally:
+    inputs.close()
+  with config.unlocked():
+    config.data.factor = None
+  with pytest.raises(UserError, match="pass data.factor=F"):
+    open_inputs(config)

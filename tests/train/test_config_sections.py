@@ -53,3 +53,14 @@ def test_the_pretraining_config_builds_on_the_unet_config():
   from configs.pretrain import unet as pretrain_unet  # pylint: disable=g-import-not-at-top
   config = pretrain_unet.get_config()
   assert config.is_locked and config.optim.lr == 1e-3 and config.mesh.data == -1
+
+
+def test_the_emformer_pretraining_config_teaches_one_factor_to_its_model():
+  from configs.pretrain import emformer as pretrain_emformer  # pylint: disable=g-import-not-at-top
+  from configs.pretrain import unet as pretrain_unet  # pylint: disable=g-import-not-at-top
+  config = pretrain_emformer.get_config()
+  assert config.data.factor == config.pairs.factor == config.model.factor == 4.0
+  assert config.data.path == pretrain_unet.get_config().data.path          # the same volumes, the same held out
+  assert config.pairs.drop_prob > 0.5 and config.pairs.drop_run == 3     # lost sections in most clips
+  with pytest.raises(ValueError, match="configs/pretrain/emformer.py:tiny"):
+    pretrain_emformer.get_config("nope")
