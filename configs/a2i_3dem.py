@@ -13,7 +13,8 @@ Fit and reconstruct in one command (the `cpu` variant when JAX runs on the CPU):
 
 Variants (`configs/a2i_3dem.py:VARIANT`):
 - default: Uformer-B's sizes (width 32; depths 1,2,8,8,2,8,8,2,1; heads 1,2,4,8,16,16,8,4,2; window 8), for a
-  GPU/TPU (bfloat16 compute there: --config.model.dtype=bfloat16).
+  GPU/TPU (bfloat16 compute there: `model.dtype` "auto", every variant's, picks it on a TPU or a GPU of compute
+  capability >= 8.0 and float32 on a CPU; `--config.model.dtype=float32` forces float32).
 - `paper`: the default network trained as the paper does: the imaging degradations on (blur along X, intensity
   jitter, illumination, shot and scan-line noise) and Adam at 1e-4.
 - `cpu`: width 16, two levels of one block each (0.13 M parameters), batch 2, 2600 steps: ~20 minutes on 2 CPU
@@ -49,7 +50,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict(
       {"name": "a2i", "width": 32, "depths": (1, 2, 8, 8, 2, 8, 8, 2, 1), "heads": (1, 2, 4, 8, 16, 16, 8, 4, 2),
        "window": 8, "shift": True, "ffn_ratio": 2.0, "gated": True, "drop_path": 0.1, "resample": "conv",
-       "residual": True, "dtype": "float32", "param_dtype": "float32"})
+       "residual": True, **common.precision()})
   config.loss = "mae"
   config.pdl = ml_collections.ConfigDict({"weight": 0.01, "patch": 3, "projections": 8})
   config.optim = common.optim(lr=2e-4, warmup_steps=200)

@@ -1,5 +1,5 @@
 """Config sections every method shares, written once: the training data, the optimizer, the training schedule, the
-mesh and the axial training pairs; and the one error for an unknown variant."""
+mesh, the axial training pairs and the model's precision; and the one error for an unknown variant."""
 from __future__ import annotations
 
 import ml_collections
@@ -59,6 +59,15 @@ def train(*, steps: int, log_every: int, eval_every: int, checkpoint_every: int)
       "ema": 0.0,                # decay of the parameters' moving average (0: off); predictions use it when on
       "frozen": (),              # regular expressions of parameter paths that get no update, e.g. "params/interp/.*"
       "init_from": ""})          # a workdir or bundle whose matching parameters start the run (an earlier stage)
+
+
+def precision() -> dict:
+  """The `model` section's precision fields (`jax_iso.models.precision`; docs/training.md "Mixed precision"):
+  `dtype`, the compute dtype: "auto" (bfloat16 on a TPU or a GPU of compute capability >= 8.0, float32 on a
+  CPU, where bfloat16 ran slower; decided on the machine that builds the model, for training and inference
+  alike), "float32" or "bfloat16"; norms, softmax, the output head and the loss stay float32 whatever it is.
+  `param_dtype`: "float32", the only value (parameters and optimizer state stay float32)."""
+  return {"dtype": "auto", "param_dtype": "float32"}
 
 
 def mesh() -> ml_collections.ConfigDict:

@@ -50,7 +50,7 @@ def build(arg: str | None, *, method: str, pairs: ml_collections.ConfigDict,
   config.model = ml_collections.ConfigDict(
       {"name": "diffusion_unet", "base": 32, "mults": (1, 2, 4, 8), "res_blocks": 2, "attn_levels": (),
        "head_channels": 32, "groups": 32, "dropout": 0.2, "norm": "pixel", "middle_attention": True,
-       "out_channels": 1, "level_scale": 50.0, "dtype": "float32", "param_dtype": "float32"})
+       "out_channels": 1, "level_scale": 50.0, **common.precision()})
   config.diffusion = ml_collections.ConfigDict(
       {"schedule": {"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2},
        "prediction": "eps", "sampler": "dpm2m", "steps": 20, "eta": 0.0, "spacing": "uniform", "clip": True})

@@ -55,7 +55,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
        "refine_depths": (2, 2, 2, 2, 2, 2), "refine_width": 60, "independent": 2, "heads": 4,
        "window": (2, 2, 16), "mutual_ratio": 0.75, "ffn_ratio": 2.0, "gated": True, "drop_path": 0.1,
        "upsampler": "shuffle", "head_width": 32, "residual": "linear", "local": False, "fill_lost": True,
-       "dtype": "float32", "param_dtype": "float32"})
+       **common.precision()})
   config.loss = "mae_ssim"
   config.optim = common.optim(lr=1e-3, warmup_steps=200)
   config.train = common.train(steps=20000, log_every=20, eval_every=1000, checkpoint_every=1000)

@@ -46,7 +46,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.model = ml_collections.ConfigDict(
       {"name": "restore", "width": 32, "depth": 4, "kernel": 3, "interp": "flow", "taps": 11,
-       "flow_scale": 16.0, "gate": 4.0, "detach": True, "dtype": "float32", "param_dtype": "float32"})
+       "flow_scale": 16.0, "gate": 4.0, "detach": True, **common.precision()})
   config.restore = ml_collections.ConfigDict({"flow_weight": 1.0})
   config.optim = common.optim(lr=4e-4, warmup_steps=50)
   config.train = common.train(steps=3000, log_every=20, eval_every=250, checkpoint_every=250)

@@ -33,7 +33,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.model = ml_collections.ConfigDict(
       {"name": "unet", "depth": 2, "width": 32, "kernel": 5, "residual": True,
-       "dtype": "float32", "param_dtype": "float32"})
+       **common.precision()})
   config.loss = "mae"
   config.optim = common.optim(lr=4e-4, warmup_steps=50)
   config.train = common.train(steps=600, log_every=10, eval_every=100, checkpoint_every=100)

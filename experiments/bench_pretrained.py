@@ -146,7 +146,8 @@ def real(method: str, model: str, names, crop: int, minutes: tuple[float, float]
   return rows
 
 
-def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work: pathlib.Path) -> list[dict]:
+def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work: pathlib.Path,
+               with_scratch: bool = True) -> list[dict]:
   """Part 4 (module docstring): one row per gap, {gap, sections, cubic, pretrained, fine_tuned, scratch}, each
   a PSNR of the gap's fine slices (with its gain over cubic across the gap and its wall time)."""
   sys.path.insert(0, str(ROOT / "experiments"))     # bench_emformer imports its neighbours as top-level modules
@@ -157,11 +158,12 @@ def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work
   ref = io.read_volume(work / "truth.tif")[0]
   c0, c1 = (sections.shape[1] - INPAINT_CROP) // 2, (sections.shape[1] + INPAINT_CROP) // 2
   sections, ref = sections[:, c0:c1, c0:c1], ref[:, c0:c1, c0:c1]
-  per_step = {"fine_tune": _seconds_per_step(method, model, work / "x4.tif", work),
-              "scratch": _seconds_per_step(method, None, work / "x4.tif", work)}
+  per_step = {"fine_tune": _seconds_per_step(method, model, work / "x4.tif", work)}
   settings = {"pretrained": {"init": model, "train_steps": 0},
-              "fine_tuned": {"init": model, "train_steps": max(1, int(minutes[1] * 60 / per_step["fine_tune"]))},
-              "scratch": {"init": "scratch", "train_steps": max(1, int(minutes[0] * 60 / per_step["scratch"]))}}
+              "fine_tuned": {"init": model, "train_steps": max(1, int(minutes[1] * 60 / per_step["fine_tune"]))}}
+  if with_scratch:
+    per_step["scratch"] = _seconds_per_step(method, None, work / "x4.tif", work)
+    settings["scratch"] = {"init": "scratch", "train_steps": max(1, int(minutes[0] * 60 / per_step["scratch"]))}
   rows = []
   for gap in gaps:
     start = sections.shape[0] // 2 - gap // 2
@@ -218,7 +220,8 @@ def main() -> None:
   parser.add_argument("--inpaint", help="gaps of lost sections to inpaint at x4 (default: 1,2,3 for the "
                       "EMformer, none for the U-Net)")
   parser.add_argument("--factors", default="2.5,4,8,10")
-  parser.add_argument("--scratch_factors", help="fit from scratch at these factors only (default: every factor)")
+  parser.add_argument("--scratch_factors", help="fit from scratch at these factors only (default: every factor; "
+                      "'none': no fit from scratch, also not for --inpaint)")
   parser.add_argument("--crop", type=int, default=192)
   parser.add_argument("--scratch_minutes", type=float, default=10.0)
   parser.add_argument("--fine_tune_minutes", type=float, default=2.0)
@@ -245,11 +248,13 @@ def main() -> None:
             "machine": platform.processor() or platform.machine()}
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
-    scratch = None if not args.scratch_factors else {float(f) for f in args.scratch_factors.split(",")}
+    scratch = (None if not args.scratch_factors else set() if args.scratch_factors == "none" else
+               {float(f) for f in args.scratch_factors.split(",")})
     result["simulated"] = simulated(args.method, model, factors, crop, minutes, work, scratch)
     write_json(args.out, result)
     if gaps:
-      result["inpainting"] = inpainting(args.method, model, gaps[:1] if args.quick else gaps, minutes, work)
+      result["inpainting"] = inpainting(args.method, model, gaps[:1] if args.quick else gaps, minutes, work,
+                                        scratch is None or 4.0 in scratch)
     write_json(args.out, result)
     names = [] if args.quick else [n for n in args.real.split(",") if n]
     if names:

@@ -167,7 +167,8 @@ def card_markdown(name: str, card: dict) -> str:
               "| lost sections | cubic across the gap | pretrained | + fine-tune | scratch |", "|---|---|---|---|---|"]
     for row in bench["inpainting"]:
       lines.append(f"| {row['gap']} | {row['cubic']['psnr']:.2f} | " + " | ".join(
-          f"{row[k]['psnr']:.2f} ({row[k]['gain_db']:+.2f})" for k in ("pretrained", "fine_tuned", "scratch")) + " |")
+          f"{row[k]['psnr']:.2f} ({row[k]['gain_db']:+.2f})" if k in row else "not run"
+          for k in ("pretrained", "fine_tuned", "scratch")) + " |")
     lines.append("")
   if bench and bench.get("real"):
     lines += ["## Real ssTEM (`validate`, PSNR on held-out real sections)", "",

@@ -19,6 +19,7 @@ from typing import Any
 import ml_collections
 
 Frozen = ml_collections.FrozenConfigDict
+AUTO_NUMBERS = ("infer.tile", "infer.batch_size")   # numbers that may be "auto": sized on the machine that runs
 
 
 def freeze(config: Any) -> Frozen:
@@ -95,7 +96,7 @@ def type_mismatch(config: Any, reference: Any, prefix: str = "") -> str | None:
     elif isinstance(ref, bool):
       if not isinstance(value, bool):
         return f"{name}={value!r} (true or false is due)"
-    elif isinstance(ref, (int, float)) and not _numbers(value):
+    elif isinstance(ref, (int, float)) and not _numbers(value) and not (name in AUTO_NUMBERS and value == "auto"):
       return f"{name}={value!r} (a number is due)"
   return None
 

@@ -125,6 +125,25 @@ def test_a_shipped_model_that_does_not_serve_the_factor_is_the_default_no_longer
   assert code == 2 and len(err) == 1 and "the shipped x2unet model serves x2 to x3 but" in err[0], err
 
 
+def test_a_one_factor_model_pretrained_on_a_mixture_fine_tunes_on_the_input(catalogue, tmp_path):
+  """configs/pretrain/emformer.py's kind of model (a weighted mixture of volumes, one data.factor): a fine-tune
+  trains on the input alone, at the input's own factor, and inpaints its lost sections."""
+  from configs.pretrain import emformer as recipe  # pylint: disable=g-import-not-at-top
+  config = recipe.get_config("tiny")
+  with config.unlocked():
+    config.data.path = f"{FIBSEM_10NM},{catalogue['sections']}"
+    config.data.weights, config.train.steps = (3.0, 1.0), 2
+  jobs.train(config, tmp_path / "run", show_progress=False)
+  export_bundle(tmp_path / "run", tmp_path / "emformer")
+  out = jobs.reconstruct(str(catalogue["sections"]), str(tmp_path / "o.tif"), method="emformer",
+                         init=str(tmp_path / "emformer"), train_steps=1, inpaint="5", workdir=str(tmp_path / "w"),
+                         show_progress=False)
+  tuned = json.loads((tmp_path / "w" / "config.json").read_text())
+  assert out["route"] == "fine_tune" and tuned["data"]["path"] == str(catalogue["sections"])
+  assert tuned["data"]["weights"] is None and tuned["data"]["views"] == "lateral"
+  assert io.read_volume(tmp_path / "o.tif")[0].shape == tuple(out["output_shape"])
+
+
 @pytest.mark.parametrize("argv,fragment", [
     (["predict", "--model=nope", "--input={sections}"], "--model=nope is neither a bundle or training workdir nor a "
                                                         "shipped model (shipped: tinyunet"),

@@ -160,7 +160,7 @@ class CropSampler:
 
 def crop_index(volumes, i: int, *, kind: str, size: Sequence[int], seed: int = 0, split: str = "train",
                holdout: float = 0.1, augment: bool = True, weights: Sequence[float] | None = None) -> Crop:
-  """Where crop i of `crop_dataset(volumes, ...)`'s unsharded stream comes from (crop i of shard (p, n) is
-  crop i * n + p; batch b holds crops b * batch_size ... (b + 1) * batch_size - 1 of its shard)."""
+  """Where crop i of `crop_dataset(volumes, ...)`'s unsharded stream comes from (batch b of shard (p, n) holds
+  crops (b * n + p) * batch_size ... + batch_size - 1: block p of the unsharded stream's batch b)."""
   return CropSampler(volumes, kind=kind, size=size, seed=seed, split=split, holdout=holdout,
                      augment=augment, weights=weights).crop(i)

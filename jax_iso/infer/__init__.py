@@ -4,7 +4,8 @@ The resampling math lives in `jax_iso.degrade.resample`, shared with the trainin
 reconstructs through its inference strategy (`strategies`: "interpolate", "planes", "clips", "diffusion",
 "between", "sections"), each in the module of its name. A 2D model runs over tiled planes (`predict_planes`,
 `Tiling`) of both axial orientations, fused and written slab by slab, resumable after a kill
-(`reconstruct_planes`, `Resume`, `fingerprint`). Damaged and lost sections are found by `jax_iso.detect`.
+(`reconstruct_planes`, `Resume`, `fingerprint`). Tile and batch sizes set to "auto" are derived from the device's
+memory (`memory_defaults`). Damaged and lost sections are found by `jax_iso.detect`.
 """
 from jax_iso.degrade.resample import METHODS as INTERPOLATION_METHODS
 from jax_iso.degrade.resample import interp_weights, keys_cubic

@@ -30,11 +30,16 @@ def plane_bytes(n_sections: int, plane_shape, *, tile, overlap: int, margin: int
   return 4 * _FLOAT_COPIES * padded + (4 + src_itemsize) * n_sections * plane_shape[1]
 
 
+def batch_bytes(batch: int, tile_shape) -> int:
+  """Host bytes of the tile batches in flight: `batch` float32 tiles of `tile_shape` (the model's input per
+  tile), each held as input, output and blend temporaries."""
+  return 4 * _BATCH_COPIES * int(batch) * math.prod(int(s) for s in tile_shape)
+
+
 def fixed_bytes(plane_shape, *, tile, overlap: int, margin: int, multiple: int, batch_size: int) -> int:
   """Host bytes independent of the slab size: tile batches in flight, chunks decoded from the store."""
   plan = plan_tiles(plane_shape, tile=tile, overlap=overlap, margin=margin, multiple=multiple)
-  batches = 4 * _BATCH_COPIES * device_batch(batch_size) * plan.window[0] * plan.window[1]
-  return batches + 4 * CHUNK * plane_shape[0] * plane_shape[1]
+  return batch_bytes(device_batch(batch_size), plan.window) + 4 * CHUNK * plane_shape[0] * plane_shape[1]
 
 
 def slab_bytes(slab: int, n_sections: int, plane_shape, *, tile, overlap: int, margin: int, multiple: int,

@@ -15,7 +15,8 @@ orientation). Tiles are processed in rows along Y and every finished Y range is 
 two rows of tiles on the fine grid). `fill` replaces sections (index -> [Y, X] in [0, 1]) before any of this
 (inpainted lost sections, `infer/inpaint.py`).
 
-Options: frames, frame_overlap, tile, overlap, batch_size, tta; `uncertainty` (a path: the orientations' standard
+Options: frames, frame_overlap, tile, overlap, batch_size ("auto": sized to the device's memory,
+`memory_defaults`), tta; `uncertainty` (a path: the orientations' standard
 deviation, in the output's units, needs tta 8) and `inpaint` ("auto": the lost sections detected; "I,J": those).
 """
 from __future__ import annotations
@@ -32,9 +33,10 @@ from jax_iso.degrade import grid
 from jax_iso.degrade import pairs as pairs_lib
 from jax_iso.detect.lost import find_missing
 from jax_iso.errors import UserError
+from jax_iso.infer import memory_defaults
 from jax_iso.infer.apply_fn import make_apply_fn
 from jax_iso.infer.inpaint import inpaint_sections
-from jax_iso.infer.tiles import AxisTiles, axis_tiles, device_batch, pad_end
+from jax_iso.infer.tiles import AxisTiles, axis_tiles, device_batch, is_auto, pad_end, size_setting
 
 ORIENTATIONS = 8
 SETTINGS = ("frames", "frame_overlap", "tile", "overlap", "batch_size", "tta")
@@ -161,9 +163,11 @@ def reconstruct_clips(src, sink, apply_fn: Callable, *, factor: float, intensity
 
 def check(options: Mapping) -> None:
   """One-line UserErrors for the options of the "clips" strategy, before any work."""
+  if is_auto(options.get("tile")):
+    raise UserError(f"infer.tile={options.get('tile')}: the clips' lateral tile is not derived from the memory; "
+                    "give it in px, e.g. infer.tile=128 (infer.batch_size may be \"auto\")")
   for name in ("frames", "tile", "batch_size"):
-    if int(options[name]) < 1:
-      raise UserError(f"infer.{name}={options[name]} must be >= 1")
+    size_setting(options, name, auto=name == "batch_size")
   if not 0 <= int(options["frame_overlap"]) < int(options["frames"]):
     raise UserError(f"infer.frame_overlap={options['frame_overlap']} must be >= 0 and below infer.frames="
                     f"{options['frames']}")
@@ -180,6 +184,9 @@ def run(src, sink, job) -> dict:
   where asked); returns a summary."""
   loaded, options = job.model, job.options
   apply_fn = make_apply_fn(loaded.model, loaded.params)
+  n_z, n_y, n_x = (int(n) for n in src.shape)
+  options, sizes = memory_defaults.resolve(options, apply_fn, lambda tile: (
+      int(options["frames"]), n_z, square_tiles(n_y, n_x, int(tile), int(options["overlap"]))[0].tile))
   settings = {k: int(options[k]) for k in SETTINGS}
   missing, fill = [], {}
   if options.get("inpaint"):
@@ -198,4 +205,5 @@ def run(src, sink, job) -> dict:
   with maker as uncertainty:
     summary = reconstruct_clips(src, sink, apply_fn, factor=job.factor, intensity=job.intensity,
                                 uncertainty=uncertainty, fill=fill, show_progress=job.progress, **settings)
-  return {**summary, "inpainted": missing, "uncertainty": path}
+  summary = {**summary, "inpainted": missing, "uncertainty": path}
+  return summary if sizes is None else {**summary, "auto_sizes": sizes.describe()}

@@ -8,7 +8,8 @@ the K samples the uncertainty, and the voxels whose uncertainty exceeds a thresh
 upsampled for super-resolution: `data.UpsampledVolume`); sections go through `predict_planes` a few at a time
 (`infer.diffusion_tiles`: the noise is a function of the voxel, so the result does not depend on the tiling or
 on how many sections a call holds). Options (a config's `infer` section plus what the command adds):
-tile, overlap, margin, batch_size (tiles a call), samples (K), threshold (0.12: the paper's, on intensities in
+tile, overlap, margin, batch_size (tiles a call; tile and batch_size may be "auto": sized to the device's memory,
+`memory_defaults`), samples (K), threshold (0.12: the paper's, on intensities in
 [0, 1]); `sampler`, `steps` override the config's sampler; `uncertainty` and `flags` are paths to write the
 standard deviation (float32, in [0, 1] intensity units) and the flag mask (uint8: 255 flagged, 0 not) to.
 """
@@ -24,6 +25,7 @@ from jax_iso import io, progress
 from jax_iso.diffusion import uncertainty as uncertainty_lib
 from jax_iso.diffusion.conditional import Conditional, check_sampler
 from jax_iso.errors import UserError
+from jax_iso.infer import memory_defaults
 from jax_iso.infer.diffusion_tiles import make_tile_sampler
 from jax_iso.infer.tiles import Tiling, check_tiling, plan_tiles, predict_planes
 
@@ -86,8 +88,10 @@ def sample_volume(read, sink, job, *, channels: int = 1, shared_noise: bool = Fa
   key = jax.random.fold_in(jax.random.key(int(loaded.config.seed)), SAMPLING_SALT)
   draw = make_tile_sampler(Conditional(loaded.config.diffusion), loaded.model, loaded.params, key, samples=k,
                            between=between, **overrides)
-  tiling = Tiling.from_config(options, loaded.multiple)
   n, h, w = (int(s) for s in sink.shape)
+  options, sizes = memory_defaults.resolve(options, draw, memory_defaults.tile_shapes(
+      options, multiple=loaded.multiple, planes=[(h, w)], channels=(channels,) if channels > 1 else ()))
+  tiling = Tiling.from_config(options, loaded.multiple)
   chunk = max(1, min(n, PLANE_PIXELS // max(1, h * w * (k + channels))))
   per_plane = plan_tiles((h, w), **tiling.geometry).per_plane
   batch = max(1, min(tiling.batch_size, chunk * per_plane))
@@ -115,7 +119,8 @@ def sample_volume(read, sink, job, *, channels: int = 1, shared_noise: bool = Fa
       sink[z0:z1] = job.intensity.from_unit(mean)
       if bar is not None:
         bar.update(z1 - z0)
-  return {"samples": k, "threshold": threshold, "flagged_fraction": flagged / float(n * h * w) if k >= 2 else None,
-          "uncertainty": options.get("uncertainty") or None, "flags": options.get("flags") or None,
-          "sampler": overrides.get("sampler", loaded.config.diffusion.sampler),
-          "steps": overrides.get("steps", int(loaded.config.diffusion.steps))}
+  out = {"samples": k, "threshold": threshold, "flagged_fraction": flagged / float(n * h * w) if k >= 2 else None,
+         "uncertainty": options.get("uncertainty") or None, "flags": options.get("flags") or None,
+         "sampler": overrides.get("sampler", loaded.config.diffusion.sampler),
+         "steps": overrides.get("steps", int(loaded.config.diffusion.steps))}
+  return out if sizes is None else {**out, "auto_sizes": sizes.describe()}

@@ -13,14 +13,12 @@ brightness jumps.) The K samples of each tile run in one batched call.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 
 from jax_iso import mesh as mesh_lib
 from jax_iso.diffusion import uncertainty
+from jax_iso.infer.apply_fn import TileFn
 
 BLOCK = 64
 
@@ -64,7 +62,7 @@ def tile_noise(key: jax.Array, origins: jax.Array, sample_id: jax.Array, shape: 
 
 
 def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: int = 1,
-                      between: float | None = None, **overrides) -> Callable[[jax.Array, jax.Array], jax.Array]:
+                      between: float | None = None, **overrides) -> TileFn:
   """`draw(tiles [B, h, w] (or [B, C, h, w]) in [0, 1], origins int32 [B, 3]) -> [B, K, h, w]`: K samples of
   each tile (the condition, of C channels), jitted, the batch sharded over every device and the parameters
   replicated; `origins` (plane, y, x) as `predict_planes(..., origins=True)` gives them. `conditional`: a
@@ -92,4 +90,4 @@ def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: in
     return uncertainty.unrepeat(out, samples).transpose(1, 0, 2, 3)              # [B, K, h, w]
 
   jitted = jax.jit(draw, in_shardings=(repl, batch, batch), out_shardings=batch)
-  return functools.partial(jitted, jax.device_put(params, repl))
+  return TileFn(jitted, jax.device_put(params, repl), extra=[((3,), jnp.int32)])

@@ -3,7 +3,8 @@ the orientations fused, in two passes within a memory budget, resumable (the eng
 
     summary = run(src, sink, Job(factor=4.0, intensity=intensity, options=config.infer, model=loaded))
 
-Options: a config's `infer` section (tile, overlap, margin, batch_size, fuse, method). Splits: with `Job.part`, this
+Options: a config's `infer` section (tile, overlap, margin, batch_size, fuse, method; tile and batch_size may be
+"auto": sized to the device's memory, `memory_defaults`). Splits: with `Job.part`, this
 process writes only its rows of the output, in a work folder of its own.
 """
 from __future__ import annotations
@@ -12,32 +13,27 @@ import os
 from collections.abc import Mapping
 
 from jax_iso import runconfig
+from jax_iso.degrade import grid
 from jax_iso.errors import UserError
-from jax_iso.infer import interpolate
+from jax_iso.infer import interpolate, memory_defaults
 from jax_iso.infer.apply_fn import make_apply_fn
 from jax_iso.infer.plane_passes import FUSES, Resume, reconstruct_planes
 from jax_iso.infer.resume import fingerprint
-from jax_iso.infer.tiles import Tiling
+from jax_iso.infer.tiles import Tiling, check_tiling
 
 
 def check(options: Mapping) -> None:
   """One-line UserErrors for the fusion, tiling and resampling options, before any work."""
   if options["fuse"] not in FUSES:
     raise UserError(f"infer.fuse={options['fuse']!r} is unknown; choose one of {', '.join(FUSES)}")
-  tile = min(options["tile"]) if isinstance(options["tile"], (tuple, list)) else options["tile"]   # (th, tw)
-  for name, value in (("tile", tile), ("batch_size", options["batch_size"])):
-    if int(value) < 1:
-      raise UserError(f"infer.{name}={options[name]} must be >= 1")
-  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(tile)
-  if overlap < 0 or margin < 0 or 2 * overlap >= tile:
-    raise UserError(f"infer.overlap={options['overlap']} and infer.margin={options['margin']} must be >= 0 with "
-                    f"2 * overlap < tile ({options['tile']})")
+  check_tiling(options)
   interpolate.check(options)
 
 
 def run(src, sink, job) -> dict:
   """Writes the reconstruction of `src` into `sink` (this process's rows, when the job is one part of several);
-  returns `reconstruct_planes`' summary."""
+  returns `reconstruct_planes`' summary (with `auto_sizes` where "auto" tile or batch sizes were derived from
+  the device's memory, `memory_defaults`)."""
   loaded, options = job.model, job.options
   rows = job.rows(int(src.shape[1]))
   if rows is not None and rows[1] <= rows[0]:
@@ -45,9 +41,14 @@ def run(src, sink, job) -> dict:
   work_dir = None
   if job.part is not None and getattr(sink, "resume_dir", None):
     work_dir = os.path.join(sink.resume_dir, job.part.folder_name())
-  return reconstruct_planes(
-      src, sink, make_apply_fn(loaded.model, loaded.params, factor=job.factor),
-      Tiling.from_config(options, loaded.multiple),
+  apply_fn = make_apply_fn(loaded.model, loaded.params, factor=job.factor)
+  n_z, n_y, n_x = (int(n) for n in src.shape)
+  n_out = grid.fine_count(n_z, job.factor)
+  options, sizes = memory_defaults.resolve(options, apply_fn, memory_defaults.tile_shapes(
+      options, multiple=loaded.multiple, planes=[(n_out, n_x), (n_out, n_y)]))     # the xz and yz planes
+  summary = reconstruct_planes(
+      src, sink, apply_fn, Tiling.from_config(options, loaded.multiple),
       factor=job.factor, intensity=job.intensity, fuse=options["fuse"], method=options["method"],
       resume=Resume(work_dir, fingerprint(loaded.params, runconfig.to_json(loaded.config))), progress=job.progress,
       rows=rows)
+  return summary if sizes is None else {**summary, "auto_sizes": sizes.describe()}

@@ -3,7 +3,8 @@ other section copied bit for bit.
 
     summary = run(src, sink, Job(None, intensity, {**config.infer, "damage": {12: mask12, 57: mask57}}, loaded))
 
-Options: tile, overlap, margin, batch_size (how each section is tiled) and `damage`, {section index: bool mask
+Options: tile, overlap, margin, batch_size (how each section is tiled; tile and batch_size may be "auto": sized
+to the device's memory, `memory_defaults`) and `damage`, {section index: bool mask
 [Y, X]} (what `detect.detect_damage` found, or whole-section masks for the sections a user named), and
 `avoid` (further damaged sections, not restored: never used as neighbours), given by the job. Each damaged
 section is restored from the nearest undamaged section below and above it (the one side
@@ -19,6 +20,7 @@ import numpy as np
 
 from jax_iso import progress
 from jax_iso.errors import UserError
+from jax_iso.infer import memory_defaults
 from jax_iso.infer.apply_fn import make_apply_fn
 from jax_iso.infer.tiles import check_tiling, predict_planes
 
@@ -53,6 +55,8 @@ def run(src, sink, job) -> dict:
   avoid = set(damage) | {int(k) for k in options.get("avoid", ())}
   n = int(src.shape[0])
   apply_fn = make_apply_fn(loaded.model, loaded.params, output="fused")
+  options, sizes = memory_defaults.resolve(options, apply_fn, memory_defaults.tile_shapes(
+      options, multiple=loaded.multiple, planes=[tuple(int(s) for s in src.shape[1:])], channels=(4,)))
   start = 0
   restored = []
   for k in progress.track(sorted(damage), "restore", total=len(damage)) if job.progress else sorted(damage):
@@ -61,7 +65,7 @@ def run(src, sink, job) -> dict:
     planes = [job.intensity.to_unit(np.asarray(src[z], np.float32)) for z in (below, k, above)]
     mask = damage[k].astype(np.float32)
     stack = np.stack(planes + [mask])[None].astype(np.float32)               # [1, 4, Y, X]
-    out = predict_planes(apply_fn, stack, tile=int(options["tile"]), overlap=int(options["overlap"]),
+    out = predict_planes(apply_fn, stack, tile=options["tile"], overlap=int(options["overlap"]),
                          margin=int(options["margin"]), batch_size=int(options["batch_size"]),
                          multiple=loaded.multiple)
     sink[k:k + 1] = job.intensity.from_unit(out)
@@ -69,4 +73,5 @@ def run(src, sink, job) -> dict:
                      "mask_fraction": round(float(mask.mean()), 4)})
     start = k + 1
   copy_sections(src, sink, start, n)
-  return {"restored": restored, "copied": n - len(damage)}
+  out = {"restored": restored, "copied": n - len(damage)}
+  return out if sizes is None else {**out, "auto_sizes": sizes.describe()}

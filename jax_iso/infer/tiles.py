@@ -134,7 +134,11 @@ class Tiling:
 
   @classmethod
   def from_config(cls, infer: Mapping, multiple: int = 1) -> Tiling:
-    """From a config's `infer` section (tile, overlap, margin, batch_size) and the model's size multiple."""
+    """From a config's `infer` section (tile, overlap, margin, batch_size) and the model's size multiple; "auto"
+    sizes are resolved first (`memory_defaults.resolve`)."""
+    if is_auto(infer.get("tile")) or is_auto(infer.get("batch_size")):
+      raise ValueError("infer.tile and infer.batch_size must be numbers here; resolve \"auto\" first "
+                       "(memory_defaults.resolve)")
     tile = infer["tile"]
     tile = int(tile) if np.ndim(tile) == 0 else tuple(int(t) for t in tile)
     return cls(tile, int(infer["overlap"]), int(infer["margin"]), int(infer["batch_size"]), int(multiple))
@@ -148,16 +152,52 @@ class Tiling:
     return plan_tiles(plane_shape, **self.geometry)
 
 
+AUTO = "auto"                   # a tile or batch size derived from the device's memory (`memory_defaults`)
+AUTO_TILES = (256, 512, 1024)   # the tiles (px) "auto" chooses from
+
+
+def is_auto(value) -> bool:
+  """An "auto" setting: the word (any case) or None (left out)."""
+  return value is None or (isinstance(value, str) and value.strip().lower() == AUTO)
+
+
+def size_setting(options: Mapping, name: str, *, auto: bool = True):
+  """`options[name]` as an int >= 1 (a tile may be (th, tw)), or None where it is "auto" (or absent); anything
+  else is a one-line UserError naming the setting."""
+  value = options.get(name)
+  if auto and is_auto(value):
+    return None
+  allowed = ' or "auto"' if auto else ""
+  try:
+    if name == "tile" and np.ndim(value) == 1 and not isinstance(value, str):
+      sizes = tuple(int(v) for v in value)
+      ok = len(sizes) == 2 and min(sizes) >= 1 and all(float(v) == int(v) for v in value)
+      out = sizes
+    else:
+      out = int(value)
+      ok = out >= 1 and float(value) == out
+  except (TypeError, ValueError):
+    ok = False
+  if not ok:
+    raise UserError(f"infer.{name}={value} must be >= 1 (a whole number{allowed})")
+  return out
+
+
 def check_tiling(options: Mapping, counts: Sequence[str] = ("tile", "batch_size")) -> None:
-  """One-line UserErrors for a strategy's tiling options (`counts` must be >= 1; overlap and margin >= 0 with
-  2 * overlap < tile), before any work."""
+  """One-line UserErrors for a strategy's tiling options (`counts` must be >= 1, tile and batch_size may be
+  "auto"; overlap and margin >= 0 with 2 * overlap < tile, the smallest "auto" tile for "auto"), before any
+  work."""
   for name in counts:
-    if int(options[name]) < 1:
-      raise UserError(f"infer.{name}={options[name]} must be >= 1")
-  overlap, margin, tile = int(options["overlap"]), int(options["margin"]), int(options["tile"])
+    size_setting(options, name, auto=name in ("tile", "batch_size"))
+  tile = size_setting(options, "tile")
+  tile = AUTO_TILES[0] if tile is None else min(tile) if isinstance(tile, tuple) else tile
+  try:
+    overlap, margin = int(options["overlap"]), int(options["margin"])
+  except (TypeError, ValueError):
+    overlap = margin = -1
   if overlap < 0 or margin < 0 or 2 * overlap >= tile:
-    raise UserError(f"infer.overlap={overlap} and infer.margin={margin} must be >= 0 with 2 * overlap < tile "
-                    f"({tile})")
+    raise UserError(f"infer.overlap={options['overlap']} and infer.margin={options['margin']} must be >= 0 with "
+                    f"2 * overlap < tile ({options.get('tile')})")
 
 
 def device_batch(batch_size: int, n_tiles: int | None = None) -> int:

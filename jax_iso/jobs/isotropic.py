@@ -88,7 +88,9 @@ class Isotropic:
       fit_crops(config, grid.src, str(opts.input))
     if config.pairs.kind == "any_factor":           # a model of every factor, fine-tuned on this input's
       config.pairs.factors = (grid.factor, grid.factor)
-      config.data.weights, config.data.views = None, "lateral"
+    for key, one_volume in (("weights", None), ("views", "lateral")):   # a pretrained model's mixture of volumes:
+      if key in config.data:                                             # this volume only
+        config.data[key] = one_volume
     return config
 
   def check_model(self, loaded: LoadedModel, grid: pipeline.Grid, opts: Options) -> None:

@@ -53,8 +53,8 @@ class A2I(nn.Module):
   drop_path: float = 0.0                           # maximum stochastic depth rate
   resample: str = "conv"                           # "conv" or "shuffle" down/upsampling
   residual: bool = True                            # add the input image to the output
-  dtype: jnp.dtype = jnp.float32                   # compute dtype (bfloat16 on GPU/TPU)
-  param_dtype: jnp.dtype = jnp.float32
+  dtype: jnp.dtype = jnp.float32                   # compute dtype (configs: "auto", bfloat16 on GPU/TPU)
+  param_dtype: jnp.dtype = jnp.float32             # weight dtype (float32 only)
 
   @property
   def levels(self) -> int:

@@ -83,7 +83,7 @@ class WindowAttention(nn.Module):
     qkv = nn.Dense(3 * c, dtype=self.dtype, param_dtype=self.param_dtype, name="qkv")(tokens)
     qkv = qkv.reshape(tokens.shape[0], m * m, 3, heads, c // heads)
     q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))        # [Bn, heads, N, d]
-    logits = jnp.einsum("bhnd,bhmd->bhnm", q * (c // heads) ** -0.5, k).astype(jnp.float32)
+    logits = jnp.einsum("bhnd,bhmd->bhnm", q * (c // heads) ** -0.5, k, preferred_element_type=jnp.float32)
     table = self.param("relative_position_bias", nn.initializers.truncated_normal(0.02),
                        ((2 * m - 1) ** 2, heads), self.param_dtype)
     bias = table[relative_position_index(m)].transpose(2, 0, 1)              # [heads, N, N]

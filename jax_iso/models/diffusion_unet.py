@@ -101,7 +101,8 @@ class AttentionBlock(nn.Module):
     h = _norm(self.norm, c, self.groups, self.param_dtype, "norm")(x)
     h = h.astype(self.dtype).reshape(b, hh * ww, c)
     h = nn.MultiHeadDotProductAttention(heads, dtype=self.dtype, param_dtype=self.param_dtype,
-                                        out_kernel_init=nn.initializers.zeros, name="attention")(h, h)
+                                        out_kernel_init=nn.initializers.zeros, force_fp32_for_softmax=True,
+                                        name="attention")(h, h)
     return x + h.reshape(b, hh, ww, c).astype(x.dtype)
 
 
@@ -197,5 +198,7 @@ class DiffusionUNet(nn.Module):
       if i > 0:
         h = ResBlock(h.shape[-1], resample="up", name=f"up{i}_upsample", **block)(h, emb, train)
     h = nn.silu(_norm(self.norm, h.shape[-1], self.groups, self.param_dtype, "out_norm")(h))
-    out = Conv3x3(self.out_channels, kernel_init=nn.initializers.zeros, name="out", **kw)(h.astype(self.dtype))
-    return out.astype(jnp.float32)
+    # the output head in float32, as every model's: what the loss compares is not rounded to the compute dtype
+    out = Conv3x3(self.out_channels, kernel_init=nn.initializers.zeros, dtype=jnp.float32,
+                  param_dtype=self.param_dtype, name="out")(h)
+    return out

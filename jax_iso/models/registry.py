@@ -13,17 +13,19 @@ from jax_iso.errors import UserError
 from jax_iso.models.a2i import A2I
 from jax_iso.models.diffusion_unet import DiffusionUNet
 from jax_iso.models.emformer import EMformer
+from jax_iso.models.precision import model_dtypes
 from jax_iso.models.restore import SectionRestorer
 from jax_iso.models.unet import UNet
 
 MODELS: dict[str, type[nn.Module]] = {"unet": UNet, "a2i": A2I, "emformer": EMformer,
                                       "diffusion_unet": DiffusionUNet, "restore": SectionRestorer}
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
-def build_model(cfg: Mapping) -> nn.Module:
-  """`cfg` = {'name': 'unet', 'depth': 2, ..., 'dtype': 'float32'} (any config form); UserError names a wrong
-  entry."""
+def build_model(cfg: Mapping, device=None) -> nn.Module:
+  """`cfg` = {'name': 'unet', 'depth': 2, ..., 'dtype': 'auto', 'param_dtype': 'float32'} (any config form);
+  UserError names a wrong entry. `dtype` "auto" becomes the compute dtype of JAX's first device
+  (`precision.compute_dtype`: bfloat16 on a TPU or a GPU of compute capability >= 8.0, float32 elsewhere), or of
+  `device` when given."""
   cfg = runconfig.to_dict(cfg)
   name = cfg.pop("name", None)
   if name not in MODELS:
@@ -33,11 +35,7 @@ def build_model(cfg: Mapping) -> nn.Module:
   unknown = sorted(set(cfg) - fields)
   if unknown:
     raise UserError(f"model.{unknown[0]} is not a field of {name}; known: {', '.join(sorted(fields))}")
-  for key in ("dtype", "param_dtype"):
-    if key in cfg:
-      if cfg[key] not in DTYPES:
-        raise UserError(f"model.{key}={cfg[key]!r} must be one of {', '.join(DTYPES)}")
-      cfg[key] = DTYPES[cfg[key]]
+  cfg.update(model_dtypes(cfg, device))
   model = cls(**cfg)
   problems = model.problems() if hasattr(model, "problems") else []
   if problems:

@@ -78,8 +78,8 @@ class UNet(nn.Module):
   kernel: int = 5                # convolution kernel size
   residual: bool = True          # predict the correction to the input
   conditioned: bool = False      # told the anisotropy factor (FiLM on log s): one model for every factor
-  dtype: jnp.dtype = jnp.float32        # compute dtype (bfloat16 on GPU/TPU)
-  param_dtype: jnp.dtype = jnp.float32  # weight dtype
+  dtype: jnp.dtype = jnp.float32        # compute dtype (configs: "auto", bfloat16 on GPU/TPU; models/precision.py)
+  param_dtype: jnp.dtype = jnp.float32  # weight dtype (float32 only)
 
   def problems(self) -> list[str]:
     """What is wrong with the fields, as 'field=value must ...' strings (empty when all is well)."""

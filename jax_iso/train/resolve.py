@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from jax_iso import runconfig
 from jax_iso.degrade import pairs
+from jax_iso.models import precision
 from jax_iso.train import section_noise
 from jax_iso.train.inputs import Inputs, crop_spec
 
@@ -66,4 +67,4 @@ def describe(config: runconfig.Frozen) -> str:
     grid = "no anisotropy (2D task)" if r.factor is None else f"anisotropy x{r.factor:g}"
   return (f"{grid} ({spacing}); intensity {r.intensity.dtype} [{r.intensity.lo:g}, "
           f"{r.intensity.hi:g}] -> [0, 1]; section noise {added}; model input "
-          f"{' x '.join(str(n) for n in r.input_shape)}")
+          f"{' x '.join(str(n) for n in r.input_shape)}; {precision.describe(config.model)}")

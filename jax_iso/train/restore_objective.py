@@ -21,7 +21,7 @@ from jax_iso.errors import UserError
 
 
 def _l1(a: jax.Array, b: jax.Array) -> jax.Array:
-  return jnp.abs(a - b).reshape(a.shape[0], -1).mean(axis=1)
+  return jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)).reshape(a.shape[0], -1).mean(axis=1)
 
 
 class Restore:

@@ -28,7 +28,7 @@ from flax import linen as nn
 from jax_iso import data, mesh as mesh_lib, runconfig
 from jax_iso.errors import UserError
 from jax_iso.models import build_model, loader
-from jax_iso.train import checkpoint, config_checks, engine, objectives, optim, resolve, state as state_lib
+from jax_iso.train import checkpoint, config_checks, engine, fit_check, objectives, optim, resolve, state as state_lib
 from jax_iso.train.inputs import Inputs, crop_spec, open_inputs
 from jax_iso.train.prefetch import DevicePrefetch
 from jax_iso.train.writer import MetricsWriter
@@ -71,6 +71,7 @@ class Run:
 def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
   """Builds the pieces of a run of `config` in `workdir` (resuming it when it holds checkpoints); `log` prints
   the resolved config on stderr."""
+  mesh_lib.sync_processes("jax_iso train setup")   # across processes: all start together, before any compile
   config = runconfig.freeze(config)
   method = config_checks.method_of(config)
   model = build_model(config.model)          # the model and objective sections checked before any data is read
@@ -98,6 +99,7 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, inputs: Inputs, log:
                                     shard=(jax.process_index(), jax.process_count())))
   eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size, count=int(config.data.eval_crops),
                                            seed=seed, holdout=holdout, weights=inputs.weights))
+  fit_check.check(config, built, jax.ShapeDtypeStruct((batch,) + eval_batch.shape[1:], eval_batch.dtype))
   check_resume(workdir, config)
   given = None                                     # the parameters an earlier stage gives (train.init_from)
   if config.train.get("init_from") and loader.latest_step(workdir) is None:
@@ -106,8 +108,10 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, inputs: Inputs, log:
   if log:
     print(f"train {config.method}: {resolve.describe(config)}", file=sys.stderr, flush=True)
   workdir.mkdir(parents=True, exist_ok=True)
-  if jax.process_index() == 0:
-    (workdir / loader.CONFIG_FILE).write_text(json.dumps(runconfig.to_json(config), indent=1))
+  if jax.process_index() == 0:   # written whole (renamed into place): the other processes read it in check_resume
+    temporary = workdir / f".{loader.CONFIG_FILE}.tmp"
+    temporary.write_text(json.dumps(runconfig.to_json(config), indent=1))
+    temporary.replace(workdir / loader.CONFIG_FILE)
   checkpoints = checkpoint.Checkpointer(workdir, keep=int(config.train.keep))
   try:
     start = checkpoints.latest_step()
@@ -139,6 +143,8 @@ def check_resume(workdir: pathlib.Path, config: runconfig.Frozen) -> None:
   saved_resolved = saved.get("resolved") or {}
   saved["resolved"] = saved_resolved
   new["resolved"] = {k: v for k, v in (new.get("resolved") or {}).items() if k in saved_resolved}
+  for cfg in (saved, new):     # the compute dtype (model.dtype) changes no parameter: resume on other hardware
+    (cfg.get("model") or {}).pop("dtype", None)
   for section in RESUME_SECTIONS:
     if saved.get(section) != new.get(section):
       raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new workdir "
