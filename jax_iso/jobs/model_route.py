@@ -110,7 +110,7 @@ def serving(route: Route, opts: Options, method: methods.Method, factor: float |
   """`route`, or a fit from scratch when `init` was not given and the shipped model it starts from does not serve
   the input's anisotropy `factor` (its card's `factors` range: the EMformer ships for x4 only); UserError for
   `init="pretrained"` then. An `init` that names a model is kept: `check_model_factor` refuses a mismatch."""
-  if opts.init not in (None, "pretrained") or route.name is None or factor is None:
+  if opts.init not in (None, "auto", "pretrained") or route.name is None or factor is None:
     return route
   from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
   lo, hi = (float(f) for f in pretrained.get(route.name).card.get("factors", (0.0, float("inf"))))
