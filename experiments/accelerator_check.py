@@ -45,7 +45,6 @@ in its row and the others go on.
 from __future__ import annotations
 
 import os
-import platform
 import time
 import traceback
 
@@ -54,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from common import write_json  # experiments/common.py
+from common import cpu_name, write_json  # experiments/common.py
 from jax_iso import mesh as mesh_lib, methods, runconfig
 from jax_iso.diffusion.conditional import Conditional
 from jax_iso.infer.apply_fn import make_apply_fn
@@ -462,16 +461,6 @@ def _row_line(row: dict) -> str:
   errors = [f"{part}: {r['error']}" for part in PARTS for r in (row[part], row[part].get("parity") or {})
             if "error" in r]
   return _cells(cells) + (f"  ({', '.join(notes)})" if notes else "") + "".join(f"\n  {e}" for e in errors)
-
-
-def cpu_name() -> str:
-  """The CPU's model name (what `lscpu` calls "Model name", from /proc/cpuinfo), else what `platform` knows."""
-  if os.path.exists("/proc/cpuinfo"):
-    with open("/proc/cpuinfo") as f:
-      names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    if names:
-      return names[0]
-  return platform.processor() or platform.machine()
 
 
 def _platform_version() -> str | None:

@@ -124,6 +124,16 @@ def inpainting_picture(path: pathlib.Path, factor: float, rows: list[dict], imag
   print(f"wrote {path}")
 
 
+def hole(sections: np.ndarray, gap: int, factor: float) -> tuple[list[int], np.ndarray, range]:
+  """`gap` consecutive sections in the middle of `sections` blanked: (their indices, the holed copy, the fine
+  slices that lie between the sections either side of the gap)."""
+  start = sections.shape[0] // 2 - gap // 2
+  missing = list(range(start, start + gap))
+  holed = sections.copy()
+  holed[missing] = 0
+  return missing, holed, range(int(np.ceil(start * factor)), int(np.floor((start + gap) * factor)))
+
+
 def inpainting(aniso: pathlib.Path, run: pathlib.Path, work: pathlib.Path, factor: float, gaps: list[int],
                ref: np.ndarray, images: dict | None = None) -> list[dict]:
   sections, spacing = io.read_volume(aniso)
@@ -131,16 +141,12 @@ def inpainting(aniso: pathlib.Path, run: pathlib.Path, work: pathlib.Path, facto
   sections, ref = sections[:, c0:c1, c0:c1], ref[:, c0:c1, c0:c1]      # the central crop: 4x less inference
   rows = []
   for gap in gaps:
-    start = sections.shape[0] // 2 - gap // 2
-    missing = list(range(start, start + gap))
-    holed = sections.copy()
-    holed[missing] = 0
+    missing, holed, fine = hole(sections, gap, factor)
     holed_path = work / f"holed{gap}.tif"
     io.write_volume(holed_path, holed, spacing)
     out_path = work / f"inpainted{gap}.tif"
     jobs.predict(str(run), str(holed_path), str(out_path), inpaint=",".join(map(str, missing)),
                  show_progress=False)
-    fine = range(int(np.ceil(start * factor)), int(np.floor((start + gap) * factor)))
     pred = io.read_volume(out_path)[0][fine.start:fine.stop]
     base = cubic_across(sections, missing, factor, fine)
     truth = ref[fine.start:fine.stop]

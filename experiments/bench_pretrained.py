@@ -151,7 +151,7 @@ def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work
   """Part 4 (module docstring): one row per gap, {gap, sections, cubic, pretrained, fine_tuned, scratch}, each
   a PSNR of the gap's fine slices (with its gain over cubic across the gap and its wall time)."""
   sys.path.insert(0, str(ROOT / "experiments"))     # bench_emformer imports its neighbours as top-level modules
-  from bench_emformer import _psnr, cubic_across  # pylint: disable=g-import-not-at-top
+  from bench_emformer import _psnr, cubic_across, hole  # pylint: disable=g-import-not-at-top
   from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
   factor = 4.0
   sections, spacing = io.read_volume(work / "x4.tif")
@@ -166,12 +166,8 @@ def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work
     settings["scratch"] = {"init": "scratch", "train_steps": max(1, int(minutes[0] * 60 / per_step["scratch"]))}
   rows = []
   for gap in gaps:
-    start = sections.shape[0] // 2 - gap // 2
-    missing = list(range(start, start + gap))
-    holed = sections.copy()
-    holed[missing] = 0
+    missing, holed, fine = hole(sections, gap, factor)
     io.write_volume(work / "holed.tif", holed, spacing)
-    fine = range(int(np.ceil(start * factor)), int(np.floor((start + gap) * factor)))
     truth = ref[fine.start:fine.stop]
     row = {"gap": gap, "sections": missing, "cubic": {"psnr": round(_psnr(cubic_across(sections, missing, factor,
                                                                                         fine), truth), 3)}}

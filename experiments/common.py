@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import platform
 import sys
 
 import numpy as np
@@ -33,3 +35,13 @@ def block_means(x: np.ndarray, block: int = 16) -> np.ndarray:
   z, y, w = (n // block * block for n in x.shape)
   x = x[:z, :y, :w].reshape(z // block, block, y // block, block, w // block, block)
   return x.mean(axis=(1, 3, 5)).ravel()
+
+
+def cpu_name() -> str:
+  """The CPU's model name (what `lscpu` calls "Model name", from /proc/cpuinfo), else what `platform` knows."""
+  if os.path.exists("/proc/cpuinfo"):
+    with open("/proc/cpuinfo") as f:
+      names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    if names:
+      return names[0]
+  return platform.processor() or platform.machine()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 
@@ -48,7 +47,7 @@ from jax_iso.diffusion import samplers  # noqa: E402
 from jax_iso.models import build_model  # noqa: E402
 from jax_iso.train.diffusion_objective import Diffusion  # noqa: E402
 from jax_iso.train.inputs import crop_spec  # noqa: E402
-from common import write_json  # noqa: E402  experiments/common.py
+from common import cpu_name, write_json  # noqa: E402  experiments/common.py
 from speed import dot_peak, train_step_fn  # noqa: E402  experiments/speed.py
 
 CASES = ("isovem_x8_train_b2", "isovem_x8_infer_d128", "isovem_x8_infer_d16", "uformer_t_train_b4",
@@ -153,7 +152,7 @@ def main(argv):
   out = {"case": case, "time_s": round(median, 5), "times_s": [round(t, 4) for t in times], "out_voxels": voxels,
          "voxels_per_s": round(voxels / median, 1), "gflop_xla": round(flops / 1e9, 3),
          "gflops_per_s": round(flops / 1e9 / median, 2), "dot_peak_gflops": round(dot_peak() / 1e9, 1),
-         "cpu": _cpu_name(), "devices": jax.device_count(), "jax": jax.__version__,
+         "cpu": cpu_name(), "devices": jax.device_count(), "jax": jax.__version__,
          "quick": FLAGS.quick, "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
          "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
   rows = [("case", case), ("time per call", f"{median:.3f} s"), ("output voxels/s", f"{out['voxels_per_s']:,.0f}"),
@@ -177,16 +176,6 @@ def _peer_line(path: str, case: str) -> dict:
       if rec.get("case") == case:
         return rec
   sys.exit(f"{path} holds no JSON line of case {case}; run ../shared/peers/bench {case} > {path}")
-
-
-def _cpu_name() -> str:
-  """The `lscpu` model name (/proc/cpuinfo), else what `platform` knows."""
-  if os.path.exists("/proc/cpuinfo"):
-    with open("/proc/cpuinfo") as f:
-      names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    if names:
-      return names[0]
-  return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
