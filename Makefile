@@ -14,16 +14,25 @@ STAMP := $(BIN)/.jax_iso-installed
 
 # Persistent XLA compilation cache: repeated compiles (tests, demo reruns) come from disk.
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
-# e.g. make test PYTEST_ARGS='-m "not slow"' for the quick half of the suite
+# `make test`: the suite without the tests marked slow (about 15 minutes on 2 cores from a fresh clone);
+# `make test-slow`: the slow ones alone (end-to-end fits of every method, ~60 minutes); `make test-all`: both.
+# e.g. make test PYTEST_ARGS='-k tiles' for part of it
 PYTEST_ARGS ?=
+PYTEST := $(PY) -m pytest -q --durations=25
 
-.PHONY: demo test install clean
+.PHONY: demo test test-slow test-all install clean
 
 demo: $(STAMP)
 	$(BIN)/jax-iso demo --out_dir=demo_output
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS) tests
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS) tests
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow $(PYTEST_ARGS) tests
+
+test-all: $(STAMP)
+	$(PYTEST) $(PYTEST_ARGS) tests
 
 install: $(STAMP)
 
