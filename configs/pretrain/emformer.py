@@ -1,12 +1,13 @@
 """Pretraining of the EMformer that ships with jax_iso for x4 volumes: isotropic reconstruction and lost sections.
 
-Clips of 8 consecutive planes (64 x 64) of several real EM volumes (FIB-SEM and ssTEM, three tissues; the
-isotropic FlyEM volume in its three views, `data.views = "all"`) are cut along Y into box sections at x4, given the
-noise of a real section (`section_noise = "match"`), and a run of 1 to 3 frames is lost (zeroed) in 70 % of the
-clips (`pairs.drop_prob`, `pairs.drop_run`): the network learns super-resolution and inpainting from many volumes
-instead of the one it is given. Its sizes are the `cpu` variant's (configs/emformer.py), so a reconstruction takes
-what a fitted EMformer's does. Held out of pretraining, as for configs/pretrain/unet.py: FlyEM sample2, CREMI and
-ISBI 2012.
+Clips of 8 consecutive planes (64 x 64) of several real EM volumes (FIB-SEM and ssTEM, three tissues; the isotropic
+FlyEM volume in its three views, `data.views = "all"`) are cut along Y into box sections at x4, given the noise of
+a real section (`section_noise = "match"`), and a run of 1 to 3 frames is lost (zeroed) in 70 % of the clips
+(`pairs.drop_prob`, `pairs.drop_run`); the isotropic volume's frames are read 4 planes apart
+(`data.frame_spacing`), as an x4 volume's sections are. The network learns super-resolution and inpainting from
+many volumes instead of the one it is given. Its sizes are the `cpu` variant's (configs/emformer.py), so a
+reconstruction takes what a fitted EMformer's does. Held out of pretraining, as for configs/pretrain/unet.py: FlyEM
+sample2, CREMI and ISBI 2012.
 
   nohup nice -n 10 jax-iso train --config=configs/pretrain/emformer.py --workdir=.cache/pretrain/emformer > \\
       .cache/pretrain/emformer.log 2>&1 &
@@ -36,6 +37,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.weights = tuple(w for _, w in SOURCES)
   config.data.views = "all"
   config.data.factor = FACTOR
+  # frames as far apart as an x4 volume's sections: the isotropic volume's views at every 4th plane (without,
+  # its frames are 10 nm apart and the lost frames it learns to fill are 4 times easier than an x4 volume's)
+  config.data.frame_spacing = FACTOR
   config.data.update({"batch_size": 4, "eval_crops": 32})
   config.pairs.update({"factor": FACTOR, "drop_prob": 0.7, "drop_run": 3})
   config.model.factor = FACTOR

@@ -13,6 +13,8 @@ Pretraining on several volumes (`pairs.kind = "any_factor"`: the factor is drawn
 with `data.factor`: every volume taught that one factor; either way the volumes' own voxel sizes need not
 agree): `data.weights` mixes them in given proportions, and `data.views = "all"` adds the
 XZ and YZ planes of every isotropic volume as lateral planes (`data.views`), its weight shared by its three views.
+`data.frame_spacing = F` reads every volume whose sections are closer than F lateral pixels at every s-th section
+(s offsets, the weight shared): clips (EMformer) then have frames as far apart as a volume of factor F's sections.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from jax_iso.data.holdout import held_out
 from jax_iso.data.paired import PairedVolume
 from jax_iso.data.sections import clean_runs, parse_sections
 from jax_iso.data.upsampled import UpsampledVolume
-from jax_iso.data.views import isotropic_views
+from jax_iso.data.views import isotropic_views, strided_views
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
 from jax_iso.io.factor import check_factor, resolve_factor
@@ -48,7 +50,7 @@ class Inputs:
 def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
   """(crop kind, crop size) the pair maker of `config.pairs` needs (`jax_iso.data` crop kinds)."""
   kind, edge = config["pairs"]["kind"], int(config["data"]["crop"])
-  if kind in ("axial", "any_factor", "noise", "lateral2d", "registered"):
+  if kind in ("axial", "any_factor", "noise", "noise_mixture", "lateral2d", "registered"):
     return "lateral", (edge, edge)
   if kind == "clip":
     return "clip", (int(config["data"].get("frames", 16)), edge, edge)
@@ -137,11 +139,41 @@ def open_inputs(config: Mapping) -> Inputs:
     elif cfg.get("views", "lateral") != "lateral":
       raise UserError(f"data.views={cfg['views']!r} must be 'lateral' (XY planes) or 'all' (also the XZ and YZ "
                       "planes of isotropic volumes)")
+    if cfg.get("frame_spacing"):
+      volumes, weights = _frame_spaced(volumes, weights, cfg["frame_spacing"])
   except BaseException:
     for v in opened:
       v.close()
     raise
   return Inputs(volumes, factor, spacing, intensity, None if weights is None else tuple(weights))
+
+
+def frame_step(spacing, frame_spacing: float) -> int:
+  """Sections to step so that consecutive frames lie `frame_spacing` lateral pixels apart (at least 1): 4 for a
+  10 nm isotropic volume at frame_spacing 4, 1 for a 40 x 10 x 10 nm one (its sections already are)."""
+  if spacing is None:
+    return 1
+  return max(1, int(round(float(frame_spacing) * min(spacing[1], spacing[2]) / spacing[0])))
+
+
+def _frame_spaced(volumes: list, weights, frame_spacing) -> tuple[list, list | None]:
+  """Every volume (view) whose sections are closer than `data.frame_spacing` lateral pixels as its strided views
+  (`frame_step`): clips of them have frames as far apart as an anisotropic volume's sections (EMformer learns
+  to fill a lost section from neighbours as far away as it will meet them). A volume's weight is shared by its
+  views."""
+  try:
+    frame_spacing = float(frame_spacing)
+  except (TypeError, ValueError):
+    frame_spacing = -1.0
+  if not frame_spacing > 0:
+    raise UserError(f"data.frame_spacing={frame_spacing!r} must be a positive number of lateral pixels between "
+                    "consecutive frames (e.g. the factor), or 0 for the volumes' own sections")
+  out, shares = [], []
+  for i, v in enumerate(volumes):
+    views = strided_views(v, frame_step(getattr(v, "spacing", None), frame_spacing))
+    out += views
+    shares += [(1.0 if weights is None else float(weights[i])) / len(views)] * len(views)
+  return out, (None if weights is None and len(out) == len(volumes) else shares)
 
 
 def _with_views(volumes: list, weights) -> tuple[list, list | None]:

@@ -48,6 +48,7 @@ def test_a_mixture_teaches_one_factor_whatever_the_volumes_voxel_sizes(tmp_path)
   config = emformer.get_config("tiny")
   with config.unlocked():
     config.data.path, config.data.weights = f"{tmp_path / 'iso.tif'},{tmp_path / 'sstem.tif'}", (3.0, 1.0)
+    config.data.frame_spacing = 0.0                                   # tests/data/test_frame_spacing.py
   inputs = open_inputs(config)
   try:
     assert inputs.factor == 4.0 and len(inputs.volumes) == 4          # the isotropic one as its 3 views
