@@ -14,7 +14,8 @@ Fit and reconstruct in one command (the `cpu` variant when JAX runs on the CPU):
 Variants (`configs/a2i_3dem.py:VARIANT`):
 - default: Uformer-B's sizes (width 32; depths 1,2,8,8,2,8,8,2,1; heads 1,2,4,8,16,16,8,4,2; window 8), for a
   GPU/TPU (bfloat16 compute there: `model.dtype` "auto", every variant's, picks it on a TPU or a GPU of compute
-  capability >= 8.0 and float32 on a CPU; `--config.model.dtype=float32` forces float32).
+  capability >= 8.0 and float32 on a CPU; `--config.model.dtype=float32` forces float32); training batch and
+  inference tiles "auto" (sized to the device's memory; docs/training.md "Batch size").
 - `paper`: the default network trained as the paper does: the imaging degradations on (blur along X, intensity
   jitter, illumination, shot and scan-line noise) and Adam at 1e-4.
 - `cpu`: width 16, two levels of one block each (0.13 M parameters), batch 2, 2600 steps: ~20 minutes on 2 CPU
@@ -57,13 +58,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train = common.train(steps=20000, log_every=20, eval_every=1000, checkpoint_every=1000)
   config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
-      {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 8, "fuse": "mean", "method": "cubic"})
+      {"tile": common.size(), "overlap": 32, "margin": 32, "batch_size": common.size(), "fuse": "mean",
+       "method": "cubic"})
 
   if arg == "cpu":
     config.model.update({"width": 16, "depths": (1, 1, 1, 1, 1), "heads": (1, 2, 4, 2, 1), "drop_path": 0.0})
     config.data.batch_size = 2       # more steps beat bigger batches at a fixed CPU time (docs/results.md)
     config.optim.update({"lr": 1e-3, "warmup_steps": 50})
     config.train.update({"steps": 2600, "log_every": 10, "eval_every": 400, "checkpoint_every": 400})  # ~20 min
+    config.infer.update({"tile": 256, "batch_size": 8})
   elif arg == "paper":
     config.pairs.acquisition.order = tuple(degrade_config.acquisition().order)
     config.section_noise = "off"

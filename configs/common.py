@@ -1,11 +1,24 @@
 """Config sections every method shares, written once: the training data, the optimizer, the training schedule, the
-mesh, the axial training pairs and the model's precision; and the one error for an unknown variant."""
+mesh, the axial training pairs and the model's precision; sizes that may be "auto"; and the one error for an unknown
+variant."""
 from __future__ import annotations
 
 import ml_collections
 from ml_collections import config_dict
 
 from jax_iso.degrade import config as degrade_config
+
+
+AUTO = "auto"   # a size derived on the machine that runs (docs/scaling.md "Device memory")
+
+
+def size(value: int | str = AUTO) -> config_dict.FieldReference:
+  """A size that may be a number or "auto" (`data.batch_size`, `infer.tile`, `infer.batch_size`): a field that
+  takes either, so a variant sets a number where the default says "auto" and `--config.FIELD=16` or
+  `--config.FIELD=auto` parse as a number and as the word. "auto": on a GPU or TPU derived from the device's
+  memory (training: `jax_iso/train/auto_batch.py`; inference: `jax_iso/infer/memory_defaults.py`), on a CPU a
+  fixed fallback (8 crops a step; 256 px tiles, 8 a call)."""
+  return config_dict.FieldReference(value, field_type=object)
 
 
 def data() -> ml_collections.ConfigDict:
@@ -18,7 +31,8 @@ def data() -> ml_collections.ConfigDict:
       "timepoint": config_dict.placeholder(int),
       "normalize": "dtype",                             # or "percentile"
       "crop": 128,                                      # lateral crop edge (px); a multiple of the model's
-      "batch_size": 16,
+      "batch_size": size(),                             # crops a step, all devices; "auto": from the device's memory
+      "max_batch_size": config_dict.placeholder(int),   # "auto" batch_size: at most this many (None: 64 per device)
       "holdout": 0.1,                                   # fraction of sections kept for evaluation
       "eval_crops": 32})
 

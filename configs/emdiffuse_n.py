@@ -43,7 +43,7 @@ def build(arg: str | None, *, method: str, pairs: ml_collections.ConfigDict,
   config.seed = 0
 
   config.data = common.data()
-  config.data.update({"crop": 256, "batch_size": 4})
+  config.data.crop = 256         # data.batch_size stays "auto" (configs/common.py)
   config.data.target = ""        # registered pairs (pairs.kind = "registered"): the partner of each data.path
   config.data.scale = scale      # registered pairs: data.path is `scale` x coarser in Y and X than data.target
   config.pairs = pairs
@@ -53,13 +53,15 @@ def build(arg: str | None, *, method: str, pairs: ml_collections.ConfigDict,
        "out_channels": 1, "level_scale": 50.0, **common.precision()})
   config.diffusion = ml_collections.ConfigDict(
       {"schedule": {"name": "linear", "steps": 2000, "beta_start": 1e-6, "beta_end": 1e-2},
-       "prediction": "eps", "sampler": "dpm2m", "steps": 20, "eta": 0.0, "spacing": "uniform", "clip": True})
+       "prediction": "eps", "sampler": "dpm2m", "steps": 20, "eta": 0.0, "spacing": "uniform", "clip": True,
+       "mean_fraction": 0.0})     # > 0: that share of each batch trains the one-pass posterior mean (v or x0 only)
   config.optim = common.optim(lr=5e-5, warmup_steps=0, schedule="constant", end_fraction=1.0)
   config.train = common.train(steps=100000, log_every=100, eval_every=5000, checkpoint_every=5000)
   config.train.ema = 0.9999
   config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
-      {"tile": 256, "overlap": 32, "margin": 32, "batch_size": 4, "samples": 8, "threshold": 0.12})
+      {"tile": 256, "overlap": 32, "margin": 32, "batch_size": common.size(), "samples": 8, "threshold": 0.12,
+       "mean": "auto"})          # the output: "auto" (one pass when trained for it), "pass" or "samples" (of K)
 
   if arg == "cpu":
     config.model.update({"base": 16, "mults": (1, 2, 4), "res_blocks": 1, "groups": 16, "head_channels": 32,

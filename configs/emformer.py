@@ -17,7 +17,8 @@ Train only (spacing from the file, or --config.data.spacing / --config.data.fact
 
 Variants (`configs/emformer.py:VARIANT`):
 - default: IsoVEM's x8 sizes (width 40, U depths 4 x 7, refinement 6 groups of 2 blocks at 60 channels, 4 heads,
-  windows of 2 frames x 2 rows x 16 columns; 1.27 M parameters), for a GPU/TPU.
+  windows of 2 frames x 2 rows x 16 columns; 1.27 M parameters), for a GPU/TPU; training and inference batches
+  "auto" (sized to the device's memory; docs/training.md "Batch size"; the clips' tile stays 128).
 - `cpu`: width 16, one level, 8-frame clips of 64 x 64, batch 2, 1000 steps (its size is a first guess, not yet
   picked by measurement).
 - `tiny`: tests.
@@ -44,7 +45,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.data = common.data()
   config.data.frames = 16                           # frames (consecutive sections) per training clip
-  config.data.batch_size = 4
   config.pairs = degrade_config.clip_pair(4.0)      # factor set from the data at run time
   config.pairs.acquisition.order = ()               # as for the other methods (configs/common.py)
   config.pairs.drop_run = 3                         # up to 3 consecutive lost sections
@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train = common.train(steps=20000, log_every=20, eval_every=1000, checkpoint_every=1000)
   config.mesh = common.mesh()
   config.infer = ml_collections.ConfigDict(
-      {"frames": 16, "frame_overlap": 4, "tile": 128, "overlap": 16, "batch_size": 4, "tta": 8,
+      {"frames": 16, "frame_overlap": 4, "tile": 128, "overlap": 16, "batch_size": common.size(), "tta": 8,
        "uncertainty": "", "inpaint": ""})
 
   if arg == "cpu":
@@ -71,7 +71,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.data.update({"frames": 8, "crop": 64, "batch_size": 2})
     config.optim.update({"warmup_steps": 50})
     config.train.update({"steps": 1000, "log_every": 10, "eval_every": 200, "checkpoint_every": 200})
-    config.infer.update({"frames": 8, "frame_overlap": 2, "tile": 64, "overlap": 8})
+    config.infer.update({"frames": 8, "frame_overlap": 2, "tile": 64, "overlap": 8, "batch_size": 4})
   elif arg == "tiny":
     config.model.update({"width": 8, "depths": (1, 1, 1), "refine_depths": (1,), "refine_width": 8,
                          "independent": 1, "heads": 2, "window": (2, 2, 4), "head_width": 8, "drop_path": 0.1})

@@ -18,8 +18,9 @@ experiments/bench_restore.py): simulated precipitates restored 4-11 dB above the
 and lost sections 0.4-1.0 dB above the better of the damaged section and linear interpolation on ISBI, CREMI and
 VNC; detection finds 99.8 % of simulated damage with 0.05 % false alarms.
 
-Variants: default (width 32, U-Nets of depth 4, 128 px crops, batch 8), `cpu` (width 16, batch 4: sized for 2
-CPU cores), `tiny` (tests).
+Variants: default (width 32, U-Nets of depth 4, 128 px crops; training batch and inference tiles "auto", sized to
+the device's memory: docs/training.md "Batch size"), `cpu` (width 16, batch 4: sized for 2 CPU cores), `tiny`
+(tests).
 """
 from __future__ import annotations
 
@@ -37,7 +38,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.seed = 0
 
   config.data = common.data()
-  config.data.batch_size = 8
   config.data.exclude = ""                      # sections never cropped for training ("12,57": damaged ones)
   config.pairs = degrade_config.section_pair()
   config.pairs.mask_input = True
@@ -51,13 +51,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optim = common.optim(lr=4e-4, warmup_steps=50)
   config.train = common.train(steps=3000, log_every=20, eval_every=250, checkpoint_every=250)
   config.mesh = common.mesh()
-  config.infer = ml_collections.ConfigDict({"tile": 256, "overlap": 32, "margin": 64, "batch_size": 4})
+  config.infer = ml_collections.ConfigDict({"tile": common.size(), "overlap": 32, "margin": 64,
+                                            "batch_size": common.size()})
 
   if arg == "cpu":
     config.model.width = 16
     config.data.batch_size = 4
     config.optim.lr = 1e-3
     config.train.update({"steps": 1500, "eval_every": 250, "checkpoint_every": 250})
+    config.infer.update({"tile": 256, "batch_size": 4})
   elif arg == "tiny":
     config.model.update({"width": 4, "depth": 2, "taps": 3})
     config.pairs.context = 8

@@ -8,7 +8,9 @@ backend's matmul peak, memory, and agreement with the CPU.
 Sizes (`--sizes=auto`): on a GPU or TPU each method's accelerator config (`get_config()`, A2I-3DEM's `paper`
 variant, the same network); on a CPU its `cpu` variant, or with `--quick` its `tiny` one (the accelerator sizes
 take tens of seconds a step on a CPU). Every pair maker with a factor runs at x4; "auto" inference sizes (which
-inference derives from the device's memory) are measured at AUTO_TILE and AUTO_BATCH. The compute dtype is the
+inference derives from the device's memory) are measured at AUTO_TILE and AUTO_BATCH; an "auto" training batch
+is derived as training derives it (`jax_iso/train/auto_batch.py`: the largest batch whose compiled step fits the
+device's memory; on a CPU 8), and the row says how (`batch_size_auto`). The compute dtype is the
 config's `model.dtype` as the model resolves it on this device ("auto": bfloat16 on a TPU or a GPU of compute
 capability >= 8.0, float32 elsewhere), or `--dtype`'s; each row records it. Per method:
 - train step: the jitted step training runs (`jax_iso.train.engine`: pairs made on the device, the objective, the
@@ -62,7 +64,7 @@ from jax_iso.infer.tiles import Tiling, device_batch
 from jax_iso.models import build_model
 from jax_iso.train import engine
 from jax_iso.train.inputs import crop_spec
-from speed import resolved  # experiments/speed.py
+from speed import resolved, train_batch  # experiments/speed.py
 
 SIZES = ("auto", "tiny", "cpu", "accelerator")
 PARTS = ("train_step", "tile")
@@ -173,6 +175,9 @@ def method_row(name: str, sizes: str, backend: str, peaks: dict, seen: dict) -> 
     todo = [part for part in PARTS if keys[part] not in seen[part]]
     if todo:
       peak = peaks.get(row["peak_key"], peaks["float32"])["flop_per_s"]
+      cfg, how = train_batch(cfg)
+      if how:
+        row["batch_size_auto"] = how
       batch = int(cfg.data.batch_size)
       built = engine.build(resolved(cfg, (batch,) + tuple(crop_spec(cfg)[1])), mesh_lib.make_mesh(cfg.mesh))
       host_state = jax.device_get(built.init(jax.random.key(0)))

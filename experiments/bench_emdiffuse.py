@@ -41,7 +41,8 @@ from jax_iso.jobs.section_tasks import parse_noise
 from jax_iso.metrics.signal_to_noise import psnr
 from jax_iso.metrics.ssim import ssim_xy
 from jax_iso.models import build_model
-from common import ROOT, SAMPLE2, require_sample2, write_json  # experiments/common.py
+from common import (ROOT, SAMPLE2, bm3d_sections, calibration, noise_sigmas, require_sample2,  # experiments/common.py
+                    write_json)
 
 SAMPLE1 = ROOT.parent / "shared" / "data" / "flyem_medulla_fibsem_10nm_iso_sample1.tif"
 TEST_SECTIONS = (60, 125, 190)
@@ -73,11 +74,6 @@ def _scores(pred: np.ndarray, clean: np.ndarray) -> dict:
   return {"psnr": round(psnr(pred, clean), 3), "ssim": round(ssim_xy(pred, clean), 4)}
 
 
-def _bm3d(noisy: np.ndarray, sigmas: list[float]) -> np.ndarray:
-  import bm3d  # pylint: disable=g-import-not-at-top
-  return np.stack([bm3d.bm3d(n, sigma_psd=s) for n, s in zip(noisy, sigmas)]).astype(np.float32)
-
-
 def _regressor(spec: str, steps: int, noisy: np.ndarray) -> tuple[np.ndarray, float]:
   """The CARE U-Net ("cpu" size) trained as a regressor (MSE) on sample2 with `spec` noise; `noisy` denoised."""
   from configs import unet  # pylint: disable=g-import-not-at-top
@@ -106,20 +102,6 @@ def _regressor(spec: str, steps: int, noisy: np.ndarray) -> tuple[np.ndarray, fl
   pad = [(0, 0)] + [(0, -n % mult) for n in noisy.shape[1:]]
   out = model.apply(params, jnp.asarray(np.pad(noisy, pad, mode="reflect")))
   return np.asarray(out)[:, :noisy.shape[1], :noisy.shape[2]], seconds
-
-
-def _calibration(mean: np.ndarray, std: np.ndarray, clean: np.ndarray) -> dict:
-  from scipy import stats  # pylint: disable=g-import-not-at-top
-  err = np.abs(np.clip(mean, 0, 1) - clean)
-  n, h, w = err.shape
-  hb, wb = h // BLOCK * BLOCK, w // BLOCK * BLOCK
-  blocks = lambda a: a[:, :hb, :wb].reshape(n, hb // BLOCK, BLOCK, wb // BLOCK, BLOCK).mean(axis=(2, 4)).ravel()
-  flags_ = std > THRESHOLD
-  return {"spearman_blocks": round(float(stats.spearmanr(blocks(std), blocks(err)).statistic), 3),
-          "spearman_pixels": round(float(stats.spearmanr(std.ravel(), err.ravel()).statistic), 3),
-          "flagged_share": round(float(flags_.mean()), 4),
-          "error_inside_flags": round(float(err[flags_].mean()), 4) if flags_.any() else None,
-          "error_outside_flags": round(float(err[~flags_].mean()), 4)}
 
 
 def _denoise(noisy_path, out_path, *, quiet, **kwargs) -> tuple[np.ndarray, dict]:
@@ -159,13 +141,9 @@ def main(argv):
                            samples=k, uncertainty=str(work / f"std{i}.tif"))
       train_seconds = out["fit"]["seconds"]
       one, one_out = _denoise(noisy_path, work / f"one{i}.tif", quiet=quiet, model=str(run), samples=1)
-      if spec.startswith("gaussian"):
-        sigmas = [float(spec.split(":")[1])] * len(noisy)
-      else:
-        dose, read = (float(v) for v in spec.split(":")[1].split(","))
-        sigmas = [float(np.sqrt(n.mean() / dose + read ** 2)) for n in noisy]
       row = {"steps": steps, "train_seconds": round(train_seconds, 1), "noisy": _scores(noisy, clean),
-             "bm3d": _scores(_bm3d(noisy, sigmas), clean), "diffusion_mean_k": _scores(mean, clean), "k": k,
+             "bm3d": _scores(bm3d_sections(noisy, noise_sigmas(spec, noisy))[0], clean),
+             "diffusion_mean_k": _scores(mean, clean), "k": k,
              "diffusion_one_sample": _scores(one, clean),
              "sample_seconds_per_256": round(one_out["seconds"] * PER_TILE / (pixels * len(clean)), 2),
              "sampler": f"{one_out['strategy']['sampler']} {one_out['strategy']['steps']}",
@@ -173,7 +151,7 @@ def main(argv):
       if main_row:
         regressed, reg_seconds = _regressor(spec, steps, noisy)
         row["unet_regressor"] = {**_scores(regressed, clean), "train_seconds": round(reg_seconds, 1)}
-        row["calibration"] = _calibration(mean, _read(work / f"std{i}.tif"), clean)
+        row["calibration"] = calibration(mean, _read(work / f"std{i}.tif"), clean, block=BLOCK, threshold=THRESHOLD)
         samplers = []
         few = min(2, len(noisy))      # a volume of one section would be a 2D image (io reads 3D volumes)
         io.write_volume(work / "noisy_few.tif", noisy[:few], (10.0, 10.0, 10.0))

@@ -2,6 +2,7 @@
 
     peak = dot_peak()                                  # FLOP/s of a 2048^2 float32 matmul
     speed = step_speed(config, factor=4.0)             # seconds/step, samples/s, FLOP/step, FLOP/s
+    config, how = train_batch(config)                  # data.batch_size "auto" derived as training derives it
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from jax_iso import mesh as mesh_lib, runconfig
 from jax_iso.degrade import pairs
-from jax_iso.train import engine
+from jax_iso.train import auto_batch, config_checks, engine
 from jax_iso.train.inputs import crop_spec
 
 
@@ -42,6 +43,20 @@ def resolved(config, crop_shape: tuple[int, ...]) -> runconfig.Frozen:
       "input_shape": list(inputs.shape[1:])})
 
 
+def train_batch(cfg) -> tuple[runconfig.Frozen, str | None]:
+  """(`cfg` with a number for data.batch_size, how an "auto" one was derived or None): "auto" is sized as training
+  sizes it (`jax_iso.train.auto_batch`: the largest batch whose compiled step fits the device's memory; the CPU's
+  fallback where the device reports none), for uint8 crops; `cfg`: its pairs.factor set. Callers build their
+  own engine for that batch (a fresh jit, so a compile they time is a real one)."""
+  cfg = runconfig.freeze(cfg)
+  if config_checks.batch_setting(cfg.data.batch_size) is not None:
+    return cfg, None
+  crop = tuple(crop_spec(cfg)[1])
+  base = runconfig.replace(resolved(cfg, (1,) + crop), data={"batch_size": cfg.data.batch_size})
+  sized, _, how = auto_batch.resolve(base, mesh_lib.make_mesh(cfg.mesh), jax.ShapeDtypeStruct(crop, jnp.uint8))
+  return runconfig.replace(cfg, data={"batch_size": int(sized.data.batch_size)}), how
+
+
 def train_step_fn(config, crop_shape: tuple[int, ...]):
   """(jitted train step, its initial state, a batch of random uint8 crops of `crop_shape` on the mesh) of a
   config whose `pairs.factor` is set: the step training runs (`jax_iso.train.engine`: frozen modules and the
@@ -59,7 +74,8 @@ def step_speed(config, factor: float | None, repeats: int = 5) -> dict:
   cfg = config if factor is None else runconfig.replace(config, pairs={"factor": factor})
   if factor is not None and "factor" in cfg["model"]:
     cfg = runconfig.replace(cfg, model={"factor": factor})
-  batch = cfg["data"]["batch_size"]
+  cfg, _ = train_batch(cfg)
+  batch = int(cfg["data"]["batch_size"])
   _, size = crop_spec(cfg)
   fn, state, crops = train_step_fn(cfg, (batch,) + tuple(size))
   flops = fn.lower(state, crops, jax.random.key(1)).compile().cost_analysis()

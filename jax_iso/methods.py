@@ -91,7 +91,8 @@ _ENTRIES = (
            loss="diffusion", train_iso=True),
     Method("emdiffuse_n", "EMDiffuse-n conditional diffusion denoising every section, trained on a registered "
            "noisy/clean pair or on synthetic noise; K samples: mean, uncertainty, flags", strategy="diffusion",
-           config="configs.emdiffuse_n", model="diffusion_unet", pairs="noise", alt_pairs=("registered",),
+           config="configs.emdiffuse_n", model="diffusion_unet", pairs="noise",
+           alt_pairs=("registered", "noise_mixture"),
            loss="diffusion", task="denoise"),
     Method("emdiffuse_r", "EMDiffuse-r conditional diffusion super-resolving every section 2x in X and Y, trained "
            "on registered low/high-resolution pairs or on synthetic ones; K samples: mean, uncertainty, flags",

@@ -19,7 +19,8 @@ from typing import Any
 import ml_collections
 
 Frozen = ml_collections.FrozenConfigDict
-AUTO_NUMBERS = ("infer.tile", "infer.batch_size")   # numbers that may be "auto": sized on the machine that runs
+AUTO_NUMBERS = ("infer.tile", "infer.batch_size", "data.batch_size")   # numbers that may be "auto": sized on the
+                                                                         # machine that runs
 
 
 def freeze(config: Any) -> Frozen:
@@ -96,7 +97,10 @@ def type_mismatch(config: Any, reference: Any, prefix: str = "") -> str | None:
     elif isinstance(ref, bool):
       if not isinstance(value, bool):
         return f"{name}={value!r} (true or false is due)"
-    elif isinstance(ref, (int, float)) and not _numbers(value) and not (name in AUTO_NUMBERS and value == "auto"):
+    elif name in AUTO_NUMBERS and (_numbers(ref) or ref == "auto"):      # a number, or "auto" where allowed
+      if not _numbers(value) and value != "auto":
+        return f"{name}={value!r} (a number is due)"
+    elif isinstance(ref, (int, float)) and not _numbers(value):
       return f"{name}={value!r} (a number is due)"
   return None
 

@@ -45,7 +45,7 @@ def test_lookups_and_variants():
   assert [m for m in methods.names() if methods.get(m).train_iso] == ["vemdiffuse_i"]
   assert methods.names(task="denoise") == ("emdiffuse_n",) and methods.names(task="superres") == ("emdiffuse_r",)
   assert methods.names(task="restore") == ("sstem_restore",)
-  assert methods.get("emdiffuse_n").pair_kinds == ("noise", "registered")
+  assert methods.get("emdiffuse_n").pair_kinds == ("noise", "registered", "noise_mixture")
   assert methods.get("unet").default_variant("cpu") == "cpu"
   assert methods.get("unet").default_variant("gpu") is None
   assert methods.get("cubic").default_variant("cpu") is None

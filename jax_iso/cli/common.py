@@ -60,7 +60,8 @@ def define_processes(fv: flags.FlagValues) -> None:
                        flag_values=fv)
   flags.DEFINE_bool("distributed", False, "Start jax.distributed (coordinator from --coordinator or "
                     "JAX_COORDINATOR_ADDRESS, else the cluster's environment: SLURM, Open MPI, ...) and take the "
-                    "part from the process id and count.", flag_values=fv)
+                    "part from the process id and count; a model fitted on the input is trained by the processes "
+                    "together first.", flag_values=fv)
   flags.DEFINE_string("coordinator", None, "With --distributed: the coordinator's host:port (process 0's).",
                       flag_values=fv)
 
@@ -206,9 +207,13 @@ def define_diffusion(fv: flags.FlagValues, task: str) -> None:
   flags.DEFINE_string("input", None, f"Volume (or stack of 2D images, one per Z section) to {task}: TIFF, HDF5, "
                       "zarr / OME-Zarr, N5 or precomputed.", flag_values=fv)
   flags.DEFINE_string("output", None, "Volume to write, the mean of the samples: .tif or .ome.zarr.", flag_values=fv)
-  flags.DEFINE_string("model", None, "A trained model (bundle or training workdir) instead of training one.",
-                      flag_values=fv)
+  flags.DEFINE_string("model", None, "A trained model (bundle or training workdir) instead of training one "
+                      "(the same as --init=BUNDLE).", flag_values=fv)
+  define_init(fv)
   define_sampling(fv)
+  flags.DEFINE_string("mean", None, "What the output is: pass (the one-pass posterior mean of a model trained for "
+                      "it, the default for such a model: samples are drawn only for --uncertainty and --flags) or "
+                      "samples (the mean of the K samples, the default otherwise).", flag_values=fv)
   define_outputs(fv)
   flags.DEFINE_string("report", None, "Draw input | mean | uncertainty | flags of the middle section into this "
                       ".png.", flag_values=fv)
@@ -220,17 +225,22 @@ def define_diffusion(fv: flags.FlagValues, task: str) -> None:
 
 def diffusion_settings(fv: flags.FlagValues) -> dict:
   """The settings of `jobs.denoise` / `jobs.superres` from the shared flags."""
-  return settings(fv, "model", "workdir", "train_steps", "variant", "report", "uncertainty", "flags", *SAMPLING,
-                  *SOURCE)
+  return settings(fv, "model", "init", "workdir", "train_steps", "variant", "report", "uncertainty", "flags", "mean",
+                  *SAMPLING, *SOURCE)
 
 
 def print_diffusion(out: dict) -> None:
   """What `denoise` / `superres` did, a few lines."""
   print_fit(out, f"trained {out['method']}")
   s = out["strategy"]
+  if s.get("mean") == "pass":
+    how = "one-pass posterior mean" + (f"; uncertainty from {s['samples']} samples, {s['sampler']} {s['steps']} "
+                                       "steps" if s["samples"] else "")
+  else:
+    how = f"mean of {s['samples']} samples, {s['sampler']} {s['steps']} steps"
+  model = f"; the shipped model {out['model_name']}" if out.get("model_name") else ""
   print(f"wrote {out['output']}: {shape_str(out['output_shape'])} from {shape_str(out['input_shape'])} "
-        f"({out['method']}, mean of {s['samples']} samples, {s['sampler']} {s['steps']} steps), spacing "
-        f"{spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
+        f"({out['method']}, {how}{model}), spacing {spacing_str(out['spacing_nm'])} in {out['seconds']:.1f} s")
   _print_sample_outputs(s)
   if out.get("report"):
     print(f"wrote {out['report']}: input | mean | uncertainty | flags")

@@ -1,14 +1,17 @@
 """jax-iso denoise: EMDiffuse-n, conditional diffusion that denoises every section of a volume (or a stack of 2D
-images), trained on a registered noisy/clean pair, or on a clean volume with synthetic noise, or a trained model.
-K samples a voxel: the output is their mean; --uncertainty and --flags write their spread and where it is high."""
+images): the model shipped with jax_iso when no training data is given, else one trained on a registered
+noisy/clean pair, or on a clean volume with synthetic noise, or a trained model (--init / --model). The output is
+the model's one-pass posterior mean where it was trained for one (the shipped blind model), else the mean of K
+samples; --uncertainty and --flags write the K samples' spread and where it is high."""
 from absl import flags
 
 from jax_iso import jobs
 from jax_iso.cli import common
 
-USAGE = ("jax-iso denoise --input=NOISY --output=OUT (--train_noisy=A --train_clean=B | --train_clean=B "
-         "--noise=gaussian:SIGMA | --model=BUNDLE) [--samples=K] [--sample_steps=N] [--sampler=ddpm|ddim|dpm2m] "
-         "[--uncertainty=U.tif] [--flags=F.tif] [--report=R.png]")
+USAGE = ("jax-iso denoise --input=NOISY --output=OUT [--train_noisy=A --train_clean=B | --train_clean=B "
+         "--noise=gaussian:SIGMA | --init=pretrained|scratch|BUNDLE [--train_steps=N]] [--mean=pass|samples] "
+         "[--samples=K] [--sample_steps=N] [--sampler=ddpm|ddim|dpm2m] [--uncertainty=U.tif] [--flags=F.tif] "
+         "[--report=R.png]")
 REQUIRED = ("input", "output")
 SUMMARY = "denoise every section with EMDiffuse-n (mean, uncertainty, flags)"
 

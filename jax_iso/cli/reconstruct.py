@@ -46,6 +46,9 @@ def main(fv: flags.FlagValues) -> int:
                           *common.SAMPLING, *common.SOURCE)
   out = jobs.reconstruct(common.selected(fv, fv.input), fv.output, method=fv.method, restore=fv.restore,
                          part=common.part(fv), **given)
+  if out.get("part"):     # fitted by the processes together (--distributed), then each wrote its rows
+    common.print_fit(out, f"{'fine-tuned' if out.get('route') == 'fine_tune' else 'fitted'} {out['method']} on "
+                     f"the input, {out['part']['count']} processes together")
   if common.print_part(out):
     return 0
   if out.get("restore"):

@@ -11,6 +11,7 @@ which order and how often, for each kind of training pair:
 - `clip_pair(factor)`: EMformer pairs, with a dropped frame for inpainting.
 - `section_pair()`: ssTEM restoration pairs: fold / precipitates / missing section in the middle section.
 - `noise_pair()`: EMDiffuse-n denoising pairs.
+- `blind_noise_pair()`: the blind EMDiffuse-n's pairs: one kind of noise per crop, drawn from a mixture.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import ml_collections
 from jax_iso.degrade.pipeline import op_params
 
 PROBS = {  # how often each op runs in a pipeline unless a preset says otherwise
-    "gaussian_noise": 0.5, "poisson_gaussian_noise": 0.8, "scan_line_noise": 0.3, "gaussian_blur": 0.5,
+    "gaussian_noise": 0.5, "poisson_gaussian_noise": 0.8, "scan_line_noise": 0.3, "correlated_noise": 0.3,
+    "gaussian_blur": 0.5,
     "intensity_jitter": 0.8, "illumination": 0.3, "missing_sections": 0.2, "misalignment": 0.3, "fold": 0.3,
     "precipitates": 0.3, "lateral_undersample": 1.0,
 }
@@ -96,6 +98,37 @@ def noise_pair() -> ml_collections.ConfigDict:
   cfg = pipeline_config(("poisson_gaussian_noise", "scan_line_noise"))
   cfg.ops.poisson_gaussian_noise.prob = 1.0
   return ml_collections.ConfigDict({"kind": "noise", "pipeline": cfg})
+
+
+BLIND_KINDS = ("gaussian", "poisson_gaussian", "scan_line", "correlated")
+BLIND_PROBS = (0.35, 0.35, 0.15, 0.15)
+
+
+def blind_noise_pair() -> ml_collections.ConfigDict:
+  """An image and its copy degraded by one kind of noise per crop (`pairs.noise_mixture_pair`), across the range
+  EM shows, from barely noisy (PSNR ~45 dB) to very noisy (~16 dB), on intensities in [0, 1]:
+  - "gaussian" (35 %): white Gaussian noise, sigma log-uniform in [0.005, 0.15];
+  - "poisson_gaussian" (35 %): shot noise of dose log-uniform in [15, 2000] counts at intensity 1 (at intensity
+    0.5, a standard deviation of 0.18 to 0.016) plus read noise in [0, 0.02];
+  - "scan_line" (15 %): SEM scan-line offsets (in [0.005, 0.04]) and gains (in [0, 0.03]) per row over white noise
+    (log-uniform in [0.005, 0.1]);
+  - "correlated" (15 %): Gaussian noise blurred over 0.5-2 px and renormalised (sigma log-uniform in
+    [0.005, 0.12]), plus white noise in half of the crops (log-uniform in [0.005, 0.05]).
+  Every field is a config field: `pairs.kind_probs`, `pairs.components.gaussian.ops.gaussian_noise.sigma`, ..."""
+  gaussian = pipeline_config(("gaussian_noise",))
+  gaussian.ops.gaussian_noise.update({"prob": 1.0, "sigma": (0.005, 0.15), "log_scale": True})
+  shot = pipeline_config(("poisson_gaussian_noise",))
+  shot.ops.poisson_gaussian_noise.update({"prob": 1.0, "dose": (15.0, 2000.0), "read_sigma": (0.0, 0.02)})
+  lines = pipeline_config(("gaussian_noise", "scan_line_noise"))
+  lines.ops.gaussian_noise.update({"prob": 1.0, "sigma": (0.005, 0.1), "log_scale": True})
+  lines.ops.scan_line_noise.update({"prob": 1.0, "sigma": (0.005, 0.04), "gain_sigma": (0.0, 0.03)})
+  correlated = pipeline_config(("correlated_noise", "gaussian_noise"))
+  correlated.ops.correlated_noise.update({"prob": 1.0, "sigma": (0.005, 0.12), "length": (0.5, 2.0),
+                                          "log_scale": True})
+  correlated.ops.gaussian_noise.update({"prob": 0.5, "sigma": (0.005, 0.05), "log_scale": True})
+  components = dict(zip(BLIND_KINDS, (gaussian, shot, lines, correlated)))
+  return ml_collections.ConfigDict({"kind": "noise_mixture", "kinds": BLIND_KINDS, "kind_probs": BLIND_PROBS,
+                                    "components": components})
 
 
 def lateral2d_pair(scale: int = 2) -> ml_collections.ConfigDict:

@@ -1,4 +1,5 @@
-"""Acquisition noise of EM images: additive Gaussian, dose-dependent shot noise, SEM scan-line noise.
+"""Acquisition noise of EM images: additive Gaussian, dose-dependent shot noise, SEM scan-line noise, spatially
+correlated noise.
 
 Image ops on the last two axes (..., H, W) that keep the contract of `jax_iso.degrade.checks`: pure and keyed,
 `op(key, x, *, params) -> (y, aux)`, jit- and vmap-able. Strengths are drawn once per call and shared by the
@@ -8,22 +9,32 @@ with "noise, artifacts, distortions" (METHODS.md); the default ranges are set fo
 """
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
 from jax_iso.degrade.checks import check_float, check_range, log_uniform, uniform
 
 
-def gaussian_noise(key: jax.Array, x: jax.Array, *,
-                   sigma: tuple[float, float] = (0.0, 0.05)) -> tuple[jax.Array, dict]:
-  """Additive white Gaussian noise: y = x + s * N(0, 1), s ~ U[sigma] (default (0, 0.05)).
+def _strength(key: jax.Array, value_range: tuple[float, float], log: bool) -> jax.Array:
+  """A strength drawn from `value_range`: uniform, or log-uniform when `log` (then lo must be > 0)."""
+  if log and value_range[0] <= 0.0:
+    raise ValueError(f"a log-uniform strength range needs lo > 0, got {value_range!r}")
+  return log_uniform(key, value_range) if log else uniform(key, value_range)
+
+
+def gaussian_noise(key: jax.Array, x: jax.Array, *, sigma: tuple[float, float] = (0.0, 0.05),
+                   log_scale: bool = False) -> tuple[jax.Array, dict]:
+  """Additive white Gaussian noise: y = x + s * N(0, 1), s ~ U[sigma] (default (0, 0.05)), or log-uniform in
+  `sigma` with `log_scale` (as many barely noisy images as very noisy ones; lo > 0).
 
   A range of zeros returns `x` unchanged. aux: {'sigma': s}.
   """
   x = check_float(x)
   sigma = check_range("sigma", sigma, low=0.0)
   k_s, k_n = jax.random.split(key)
-  s = uniform(k_s, sigma)
+  s = _strength(k_s, sigma, bool(log_scale))
   if sigma == (0.0, 0.0):
     return x, {"sigma": s}
   n = jax.random.normal(k_n, x.shape, jnp.float32)           # [..., H, W]
@@ -85,4 +96,38 @@ def scan_line_noise(key: jax.Array, x: jax.Array, *, sigma: tuple[float, float] 
     y = y * (1.0 + g * jax.random.normal(k_a, rows, jnp.float32))
   if sigma != (0.0, 0.0):
     y = y + s * jax.random.normal(k_b, rows, jnp.float32)
+  return y.astype(x.dtype), aux
+
+
+def correlated_noise(key: jax.Array, x: jax.Array, *, sigma: tuple[float, float] = (0.0, 0.05),
+                     length: tuple[float, float] = (0.5, 2.0),
+                     log_scale: bool = False) -> tuple[jax.Array, dict]:
+  """Spatially correlated Gaussian noise (detector cross-talk, scan jitter, a resampled or compressed image):
+  white noise blurred by a Gaussian kernel of standard deviation l px along Y and X, renormalised to standard
+  deviation s: y = x + s * (k_l * n) / sum(w_l^2), with w_l the kernel's 1D weights (sum 1) and k_l = w_l (x) w_l.
+
+  s ~ U[sigma] (default (0, 0.05); log-uniform with `log_scale`), l ~ U[length] px (default (0.5, 2); l = 0:
+  white noise). The kernel has radius ceil(3 max(length)); the noise is drawn on the image grown by that radius
+  and filtered without padding, so it is stationary up to the edges. Neighbouring pixels correlate by
+  sum_i w_i w_(i+1) / sum_i w_i^2 along each axis. A sigma range of zeros returns `x` unchanged.
+  aux: {'sigma': s, 'length': l}.
+  """
+  x = check_float(x)
+  sigma = check_range("sigma", sigma, low=0.0)
+  length = check_range("length", length, low=0.0)
+  k_s, k_l, k_n = jax.random.split(key, 3)
+  s = _strength(k_s, sigma, bool(log_scale))
+  l = uniform(k_l, length)
+  aux = {"sigma": s, "length": l}
+  if sigma == (0.0, 0.0):
+    return x, aux
+  r = int(math.ceil(3.0 * length[1]))
+  taps = jnp.arange(-r, r + 1, dtype=jnp.float32)
+  w = jnp.exp(-0.5 * (taps / jnp.maximum(l, 1e-3)) ** 2)
+  w = w / jnp.sum(w)                                          # [2r + 1], sum 1
+  h, wd = x.shape[-2:]
+  n = jax.random.normal(k_n, x.shape[:-2] + (h + 2 * r, wd + 2 * r), jnp.float32)
+  n = sum(w[i] * n[..., i:i + h, :] for i in range(2 * r + 1))          # along Y: [..., H, W + 2r]
+  n = sum(w[i] * n[..., :, i:i + wd] for i in range(2 * r + 1))         # along X: [..., H, W]
+  y = x.astype(jnp.float32) + s * n / jnp.sum(w * w)
   return y.astype(x.dtype), aux

@@ -17,6 +17,8 @@ for every example).
 - `section_pair` (ssTEM restoration): three consecutive sections [3, H, W]; the middle one is damaged by a fold
   (SFF), staining precipitates (SP) or is missing (MS); returns the damage mask and the unfolding flow.
 - `noise_pair` (EMDiffuse-n): an image and its degraded copy.
+- `noise_mixture_pair` (the blind EMDiffuse-n): an image and its copy degraded by one of several noise pipelines,
+  picked per example with given probabilities (Gaussian, Poisson-Gaussian, scan-line, correlated noise).
 - `lateral2d_pair` (EMDiffuse-r): an image sampled `scale` times coarser in Y and in X (the sections of the axial
   degradation along both axes, at random sub-pixel phases), degraded by `pipeline` (the coarse acquisition's
   noise), and interpolated back to its size: the condition; the image is the target.
@@ -199,6 +201,26 @@ def noise_pair(key: jax.Array, image: jax.Array, *, pipeline: Pipeline) -> tuple
   return inp, image, aux
 
 
+def noise_mixture_pair(key: jax.Array, image: jax.Array, *, components: Mapping[str, Pipeline],
+                       kinds: tuple[str, ...], kind_probs: tuple[float, ...]) -> tuple[jax.Array, jax.Array, dict]:
+  """(input, target, aux): `image` [..., H, W] degraded by one pipeline of `components`, the one named
+  kinds[k] with k drawn with probabilities `kind_probs` (normalised), and itself. The pick and the noise are
+  functions of `key` alone. aux: 'kind', the index k into `kinds`."""
+  image = checks.check_float(image)
+  missing = [k for k in kinds if k not in components]
+  if not kinds or missing:
+    raise ValueError(f"noise_mixture_pair: kinds {tuple(kinds)} must name pipelines of components "
+                     f"({', '.join(components)}); missing: {', '.join(missing) or 'no kinds given'}")
+  probs = tuple(float(p) for p in kind_probs)
+  if len(probs) != len(kinds) or min(probs) < 0 or sum(probs) <= 0:
+    raise ValueError(f"kind_probs {tuple(kind_probs)} must give one non-negative probability per kind {tuple(kinds)}")
+  k_pick, k_noise = jax.random.split(key)
+  kind = jax.random.choice(k_pick, len(kinds), p=jnp.asarray(probs, jnp.float32) / sum(probs))
+  branches = [functools.partial(lambda pipe, x: pipe(k_noise, x)[0], components[name]) for name in kinds]
+  inp = jax.lax.switch(kind, branches, image)
+  return inp, image, {"kind": kind.astype(jnp.int32)}
+
+
 def lateral2d_pair(key: jax.Array, image: jax.Array, *, scale: int = 2, pipeline: Pipeline | None = None,
                    profile: str | tuple[float, ...] = "box", sigma: float | None = None, method: str = "cubic",
                    phase: tuple[float, float] = (0.0, 1.0)) -> tuple[jax.Array, jax.Array, dict]:
@@ -268,14 +290,15 @@ def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Arr
 
 PAIR_MAKERS: dict[str, Callable] = {"axial": axial_pair, "any_factor": any_factor.any_factor_pair,
                                     "clip": clip_pair, "section": section_pair,
-                                    "noise": noise_pair, "lateral2d": lateral2d_pair,
+                                    "noise": noise_pair, "noise_mixture": noise_mixture_pair,
+                                    "lateral2d": lateral2d_pair,
                                     "between": between_pair, "registered": registered_pair}
 
 
 def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, dict]]:
   """A pair maker `(key, x) -> (input, target, aux)` from a config (`jax_iso.degrade.config`): `cfg.kind` names
-  the maker, `cfg.acquisition` (or `cfg.pipeline` for "noise") is a pipeline config, the rest are its keyword
-  parameters."""
+  the maker, `cfg.acquisition` (or `cfg.pipeline` for "noise") is a pipeline config, `cfg.components` (for
+  "noise_mixture") a pipeline config by name, the rest are its keyword parameters."""
   params = runconfig.to_dict(cfg)                                      # any config form -> nested dicts
   kind = params.pop("kind", None)
   if kind not in PAIR_MAKERS:
@@ -283,6 +306,11 @@ def make_pair_fn(cfg: Mapping) -> Callable[[jax.Array, jax.Array], tuple[jax.Arr
   for name in ("acquisition", "pipeline"):
     if isinstance(params.get(name), Mapping):
       params[name] = Pipeline.from_config(params[name])
+  if isinstance(params.get("components"), Mapping):
+    params["components"] = {n: Pipeline.from_config(c) for n, c in params["components"].items()}
+  for name in ("kinds", "kind_probs"):
+    if isinstance(params.get(name), list):
+      params[name] = tuple(params[name])
   return functools.partial(PAIR_MAKERS[kind], **params)
 
 

@@ -27,6 +27,7 @@ OPS: dict[str, Callable] = {
     "gaussian_noise": noise.gaussian_noise,
     "poisson_gaussian_noise": noise.poisson_gaussian_noise,
     "scan_line_noise": noise.scan_line_noise,
+    "correlated_noise": noise.correlated_noise,
     "gaussian_blur": intensity.gaussian_blur,
     "intensity_jitter": intensity.intensity_jitter,
     "illumination": intensity.illumination,

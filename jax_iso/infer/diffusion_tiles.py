@@ -3,6 +3,7 @@
     draw = make_tile_sampler(Conditional(config.diffusion), model, params, key, samples=8)   # jitted, sharded
     out = predict_planes(draw, planes, origins=True, **tiling.geometry, batch_size=4)   # [N, K, H, W]
     mean, std, flags = uncertainty.summarize(out.transpose(1, 0, 2, 3))
+    one = make_tile_mean(Conditional(config.diffusion), model, params)      # the one-pass mean: [B, 1, h, w]
 
 A sampler's starting noise and the fresh noise of every stochastic step are drawn per pixel of the plane, not per
 tile (`position_noise`: standard normal blocks of 64 x 64 on a fixed grid of the plane, each from the key folded
@@ -90,4 +91,21 @@ def make_tile_sampler(conditional, model, params, key: jax.Array, *, samples: in
     return uncertainty.unrepeat(out, samples).transpose(1, 0, 2, 3)              # [B, K, h, w]
 
   jitted = jax.jit(draw, in_shardings=(repl, batch, batch), out_shardings=batch)
+  return TileFn(jitted, jax.device_put(params, repl), extra=[((3,), jnp.int32)])
+
+
+def make_tile_mean(conditional, model, params) -> TileFn:
+  """`mean(tiles [B, h, w] (or [B, C, h, w]) in [0, 1], origins int32 [B, 3]) -> [B, 1, h, w]`: the one-pass
+  estimate of each tile (`Conditional.mean`: the network at the noisiest time from z = 0), shaped and called as
+  `make_tile_sampler`'s draw of one sample (the origins are unused: nothing is drawn), jitted and sharded alike."""
+  mesh = mesh_lib.make_mesh(local=True)
+  batch, repl = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
+
+  def mean(params, tiles, origins):
+    del origins
+    if tiles.ndim == 4:                                                         # [B, C, h, w]: channels last
+      tiles = tiles.transpose(0, 2, 3, 1)
+    return conditional.mean(model, params, tiles)[:, None]                      # [B, 1, h, w]
+
+  jitted = jax.jit(mean, in_shardings=(repl, batch, batch), out_shardings=batch)
   return TileFn(jitted, jax.device_put(params, repl), extra=[((3,), jnp.int32)])

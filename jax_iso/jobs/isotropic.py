@@ -8,12 +8,16 @@ voxel size (`spacing`, else the file's metadata): they must agree. A learned met
 isotropic volume of similar tissue, for vemdiffuse_i), with crops shrunk to what the input holds; `inpaint`
 ("auto" or "I,J") fills lost sections first, `uncertainty`, `flags` and the sampling settings go to the methods
 whose strategy offers them. `restore=True` (or a mapping of restore's settings) repairs damaged sections first.
-`part` (io.Part) makes this process write its rows of an OME-Zarr output, for a method that fits nothing.
+`part` (io.Part) makes this process write its rows of an OME-Zarr output, for the methods whose inference splits
+(interpolation, unet, a2i); a model fitted or fine-tuned on the input is trained by the processes together when
+they run under jax.distributed (`model_route.obtain`), then each writes its rows with it.
 """
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+
+import jax
 
 from jax_iso import io, methods
 from jax_iso.degrade import grid as grid_lib
@@ -41,16 +45,19 @@ class Isotropic:
       raise UserError(f"train_iso={opts.train_iso} is for methods that learn from an isotropic volume "
                       f"({', '.join(learns)}); method={method.name} learns from the input itself: drop train_iso={opts.train_iso}")
     if opts.part is not None and opts.part.count > 1:
-      loads = opts.train_steps == 0 or (opts.init not in (None, "scratch", "pretrained") and opts.train_steps is None)
-      if method.learned and not loads:    # a fit or a fine-tune trains in one process; only a loaded model splits
-        raise UserError(f"method={method.name} fits a model in one process (a fit, or a fine-tune of a trained "
-                        "one); run it once with workdir=W, then split the inference: jax-iso predict --model=W "
-                        "--process_index=I --process_count=N ..., or give train_steps=0 to split a trained model "
-                        "as it is")
       if not strategies.get(method.strategy).splits:
         splitting = [m.name for m in methods.METHODS.values() if strategies.get(m.strategy).splits]
         raise UserError(f"method={method.name} runs in one process; process_count > 1 is for "
                         f"{', '.join(splitting)}")
+      loads = opts.train_steps == 0 or (opts.init not in (None, "scratch", "pretrained") and opts.train_steps is None)
+      if method.learned and not loads and jax.process_count() != opts.part.count:
+        # a fit or a fine-tune trains across the processes of jax.distributed (as `jax-iso train --distributed`);
+        # processes started apart (a job array) could only each train their own
+        raise UserError(f"method={method.name} fits a model, which {opts.part.count} processes train together only "
+                        "when started under jax.distributed (jax-iso reconstruct --distributed ...); else run it "
+                        "once with workdir=W, then split the inference: jax-iso predict --model=W "
+                        "--process_index=I --process_count=N ..., or give train_steps=0 to split a trained model "
+                        "as it is")
 
   @contextlib.contextmanager
   def open(self, opts: Options, method: methods.Method) -> Iterator[pipeline.Grid]:

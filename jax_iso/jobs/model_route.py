@@ -12,11 +12,15 @@ Routes (`Route.kind`):
   it is; settings of how to train are refused;
 - "fine_tune": `init=PATH` or `"pretrained"` with `train_steps=N`: the model's own config, trained N more steps on
   the task's data from its parameters (`train.init_from`).
-Without `init`, a task's default applies: the isotropic task starts from the model shipped for the method
-(`jax_iso/pretrained/`, with its card's short fine-tune) where one ships, unless `variant` or `config` describe a
-config to train, which means a fit from scratch.
+Without `init`, a task's default applies: the isotropic and section tasks start from the model shipped for the
+method (`jax_iso/pretrained/`, with its card's short fine-tune) where one ships, unless `variant` or `config`
+describe a config to train or a section task's training volumes are given (`train_clean`, ...: the pair-trained
+route), which means a fit from scratch.
 A fit or fine-tune runs in `workdir` (kept: rerun to resume) or in a hidden temporary folder beside the output,
-removed afterwards, also on an error or a signal. Every check of these settings lives here, once.
+removed afterwards, also on an error or a signal. Under jax.distributed (several processes, e.g. `jax-iso
+reconstruct --distributed`) the processes train it together, as `jax-iso train --distributed` does (each reads
+its block of every global batch; one orbax checkpoint), in one folder (process 0 names the temporary one and
+removes it), then each loads the model. Every check of these settings lives here, once.
 """
 from __future__ import annotations
 
@@ -24,14 +28,16 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import secrets
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
 import jax
+import numpy as np
 
-from jax_iso import methods, runconfig
+from jax_iso import mesh as mesh_lib, methods, runconfig
 from jax_iso.errors import UserError
 from jax_iso.jobs.options import Options
 from jax_iso.jobs.train import train
@@ -41,6 +47,7 @@ ROUTES = ("none", "fit", "load", "fine_tune")
 FINE_TUNE_LR = 0.3      # a fine-tune's peak learning rate, as a fraction of the model's own
 FINE_TUNE_EMA_STEPS = 10   # a fine-tune's parameter average spans about this many of its last steps (at most)
 _TRAINING = ("train_steps", "variant", "workdir", "config")   # settings that say how a model is trained
+TRAINING_DATA = ("train_noisy", "train_clean", "noise", "train_lr", "train_hr")   # a section task fits on them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +80,7 @@ def choose(opts: Options, method: methods.Method, *, default_init: str = "scratc
   from jax_iso import pretrained  # pylint: disable=g-import-not-at-top  (the shipped models' catalogue)
   init = opts.init or default_init
   if init == "auto":                  # the task's default: the shipped model where one exists, else a fit; a config
-    from_scratch = opts.variant is not None or bool(opts.config)      # to train (variant, config) means a fit
+    from_scratch = opts.variant is not None or bool(opts.config) or bool(_given(opts, TRAINING_DATA))   # to train
     init = "pretrained" if pretrained.for_method(method.name) and not from_scratch else "scratch"
   if init == "scratch":
     if opts.train_steps == 0:
@@ -184,17 +191,30 @@ def obtain(route: Route, opts: Options, method: methods.Method,
   config = training_config()
   keep = opts.workdir is not None
   out = pathlib.Path(opts.output).absolute()
-  run_dir = pathlib.Path(opts.workdir) if keep else pathlib.Path(
-      tempfile.mkdtemp(prefix=f".{out.name}.fit-", dir=out.parent))
+  run_dir = pathlib.Path(opts.workdir) if keep else _fit_folder(out)
   try:
     fit = train(config, run_dir, show_progress=opts.show_progress)
     summary = {k: fit.get(k) for k in ("steps", "resumed_from", "seconds", "samples_per_s", "eval_psnr",
-                                       "eval_psnr_input")}
+                                       "eval_psnr_input", "batch_size")}
     summary["workdir"] = str(run_dir) if keep else None
-    yield load_model(run_dir), summary
+    loaded = load_model(run_dir)
+    mesh_lib.sync_processes("jax_iso model loaded")    # every process holds it before the folder may go
+    yield loaded, summary
   finally:
-    if not keep:
+    if not keep and jax.process_index() == 0:
       shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _fit_folder(out: pathlib.Path) -> pathlib.Path:
+  """A new hidden folder beside the output for a fit that keeps no workdir; across the processes of
+  jax.distributed, which train in it together, one folder: process 0's name."""
+  if jax.process_count() == 1:
+    return pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.fit-", dir=out.parent))
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  token = int(multihost_utils.broadcast_one_to_all(np.asarray(secrets.randbits(31), np.int32)))
+  folder = out.parent / f".{out.name}.fit-{token:08x}"
+  folder.mkdir(exist_ok=True)
+  return folder
 
 
 def check_method(name: str, method: methods.Method, source: str) -> None:

@@ -59,6 +59,7 @@ class Options:
   sampler: str | None = None
   threshold: float | None = None
   noise_field: str | None = None                       # vemdiffuse: "shared", "sections" or "plane"
+  mean: str | None = None                              # denoise, superres: "pass" (one network pass) or "samples"
   inpaint: str | None = None                           # emformer: "auto" or section indices "I,J"
   fuse: str | None = None                              # planes: how the xz and yz predictions combine
   # restoration
@@ -91,9 +92,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {   # the settings each job takes
     "predict": _SOURCE + ("output", "uncertainty", "flags", "init", "train_steps") + SAMPLING
                + ("inpaint", "fuse", "part") + _RUN,
     "denoise": _SOURCE + ("output", "uncertainty", "flags", "report") + _MODEL
-               + ("train_noisy", "train_clean", "noise") + SAMPLING + _RUN,
+               + ("train_noisy", "train_clean", "noise") + SAMPLING + ("mean",) + _RUN,
     "superres": _SOURCE + ("output", "uncertainty", "flags", "report") + _MODEL + ("train_lr", "train_hr")
-                + SAMPLING + _RUN,
+                + SAMPLING + ("mean",) + _RUN,
     "restore": _SOURCE + ("output", "masks") + _MODEL + ("artifacts", "sections") + _RUN,
     "validate": _SOURCE + ("methods", "out_dir", "init", "train_steps", "variant") + _RUN,
     "demo": ("out_dir", "factor", "methods", "train_steps", "variant") + _RUN,

@@ -4,14 +4,18 @@
     denoise("noisy.tif", "clean.tif", train_clean="a_clean.tif", noise="gaussian:0.08")
     superres("lr.tif", "hr.tif", train_hr="b_hr.tif")        # pairs: b_hr at 2x coarser pixels, cubic back
     denoise("noisy.tif", "clean.tif", init="runs/den")       # a trained model (also `model=`)
+    denoise("noisy.tif", "clean.tif")                        # the model shipped for the method, where one ships
 
 Each section (or 2D image of a stack) is sampled K times by the method's conditional diffusion model: the mean
 is the output, their standard deviation the uncertainty, the flags where it exceeds the threshold; superres
-writes the sections 2x finer in Y and X (the condition is the input on that grid). The model trains on a
-registered pair (`train_noisy` + `train_clean`, `train_lr` + `train_hr`) or on synthetic pairs from a clean
-volume (`train_clean` + `noise`, `train_hr` alone), in the method's config (`configs/emdiffuse_n.py`,
-`configs/emdiffuse_r.py`; the "cpu" variant on a CPU). `report` (.png) draws input | mean | uncertainty | flags
-of the middle section.
+writes the sections 2x finer in Y and X (the condition is the input on that grid). A model trained with the mean
+pass (the blind EMDiffuse-n, `configs/pretrain/emdiffuse_n.py`) writes its one-pass posterior mean instead and
+samples only for `uncertainty` and `flags` (`mean`: "pass" or "samples"; `infer/diffusion.py`). The model is
+the one shipped for the method when no training data is given (`jax_iso/pretrained/`; `init="pretrained"`,
+fine-tuned on a pair with `train_steps=N`), else it trains on a registered pair (`train_noisy` + `train_clean`,
+`train_lr` + `train_hr`) or on synthetic pairs from a clean volume (`train_clean` + `noise`, `train_hr` alone),
+in the method's config (`configs/emdiffuse_n.py`, `configs/emdiffuse_r.py`; the "cpu" variant on a CPU).
+`report` (.png) draws input | mean | uncertainty | flags of the middle section.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import numpy as np
 
 from jax_iso import io, methods
 from jax_iso.errors import UserError
+from jax_iso.infer import diffusion as diffusion_strategy
 from jax_iso.jobs import pipeline
 from jax_iso.jobs.options import Options, make
 from jax_iso.models.loader import LoadedModel
@@ -35,33 +40,37 @@ NOISES = {"gaussian": "gaussian:SIGMA", "poisson_gaussian": "poisson_gaussian:DO
 class SectionTask:
   """The hooks (`pipeline.Task`) of a task that maps every section to a section: "denoise" (same grid) or
   "superres" (`scale` x finer in Y and X)."""
-  default_init = "scratch"
+  default_init = "auto"      # the model shipped for the method when no training data is given, else a fit
 
   def __init__(self, name: str, scale: int, pair: tuple[str, str]):
     self.name, self.scale, self.pair = name, scale, pair     # pair: the (input, target) training settings
 
   def check(self, opts: Options, method: methods.Method) -> None:
-    del method
     given = [f"{n}={getattr(opts, n)}" for n in self.pair + (("noise",) if self.name == "denoise" else ())
              if getattr(opts, n)]
-    if opts.init not in (None, "scratch") and not opts.train_steps:
+    init = opts.init
+    if init in (None, "auto") and not given and opts.variant is None and not opts.config and _shipped(method):
+      init = "pretrained"                 # the default route (`model_route.choose`): the shipped model
+    if init not in (None, "scratch", "auto") and not opts.train_steps:
       if given:
-        raise UserError(f"pass either a trained model (model={opts.init}) or training data ({' and '.join(given)}), "
+        raise UserError(f"pass either a trained model (model={init}) or training data ({' and '.join(given)}), "
                         "not both; or both with train_steps=N to fine-tune the model on the data")
       return
-    if opts.init not in (None, "scratch") and not given:
-      raise UserError(f"train_steps={opts.train_steps} fine-tunes model={opts.init} on training data, and none is "
+    if init not in (None, "scratch", "auto") and not given:
+      raise UserError(f"train_steps={opts.train_steps} fine-tunes model={init} on training data, and none is "
                       f"given: add {' and '.join(f'{n}=...' for n in self.pair)}, or drop train_steps to use the "
                       "model as it is")
-    self._training(opts)                  # the training data, checked before anything is read
+    self._training(opts, method)          # the training data, checked before anything is read
 
-  def _training(self, opts: Options) -> dict:
+  def _training(self, opts: Options, method: methods.Method | None = None) -> dict:
     """The config fields the training data sets ("data.path", "data.target", "pairs")."""
     low, high = self.pair
+    ships = "" if method is None or _shipped(method) else (
+        f" (no pretrained {method.name} model ships yet{_recipe(method)})")
     if self.name == "denoise":
       if opts.train_clean is None:
         raise UserError("denoise needs training data: train_noisy=A train_clean=B (a registered pair), or "
-                        "train_clean=B noise=gaussian:SIGMA (synthetic pairs), or a trained model=BUNDLE")
+                        "train_clean=B noise=gaussian:SIGMA (synthetic pairs), or a trained model=BUNDLE" + ships)
       if opts.train_noisy is not None and opts.noise is not None:
         raise UserError("noise=... makes synthetic pairs from train_clean; with a registered train_noisy it has no "
                         "use: drop one of them")
@@ -72,7 +81,7 @@ class SectionTask:
         return {"data.path": opts.train_clean, "pairs": {"kind": "noise", "pipeline": parse_noise(opts.noise)}}
     elif opts.train_hr is None:
       raise UserError("superres needs training data: train_hr=B (synthetic low-resolution inputs from it), "
-                      "train_lr=A train_hr=B (a registered pair), or a trained model=BUNDLE")
+                      "train_lr=A train_hr=B (a registered pair), or a trained model=BUNDLE" + ships)
     elif opts.train_lr is None:
       return {"data.path": opts.train_hr}
     return {"data.path": getattr(opts, low), "data.target": getattr(opts, high), "pairs": {"kind": "registered"}}
@@ -103,11 +112,13 @@ class SectionTask:
   def plan(self, opts: Options, method: methods.Method, grid: pipeline.Grid, infer: Mapping) -> pipeline.Plan:
     del method, grid
     outputs = {k: str(getattr(opts, k)) for k in ("uncertainty", "flags") if getattr(opts, k)}
-    return pipeline.Plan({**dict(infer), "sampler": None, "steps": None, **opts.sampling(), **outputs})
+    mean = {"mean": opts.mean} if opts.mean else {}
+    return pipeline.Plan({**dict(infer), "sampler": None, "steps": None, **opts.sampling(), **mean, **outputs})
 
   def training_config(self, base, opts: Options, method: methods.Method, grid: pipeline.Grid, plan: pipeline.Plan):
-    del method, grid, plan
+    del method, grid
     config = base
+    diffusion_strategy.check_mean(plan.options, config, samples_given=opts.samples is not None)   # before training
     training = self._training(opts)
     sections = _shape(training["data.path"], opts, check=False)[0]   # training scans it anyway
     with config.ignore_type():
@@ -120,10 +131,15 @@ class SectionTask:
           section, key = field.split(".")
           config[section][key] = value
     config.data.channel, config.data.timepoint = opts.channel, opts.timepoint
+    for key, one_volume in (("weights", None), ("views", "lateral")):   # a pretrained model's mixture of volumes:
+      if key in config.data:                                             # the given one only
+        config.data[key] = one_volume
     return config
 
   def check_model(self, loaded: LoadedModel, grid: pipeline.Grid, opts: Options) -> None:
-    del loaded, grid, opts
+    del grid
+    asked = {"mean": opts.mean, "samples": opts.samples, "uncertainty": opts.uncertainty, "flags": opts.flags}
+    diffusion_strategy.check_mean(asked, loaded.config, samples_given=opts.samples is not None)
 
   def finish(self, opts: Options, grid: pipeline.Grid, out: dict) -> None:
     if opts.report:
@@ -156,6 +172,18 @@ def _run(task: SectionTask, input: str, output: str, model: str | None, settings
   opts = make(task.name, input=input, output=output, method=_METHODS[task.name], **settings)
   out = pipeline.run(opts, task)
   return {**out, "model": opts.init if opts.init not in (None, "scratch") else None}
+
+
+def _shipped(method: methods.Method) -> bool:
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  return pretrained.for_method(method.name) is not None
+
+
+def _recipe(method: methods.Method) -> str:
+  """"; configs/pretrain/NAME.py trains one" where the method has a pretraining recipe, else nothing."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  found = importlib.util.find_spec(f"configs.pretrain.{method.name}") is not None
+  return f"; configs/pretrain/{method.name}.py trains one" if found else ""
 
 
 def parse_noise(spec: str) -> ml_collections.ConfigDict:

@@ -6,11 +6,14 @@ The objective checks its own sections (`objectives.py`), the inference strategy 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from jax_iso import methods
 from jax_iso.degrade import pairs
 from jax_iso.errors import UserError
 from jax_iso.train import section_noise
+
+AUTO = "auto"   # data.batch_size derived from the device's memory (`auto_batch.py`)
 
 
 def method_of(config: Mapping) -> methods.Method:
@@ -32,14 +35,34 @@ def method_of(config: Mapping) -> methods.Method:
   return method
 
 
+def batch_setting(value: Any) -> int | None:
+  """`data.batch_size` as a number >= 1, or None for "auto" (the word, any case, or None: `auto_batch.py`); a
+  whole number given as text ("16", from the command line over an "auto" field) counts as the number."""
+  if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
+    return None
+  try:
+    number = int(value) if not isinstance(value, (bool, float)) else None
+  except (TypeError, ValueError):
+    number = None
+  if isinstance(value, float) and value.is_integer():
+    number = int(value)
+  if number is None or number < 1:
+    raise UserError(f"data.batch_size={value} must be a whole number >= 1 or \"auto\" (sized to the device's "
+                    "memory)")
+  return number
+
+
 def check(config: Mapping, multiple: int) -> None:
   """Raises UserError for values no run could use; `multiple` is the model's required size multiple."""
   data, train = config["data"], config["train"]
   if int(data["crop"]) < multiple or int(data["crop"]) % multiple:
     raise UserError(f"data.crop={data['crop']} must be a positive multiple of {multiple} for this model; "
                     f"e.g. data.crop={max(multiple, int(data['crop']) // multiple * multiple)}")
-  if int(data["batch_size"]) < 1:
-    raise UserError(f"data.batch_size={data['batch_size']} must be >= 1")
+  batch_setting(data["batch_size"])
+  most = data.get("max_batch_size")
+  if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 1):
+    raise UserError(f"data.max_batch_size={most} must be a whole number >= 1 (the most crops an \"auto\" "
+                    "batch_size may take a step), or None")
   if not 0.0 <= float(data["holdout"]) < 1.0:
     raise UserError(f"data.holdout={data['holdout']} must be a fraction in [0, 1)")
   if int(train["steps"]) < 1:

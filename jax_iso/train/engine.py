@@ -50,12 +50,23 @@ class Engine:
     return state_lib.create_state(self.model, self.optimizer, self.sample, key, ema=self.ema > 0,
                                   sharding=self.replicated)
 
+  def with_batch(self, batch: int) -> Engine:
+    """This engine for batches of `batch` crops: the same jitted steps, with the executables they have compiled
+    (`auto_batch` sizes a batch by compiling them); only the batch a fresh state is initialised with differs (as
+    `build` of a config with that batch gives it; the state's shapes do not depend on it)."""
+    mesh_lib.check_batch(batch, self.batch_sharding.mesh)
+    return dataclasses.replace(self, sample=jax.ShapeDtypeStruct((batch,) + self.sample.shape[1:],
+                                                                 self.sample.dtype))
+
 
 def build(config, mesh: Mesh) -> Engine:
   """The `Engine` of a resolved `config` (it needs `resolved.input_shape` and `resolved.intensity`) on `mesh`;
-  a bad batch size, schedule or frozen pattern is a UserError, raised before anything is compiled."""
+  a bad batch size, schedule or frozen pattern is a UserError, raised before anything is compiled. The batch must
+  be a number ("auto" is resolved by `auto_batch.resolve`, which builds the run's engine)."""
   config = runconfig.freeze(config)
-  batch, ema = int(config.data.batch_size), float(config.train.ema)
+  batch, ema = config_checks.batch_setting(config.data.batch_size), float(config.train.ema)
+  if batch is None:
+    raise ValueError('data.batch_size is "auto": resolve it first (train.auto_batch.resolve)')
   mesh_lib.check_batch(batch, mesh)
   repl, batch_sh = mesh_lib.replicated(mesh), mesh_lib.batch_sharding(mesh)
   model = build_model(config.model)

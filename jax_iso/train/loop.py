@@ -41,7 +41,7 @@ def _loop(run: Run, show_progress: bool) -> dict:
   train = run.config.train
   steps, batch = int(train.steps), int(run.config.data.batch_size)
   every = [int(train[k]) for k in ("log_every", "eval_every", "checkpoint_every")]
-  summary = {"resumed_from": run.start, "steps": steps}
+  summary = {"resumed_from": run.start, "steps": steps, "batch_size": batch}
   clock = _Clock()
   pending, last_log = [], None       # metrics of the steps since the last fetch (on the device); the last log
   done = run.start                   # steps known to have finished on the device

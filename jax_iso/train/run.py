@@ -6,11 +6,12 @@
 In order: the config is frozen (`runconfig.freeze`, the one form passed on) and checked; its method's pieces
 are looked up in the registry (`jax_iso.methods`): the model, the pair maker, the objective; the training volumes
 are opened and the config resolved from them (`resolve.py`: factor, section noise, intensity window; printed
-on stderr and written to `config.json`); then the mesh and, on it, the jitted train and eval steps with the
-optimizer (frozen modules) and the moving average (`engine.build`, which the speed benchmarks time as well), the
-train state (fresh, initialised from an earlier run with `train.init_from`, or restored from the workdir's latest
-checkpoint with the data iterator's state), the device-prefetched batches, the held-out crops, the checkpointer
-and the metrics writer.
+on stderr and written to `config.json`); then the mesh, the batch size ("auto": from the device's memory or the
+resumed run's, `auto_batch.py`; printed and written to `config.json` as a number) and, on them, the jitted train
+and eval steps with the optimizer (frozen modules) and the moving average (`engine.build`, which the speed
+benchmarks time as well), the train state (fresh, initialised from an earlier run with `train.init_from`, or
+restored from the workdir's latest checkpoint with the data iterator's state), the device-prefetched batches,
+the held-out crops, the checkpointer and the metrics writer.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from flax import linen as nn
 from jax_iso import data, mesh as mesh_lib, runconfig
 from jax_iso.errors import UserError
 from jax_iso.models import build_model, loader
-from jax_iso.train import checkpoint, config_checks, engine, fit_check, objectives, optim, resolve, state as state_lib
+from jax_iso.train import auto_batch, checkpoint, config_checks, fit_check, objectives, optim, resolve
+from jax_iso.train import state as state_lib
 from jax_iso.train.inputs import Inputs, crop_spec, open_inputs
 from jax_iso.train.prefetch import DevicePrefetch
 from jax_iso.train.writer import MetricsWriter
@@ -89,17 +91,20 @@ def setup(config, workdir: str | pathlib.Path, *, log: bool = True) -> Run:
 def _build(config: runconfig.Frozen, workdir: pathlib.Path, inputs: Inputs, log: bool) -> Run:
   # Everything a bad setting can fail on comes before the first write into the workdir (and the first line on
   # stderr: a bad input is one line).
-  batch = int(config.data.batch_size)
-  built = engine.build(config, mesh_lib.make_mesh(config.mesh))
-  init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
+  mesh = mesh_lib.make_mesh(config.mesh)
   kind, size = crop_spec(config)
   holdout, seed = float(config.data.holdout), int(config.seed)
+  eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size, count=int(config.data.eval_crops),
+                                           seed=seed, holdout=holdout, weights=inputs.weights))
+  crop = jax.ShapeDtypeStruct(eval_batch.shape[1:], eval_batch.dtype)
+  # data.batch_size "auto": sized by compiling the run's own step (kept for it), or the resumed run's batch
+  config, built, sized = auto_batch.resolve(config, mesh, crop, workdir=workdir)
+  batch = int(config.data.batch_size)
+  init_key, step_key, eval_key = jax.random.split(jax.random.key(int(config.seed)), 3)
   iterator = iter(data.crop_dataset(inputs.volumes, kind=kind, size=size, batch_size=batch // jax.process_count(),
                                     seed=seed, split="train", holdout=holdout, weights=inputs.weights,
                                     shard=(jax.process_index(), jax.process_count())))
-  eval_batch = jnp.asarray(data.eval_crops(inputs.volumes, kind=kind, size=size, count=int(config.data.eval_crops),
-                                           seed=seed, holdout=holdout, weights=inputs.weights))
-  fit_check.check(config, built, jax.ShapeDtypeStruct((batch,) + eval_batch.shape[1:], eval_batch.dtype))
+  fit_check.check(config, built, jax.ShapeDtypeStruct((batch,) + crop.shape, crop.dtype))
   check_resume(workdir, config)
   given = None                                     # the parameters an earlier stage gives (train.init_from)
   if config.train.get("init_from") and loader.latest_step(workdir) is None:
@@ -107,6 +112,8 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, inputs: Inputs, log:
 
   if log:
     print(f"train {config.method}: {resolve.describe(config)}", file=sys.stderr, flush=True)
+    if sized:
+      print(f"train {config.method}: {sized}", file=sys.stderr, flush=True)
   workdir.mkdir(parents=True, exist_ok=True)
   if jax.process_index() == 0:   # written whole (renamed into place): the other processes read it in check_resume
     temporary = workdir / f".{loader.CONFIG_FILE}.tmp"
@@ -134,8 +141,9 @@ def _build(config: runconfig.Frozen, workdir: pathlib.Path, inputs: Inputs, log:
 
 
 def check_resume(workdir: pathlib.Path, config: runconfig.Frozen) -> None:
-  """A workdir holds one run: a different model, pairs, loss, data or frozen modules on restart is a mistake,
-  not a resume. (Of `resolved`, what the saved run resolved is compared: a newer jax_iso may resolve more.)"""
+  """A workdir holds one run: a different model, pairs, loss, data, batch size or frozen modules on restart is a
+  mistake, not a resume. (Of `resolved`, what the saved run resolved is compared: a newer jax_iso may resolve
+  more. An "auto" batch size resumes with the saved run's: `auto_batch.resolve`.)"""
   path = workdir / loader.CONFIG_FILE
   if not path.exists():
     return
@@ -149,6 +157,10 @@ def check_resume(workdir: pathlib.Path, config: runconfig.Frozen) -> None:
     if saved.get(section) != new.get(section):
       raise UserError(f"workdir {workdir} holds a run with a different {section} config; pass a new workdir "
                       "(or delete it to start over)")
+  batch = (saved.get("data") or {}).get("batch_size")
+  if batch is not None and batch != new["data"]["batch_size"]:   # its data iterator counts batches of this size
+    raise UserError(f"workdir {workdir} holds a run trained with data.batch_size={batch}; resume it with "
+                    f"data.batch_size={batch} (or auto), or pass a new workdir")
   if list(saved["train"].get("frozen", [])) != list(new["train"].get("frozen", [])):
     raise UserError(f"workdir {workdir} holds a run with other frozen modules (train.frozen); pass a new "
                     "workdir (or delete it to start over)")

@@ -2,8 +2,9 @@
 
 A feed-forward method's model sees tiles of xz planes of the volume resampled onto the isotropic grid (rows: the
 fine Z slices, columns: X), in [0, 1] by the intensity window it was trained with (`infer.planes`): a tile of
-`infer.tile` pixels plus `infer.margin` of context on each side (`infer.tiles.Tiling`), rounded up to the model's
-size multiple. The test tile is the centre of the middle xz plane of the training volume prepared just so.
+`infer.tile` pixels (256 where it is "auto") plus `infer.margin` of context on each side (`infer.tiles.Tiling`),
+rounded up to the model's size multiple. The test tile is the centre of the middle xz plane of the training volume
+prepared just so.
 """
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ import numpy as np
 from jax_iso import io, runconfig
 from jax_iso.degrade import resample
 from jax_iso.errors import UserError
-from jax_iso.infer.tiles import Tiling
+from jax_iso.infer import memory_defaults
+from jax_iso.infer.tiles import Tiling, is_auto
 
 
 def geometry(config: runconfig.Frozen, multiple: int) -> tuple[tuple[int, int], int]:
   """((rows, columns) of the model input per tile: tile + 2 * margin, and the margin (the halo cropped from each
-  side of the output)), all rounded up to `multiple`."""
+  side of the output)), all rounded up to `multiple`. An "auto" tile (sized to a device's memory where jax_iso
+  runs) is the CPU's, `memory_defaults.CPU_TILE`: a package's tile is one fixed size."""
   big = 1 << 20                                                    # a plane larger than any tile
-  plan = Tiling.from_config(config.infer, multiple).plan((big, big))
+  infer = dict(config.infer)
+  for name, fixed in (("tile", memory_defaults.CPU_TILE), ("batch_size", memory_defaults.CPU_BATCH)):
+    if is_auto(infer.get(name)):
+      infer[name] = fixed
+  plan = Tiling.from_config(infer, multiple).plan((big, big))
   return plan.window, plan.rows.margin
 
 

@@ -215,10 +215,12 @@ CASES = {  # name: (argv whose {names} come from the `files` fixture, expected f
                                       "--process_index=2", "--process_count=2"], "the index must be 0 to 1"),
     "several processes into a TIFF": (["reconstruct", "--input={aniso}", "--output={out}", "--process_index=0",
                                        "--process_count=2"], "only as OME-Zarr"),
-    "several processes for a method that fits a model": (["reconstruct", "--input={aniso}",
-                                                          "--output={tmp}/o.ome.zarr", "--method=unet",
-                                                          "--process_index=0", "--process_count=2"],
-                                                         "fits a model in one process"),
+    "several processes, not under jax.distributed, for a method that fits a model": (
+        ["reconstruct", "--input={aniso}", "--output={tmp}/o.ome.zarr", "--method=unet", "--process_index=0",
+         "--process_count=2"], "2 processes train together only when started under jax.distributed"),
+    "several processes for a method whose inference does not split": (
+        ["reconstruct", "--input={aniso}", "--output={tmp}/o.ome.zarr", "--method=emformer", "--process_index=0",
+         "--process_count=2"], "--method=emformer runs in one process; process_count > 1 is for"),
     "--uncertainty equal to the input": (["reconstruct", "--input={aniso}", "--output={out}", "--method=emformer",
                                           "--uncertainty={aniso}"], "is the input"),
     "truncated TIFF": (["reconstruct", "--input={trunc}", "--output={out}"], "is damaged or truncated"),
