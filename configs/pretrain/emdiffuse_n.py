@@ -55,9 +55,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.update({"crop": 64, "batch_size": 8, "eval_crops": 32})
   config.diffusion.update({"mean_fraction": 0.5, "steps": 5})
   config.optim.update({"lr": 5e-4, "warmup_steps": 1000, "schedule": "cosine", "end_fraction": 0.02})
-  # checkpoint_every: about 10 minutes of training at the 1.8 s a step measured beside another training run on
-  # 2 CPU cores (the 30-step smoke run: 0.56 steps/s)
-  config.train.update({"steps": 30000, "log_every": 50, "eval_every": 2000, "checkpoint_every": 400,
+  # checkpoint_every: 7-15 minutes of training at the 2.2-4.5 s a step measured beside another training run on
+  # 2 CPU cores (a resume loses at most that)
+  config.train.update({"steps": 30000, "log_every": 50, "eval_every": 2000, "checkpoint_every": 200,
                        "ema": 0.999, "keep": 2})
   config.infer.update({"mean": "pass", "samples": 8})
   if arg == "tiny":
