@@ -40,7 +40,8 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from experiments.common import SAMPLE2, require_sample2, write_json  # pylint: disable=wrong-import-position
+from experiments.common import (SAMPLE2, cpu_name, require_sample2,  # pylint: disable=wrong-import-position
+                                write_json)
 
 INPAINT_CROP = 128   # lateral crop of the inpainting rows (as experiments/bench_emformer.py)
 
@@ -235,13 +236,12 @@ def main() -> None:
   factors = (4.0,) if args.quick else tuple(float(f) for f in args.factors.split(","))
   crop = 96 if args.quick else args.crop
   minutes = (1.0, 0.5) if args.quick else (args.scratch_minutes, args.fine_tune_minutes)
-  import platform  # pylint: disable=g-import-not-at-top
   inpaint = args.inpaint if args.inpaint is not None else ("1,2,3" if args.method == "emformer" else "")
   gaps = [int(g) for g in inpaint.split(",") if g]
   if gaps and 4.0 not in factors:
     sys.exit("--inpaint measures at x4: include 4 in --factors")
-  result = {"method": args.method, "model": model, "crop": crop, "minutes": {"scratch": minutes[0], "fine_tune": minutes[1]},
-            "machine": platform.processor() or platform.machine()}
+  result = {"method": args.method, "model": model, "crop": crop,
+            "minutes": {"scratch": minutes[0], "fine_tune": minutes[1]}, "machine": cpu_name()}
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
     scratch = (None if not args.scratch_factors else set() if args.scratch_factors == "none" else
