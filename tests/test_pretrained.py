@@ -141,6 +141,7 @@ def test_a_one_factor_model_pretrained_on_a_mixture_fine_tunes_on_the_input(cata
   tuned = json.loads((tmp_path / "w" / "config.json").read_text())
   assert out["route"] == "fine_tune" and tuned["data"]["path"] == str(catalogue["sections"])
   assert tuned["data"]["weights"] is None and tuned["data"]["views"] == "lateral"
+  assert tuned["data"]["frame_spacing"] == 0.0                       # the input's own sections, as they are
   assert io.read_volume(tmp_path / "o.tif")[0].shape == tuple(out["output_shape"])
 
 

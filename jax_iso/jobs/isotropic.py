@@ -95,8 +95,9 @@ class Isotropic:
       fit_crops(config, grid.src, str(opts.input))
     if config.pairs.kind == "any_factor":           # a model of every factor, fine-tuned on this input's
       config.pairs.factors = (grid.factor, grid.factor)
-    for key, one_volume in (("weights", None), ("views", "lateral")):   # a pretrained model's mixture of volumes:
-      if key in config.data:                                             # this volume only
+    # a pretrained model's mixture of volumes and their views: this volume only, its sections as they are
+    for key, one_volume in (("weights", None), ("views", "lateral"), ("frame_spacing", 0.0)):
+      if key in config.data:
         config.data[key] = one_volume
     return config
 
