@@ -1,7 +1,6 @@
 """Inference split across processes (`io.Part`): each writes its rows of one OME-Zarr, and the result equals
 one process's, bit for bit; two real processes under jax.distributed with a local coordinator."""
 import os
-import socket
 import subprocess
 import sys
 
@@ -14,6 +13,8 @@ from jax_iso.degrade import grid
 from jax_iso.errors import UserError
 from jax_iso.infer.tiles import predict_planes
 from jax_iso.io import shared_sink
+
+from local_processes import free_port
 
 SAMPLE = os.path.join(os.path.dirname(io.__file__), "..", "samples", "flyem_medulla_fibsem_10nm_iso_160.tif")
 
@@ -116,12 +117,6 @@ def test_cli_parts_of_a_reconstruction_equal_one_process(tmp_path, capsys):
                                 io.read_volume(tmp_path / "one.ome.zarr")[0])
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_under_jax_distributed_equal_one(tmp_path):
   aniso = tmp_path / "aniso.tif"
@@ -129,7 +124,7 @@ def test_two_processes_under_jax_distributed_equal_one(tmp_path):
   io.write_volume(tmp_path / "iso.tif", volume, (10.0, 10.0, 10.0))
   assert main(["jax-iso", "simulate", f"--input={tmp_path}/iso.tif", f"--output={aniso}", "--factor=4"]) == 0
   assert main(["jax-iso", "reconstruct", f"--input={aniso}", f"--output={tmp_path}/one.ome.zarr"]) == 0
-  port = _free_port()
+  port = free_port()
   env = {**os.environ, "JAX_ISO_PROGRESS": "0", "JAX_PLATFORMS": "cpu"}
   procs = [subprocess.Popen([sys.executable, "-m", "jax_iso", "reconstruct", f"--input={aniso}",
                              f"--output={tmp_path}/two.ome.zarr", "--distributed", f"--coordinator=localhost:{port}",

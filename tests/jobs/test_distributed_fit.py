@@ -15,7 +15,6 @@ level).
 """
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,13 @@ import numpy as np
 import pytest
 
 from jax_iso import io
+from local_processes import distributed_flags, ended, free_port
 from shared_data import write_sample_sections
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS = 6
 ATOL = 1e-5          # intensities in [0, 1]; float32 eps is 1.2e-7 (reason: module docstring)
 TIMEOUT = 400        # seconds a command may take (2 loaded cores: start-up, compiles, 6 steps, inference)
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +50,16 @@ def _reconstruct(crop: pathlib.Path, output: pathlib.Path, *, processes: int) ->
   flags = [f"--input={crop}", f"--output={output}", "--method=unet", "--variant=tiny", f"--train_steps={STEPS}"]
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_ISO_PROGRESS": "0",
          "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-  port, logs, procs = _free_port(), [], []
-  try:
+  port, logs = free_port(), []
+  with ended([]) as procs:
     for i in range(processes):
-      distributed = ["--distributed", f"--coordinator=localhost:{port}", f"--process_count={processes}",
-                     f"--process_index={i}"] if processes > 1 else []
       logs.append(output.parent / f"{output.name}-{i}.log")
       with logs[-1].open("w") as log:
-        procs.append(subprocess.Popen([sys.executable, "-m", "jax_iso", "reconstruct", *flags, *distributed],
+        procs.append(subprocess.Popen([sys.executable, "-m", "jax_iso", "reconstruct", *flags,
+                                       *distributed_flags(port, processes, i)],
                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     deadline = time.monotonic() + TIMEOUT
     codes = [p.wait(timeout=max(1.0, deadline - time.monotonic())) for p in procs]
-  finally:
-    for p in procs:     # a process left hanging (a peer died, a timeout): ended here, by its own id
-      if p.poll() is None:
-        p.kill()
-        p.wait()
   outs = [log.read_text() for log in logs]
   assert codes == [0] * processes, "\n".join(o[-3000:] for o in outs)
   return outs

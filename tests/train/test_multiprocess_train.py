@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,12 +32,6 @@ LOSS_RTOL = 1e-5     # float32 eps is 1.2e-7; a reduction order differing per st
 TIMEOUT = 300        # seconds a training command may take (2 loaded cores, start-up and compiles included)
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("localhost", 0))
-    return s.getsockname()[1]
-
-
 def _train(workdir: pathlib.Path, data: pathlib.Path, *, processes: int, kill_at: int = 0) -> list[str]:
   """Runs `processes` training processes of the tiny U-Net (under jax.distributed when more than one, one CPU
   device each) to the end, or, with `kill_at`, until all have completed the checkpoint of that step, when all
@@ -47,12 +40,12 @@ def _train(workdir: pathlib.Path, data: pathlib.Path, *, processes: int, kill_at
            f"--config.train.steps={STEPS}"]
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_ISO_PROGRESS": "0",
          "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-  port, logs, procs = _free_port(), [], []
+  from local_processes import distributed_flags, ended, free_port  # pylint: disable=g-import-not-at-top
+  port, logs = free_port(), []                                        # (not at the top: this file runs as a script)
   earlier = len(list(workdir.parent.glob(f"{workdir.name}-*.log")))     # of earlier runs in this workdir
-  try:
+  with ended([]) as procs:
     for i in range(processes):
-      distributed = ["--distributed", f"--coordinator=localhost:{port}", f"--process_count={processes}",
-                     f"--process_index={i}"] if processes > 1 else []
+      distributed = distributed_flags(port, processes, i)
       logs.append(workdir.parent / f"{workdir.name}-{earlier + i}.log")
       with logs[-1].open("w") as log:
         procs.append(subprocess.Popen([sys.executable, __file__, str(kill_at), str(logs[-1]), *flags,
@@ -65,11 +58,6 @@ def _train(workdir: pathlib.Path, data: pathlib.Path, *, processes: int, kill_at
     for p in procs if kill_at else []:
       p.send_signal(signal.SIGKILL)
     codes = [p.wait(timeout=max(1.0, deadline - time.monotonic())) for p in procs]
-  finally:
-    for p in procs:     # a process left hanging (a peer died, a timeout): ended here, by its own id
-      if p.poll() is None:
-        p.kill()
-        p.wait()
   outs = [log.read_text() for log in logs]
   expect = [-signal.SIGKILL if kill_at else 0] * processes
   assert codes == expect and all(r.exists() for r in ready if kill_at), "\n".join(o[-3000:] for o in outs)
