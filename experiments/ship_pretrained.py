@@ -2,14 +2,22 @@
 
     python experiments/ship_pretrained.py --workdir=.cache/pretrain/unet --name=unet \\
         --bench=results/bench_pretrained.json --out=/tmp/ship.json
+    python experiments/ship_pretrained.py --workdir=.cache/pretrain/emdiffuse_n --name=emdiffuse_n \\
+        --config=configs/pretrain/emdiffuse_n.py --summary="blind EMDiffuse-n denoiser: ..." \\
+        --bench=results/bench_denoise_pretrained.json --out=/tmp/ship_dn.json
     python experiments/ship_pretrained.py --quick --workdir=W --name=unet --out=/tmp/ship.json  # into a temp folder
 
 The bundle holds the run's latest parameters (the moving average, `train.ema`), exported as `jax-iso export`
 does. The card records the recipe (its config file and command), the steps, the hours (from the run's start in
 `.cache/pretrain/NAME.notes` to its latest checkpoint), the machine (`lscpu` model name) and the scores: those of
-`--bench` (experiments/bench_pretrained.py) when given, and the check that `tests/test_pretrained.py` repeats on
-every CI run: the shipped sample cropped, cut into sections at x4, reconstructed by the model as it is, its PSNR
-against the crop (and cubic's on the same crop). `--quick` writes into a temporary folder instead of the package.
+`--bench` when given (experiments/bench_pretrained.py for an isotropic model, experiments/bench_denoise_pretrained.py
+for a denoiser), and the check that `tests/test_pretrained.py` repeats on every CI run (jax_iso/pretrained/check.py):
+for an isotropic model the shipped sample cropped, cut into sections at x4, reconstructed by the model as it is,
+its PSNR against the crop (and cubic's on the same crop); for a denoiser (emdiffuse_n) 4 sections of 128^2 of the
+sample with Gaussian noise of sigma 0.08 (numpy, fixed seed) written as uint8, denoised by `jobs.denoise` as it
+is (the one-pass posterior mean), its PSNR against the clean crop (and the noisy input's). A denoiser's card has
+no factor range (`factors` null: 2-D sections, any anisotropy) and no default fine-tune (`denoise` without a pair
+uses it as it is). `--quick` writes into a temporary folder instead of the package.
 """
 from __future__ import annotations
 
@@ -31,8 +39,14 @@ sys.path.insert(0, str(ROOT))
 
 from experiments.common import write_json  # pylint: disable=wrong-import-position
 
-CHECK = {"crop": [0, 160, 32, 128, 32, 128], "factor": 4.0}   # of the shipped sample: 160 x 96 x 96, x4
-TOLERANCE_DB = 0.05   # float32 sums differ between CPUs and XLA versions: thousandths of a dB seen; 0.05 is slack
+ISOTROPIC_SUMMARY = "isotropic U-Net for every factor from x2 to x12 (FiLM on the factor)"
+FINE_TUNE_STEPS = 100   # an isotropic model's default fine-tune on a CPU (4x on an accelerator)
+CREDITS = {   # data file prefix: credit (../shared/data/README.md)
+    "flyem_medulla": "FlyEM medulla FIB-SEM (Takemura et al. 2015, CC BY)",
+    "epfl_hippocampus": "EPFL hippocampus FIB-SEM (Lucchi et al. 2012)",
+    "drosophila_l3_vnc": "Drosophila L3 VNC ssTEM (Cardona et al. 2010, CC BY)",
+    "cremi_sstem": "CREMI adult fly brain ssTEM (Funke et al. 2016, cremi.org terms)",
+}
 
 
 def _machine() -> str:
@@ -47,7 +61,8 @@ def _machine() -> str:
 
 def _hours(workdir: pathlib.Path, name: str) -> float | None:
   """Hours of training: from the run's start (its notes file) to its latest checkpoint, less the pauses the
-  notes record (`paused SECONDS`)."""
+  notes record (`paused SECONDS`) before it: a pause that starts at a checkpoint (`paused S (... checkpoint N at
+  ...)`) counts only when N is before the latest one (a pause between sessions after it lies beyond its end)."""
   notes = workdir.parent / f"{name}.notes"
   if not notes.exists():
     return None
@@ -58,30 +73,44 @@ def _hours(workdir: pathlib.Path, name: str) -> float | None:
   start = datetime.datetime.fromisoformat(started.group(1).replace("Z", "+00:00"))
   steps = sorted((p for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
   end = datetime.datetime.fromtimestamp(steps[-1].stat().st_mtime, datetime.timezone.utc)
-  paused = sum(float(s) for s in re.findall(r"paused\s+([0-9.]+)", text))
+  paused = sum(float(s) for s, at in re.findall(r"paused\s+([0-9.]+)(?:\s*\([^)]*?checkpoint\s+(\d+))?", text)
+               if not at or int(at) < int(steps[-1].name))
   previous = sum(float(h) for h in re.findall(r"earlier_hours\s+([0-9.]+)", text))
   return round(previous + ((end - start).total_seconds() - paused) / 3600, 2)
 
 
-def check_score(bundle: pathlib.Path, work: pathlib.Path) -> dict:
-  """The card's check (module docstring), as tests/test_pretrained.py computes it."""
-  from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
-  from jax_iso.degrade import simulate_axial  # pylint: disable=g-import-not-at-top
+def check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -> dict:
+  """An isotropic model's card check (module docstring), as tests/test_pretrained.py computes it."""
+  from jax_iso import jobs  # pylint: disable=g-import-not-at-top
   from jax_iso.metrics import psnr  # pylint: disable=g-import-not-at-top
-  from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top
-  z0, z1, y0, y1, x0, x1 = CHECK["crop"]
-  iso = io.read_volume(FIBSEM_10NM)[0][z0:z1, y0:y1, x0:x1]
-  sections = np.rint(np.asarray(simulate_axial(iso / 255.0, CHECK["factor"], axis=0)) * 255).astype(np.uint8)
-  io.write_volume(work / "s.tif", sections, (10.0 * CHECK["factor"], 10.0, 10.0))
+  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  spec = check.definition(method)
+  iso, sections = check.make_input(method, spec, work)
   scores = {}
-  for label, job in (("psnr", lambda o: jobs.predict(str(bundle), str(work / "s.tif"), o, show_progress=False)),
-                     ("cubic_psnr", lambda o: jobs.reconstruct(str(work / "s.tif"), o, method="cubic",
-                                                               show_progress=False))):
-    out = work / f"{label}.tif"
-    job(str(out))
-    recon = io.read_volume(out)[0]
+  for label, job in (("psnr", lambda o: check.run(str(bundle), method, sections, o)),
+                     ("cubic_psnr", lambda o: _cubic(jobs, sections, o))):
+    recon = job(work / f"{label}.tif")
     scores[label] = round(float(psnr(recon / 255.0, iso[:recon.shape[0]] / 255.0)), 3)
-  return {**CHECK, **scores, "tolerance": TOLERANCE_DB}
+  return {**spec, **scores, "tolerance": check.TOLERANCE_DB}
+
+
+def _cubic(jobs, sections: pathlib.Path, output: pathlib.Path) -> np.ndarray:
+  from jax_iso import io  # pylint: disable=g-import-not-at-top
+  jobs.reconstruct(str(sections), str(output), method="cubic", show_progress=False)
+  return io.read_volume(output)[0]
+
+
+def denoise_check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -> dict:
+  """A denoiser's card check (module docstring): the PSNR of its one-pass mean and of the noisy input."""
+  from jax_iso import io  # pylint: disable=g-import-not-at-top
+  from jax_iso.metrics import psnr  # pylint: disable=g-import-not-at-top
+  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  spec = check.definition(method)
+  clean, noisy = check.make_input(method, spec, work)
+  out = check.run(str(bundle), method, noisy, work / "denoised.tif")
+  return {**spec, "psnr": round(float(psnr(out / 255.0, clean / 255.0)), 3),
+          "noisy_psnr": round(float(psnr(io.read_volume(noisy)[0] / 255.0, clean / 255.0)), 3),
+          "tolerance": check.TOLERANCE_DB}
 
 
 def main() -> None:
@@ -89,51 +118,117 @@ def main() -> None:
   parser.add_argument("--workdir", required=True, help="the pretraining run folder")
   parser.add_argument("--name", default="unet", help="the shipped model's name (its folder)")
   parser.add_argument("--config", default="configs/pretrain/unet.py", help="the recipe, recorded on the card")
-  parser.add_argument("--summary", default="isotropic U-Net for every factor from x2 to x12 (FiLM on the factor)")
-  parser.add_argument("--bench", help="experiments/bench_pretrained.py JSON whose scores go on the card")
-  parser.add_argument("--fine_tune_steps", type=int, default=100, help="the default fine-tune on a CPU")
+  parser.add_argument("--summary", default=ISOTROPIC_SUMMARY)
+  parser.add_argument("--bench", help="experiments/bench_pretrained.py JSON (an isotropic model) or "
+                                      "experiments/bench_denoise_pretrained.py JSON (a denoiser) for the card")
+  parser.add_argument("--fine_tune_steps", type=int, default=None,
+                      help=f"an isotropic model's default fine-tune on a CPU (default {FINE_TUNE_STEPS}); a "
+                           "denoiser has none (it is fine-tuned only on a pair, with train_steps given)")
   parser.add_argument("--out", help="JSON file to write (the card)")
   parser.add_argument("--quick", action="store_true", help="write into a temporary folder, not the package")
   args = parser.parse_args()
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
   from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as tmp:
+    folder = pathlib.Path(tmp) / "shipped" if args.quick else pretrained.FOLDER
+    card = ship(args.workdir, args.name, folder=folder, recipe=args.config, summary=args.summary, bench=args.bench,
+                fine_tune_steps=args.fine_tune_steps)
+  write_json(args.out, card)
+
+
+def ship(workdir: str | os.PathLike, name: str, *, folder: str | os.PathLike, recipe: str = "configs/pretrain/unet.py",
+         summary: str = ISOTROPIC_SUMMARY, bench: str | None = None, fine_tune_steps: int | None = None) -> dict:
+  """Exports `workdir`'s latest parameters into `folder/NAME` (replacing it) with the card (card.json and
+  card.md, module docstring); returns the card."""
   from jax_iso.models.loader import load_model  # pylint: disable=g-import-not-at-top
+  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
   from jax_iso.train.export import export_bundle  # pylint: disable=g-import-not-at-top
-  workdir = pathlib.Path(args.workdir)
-  loaded = load_model(workdir)
-  config = loaded.config
-  lo, hi = config.pairs.factors if "factors" in config.pairs else (config.pairs.factor, config.pairs.factor)
+  workdir = pathlib.Path(workdir)
   with tempfile.TemporaryDirectory() as tmp:
     tmp = pathlib.Path(tmp)
-    bundle = export_bundle(workdir, tmp / args.name)
-    card = {"method": config.method, "default_for": [config.method], "summary": args.summary,
-            "factors": [lo, hi], "steps": loaded.step, "total_steps": int(config.train.steps),
-            "hours": _hours(workdir, args.name), "machine": _machine(), "recipe": args.config,
-            "command": f"jax-iso train --config={args.config} --workdir={args.workdir}",
+    bundle = export_bundle(workdir, tmp / name)
+    loaded = load_model(bundle)             # what was exported (a live run may have moved on since)
+    config = loaded.config
+    denoiser = check.task(config.method) == "denoise"
+    if denoiser and fine_tune_steps is not None:
+      print(f"fine_tune_steps={fine_tune_steps} is not used: a denoiser is fine-tuned only on a pair, with "
+            "train_steps given")
+    if denoiser:
+      factors, fine_tune = None, None
+    else:
+      steps = FINE_TUNE_STEPS if fine_tune_steps is None else fine_tune_steps
+      lo, hi = config.pairs.factors if "factors" in config.pairs else (config.pairs.factor, config.pairs.factor)
+      factors, fine_tune = [lo, hi], {"cpu": steps, "default": 4 * steps}
+    card = {"method": config.method, "default_for": [config.method], "summary": summary,
+            "factors": factors, "steps": loaded.step, "total_steps": int(config.train.steps),
+            "hours": _hours(workdir, name), "machine": _machine(), "recipe": recipe,
+            "command": f"jax-iso train --config={recipe} --workdir={workdir}",
             "data": [pathlib.Path(p).name for p in str(config.data.path).split(",")],
-            "weights": list(config.data.get("weights") or ()),
-            "fine_tune_steps": {"cpu": args.fine_tune_steps, "default": 4 * args.fine_tune_steps},
-            "check": check_score(bundle, tmp)}
-    if args.bench:
-      bench = json.loads(pathlib.Path(args.bench).read_text())
-      card["bench"] = {"file": args.bench, "simulated": bench.get("simulated"), "real": bench.get("real"),
-                       "inpainting": bench.get("inpainting"), "crop": bench.get("crop"),
-                       "minutes": bench.get("minutes")}
-    x4 = card["check"]
-    card["score_line"] = (f"check: {x4['psnr']:.2f} dB at x4 on the shipped sample (cubic {x4['cubic_psnr']:.2f})")
+            "weights": list(config.data.get("weights") or ())}
+    if denoiser:
+      card["held_out"] = list(_held_out(recipe))
+    card["fine_tune_steps"] = fine_tune
+    card["check"] = (denoise_check_score if denoiser else check_score)(bundle, config.method, tmp)
+    if bench:
+      card["bench"] = (_denoise_bench if denoiser else _isotropic_bench)(bench, json.loads(
+          pathlib.Path(bench).read_text()))
+      if card["bench"].get("step") not in (None, loaded.step):
+        print(f"note: {bench} measured step {card['bench']['step']}; the bundle is step {loaded.step}")
+    card["score_line"] = _score_line(card)
     (bundle / "card.json").write_text(json.dumps(card, indent=1) + "\n")
-    (bundle / "card.md").write_text(card_markdown(args.name, card))
-    target = (tmp / "shipped" if args.quick else pretrained.FOLDER) / args.name
+    (bundle / "card.md").write_text(card_markdown(name, card))
+    target = pathlib.Path(folder) / name
     target.parent.mkdir(exist_ok=True)
     if target.exists():
       shutil.rmtree(target)
     shutil.copytree(bundle, target)
-    print(f"shipped {args.name} (step {loaded.step}) to {target}")
-  write_json(args.out, card)
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    print(f"shipped {name} (step {loaded.step}, {size / 2**20:.2f} MiB) to {target}")
+  return card
+
+
+def _held_out(recipe: str) -> tuple[str, ...]:
+  """The recipe module's HELD_OUT volumes (configs/pretrain/NAME.py), or none."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  module = recipe.split(":")[0].removesuffix(".py").replace("/", ".")
+  try:
+    return tuple(getattr(importlib.import_module(module), "HELD_OUT", ()))
+  except ImportError:
+    return ()
+
+
+def _isotropic_bench(file: str, bench: dict) -> dict:
+  return {"file": file, "simulated": bench.get("simulated"), "real": bench.get("real"),
+          "inpainting": bench.get("inpainting"), "crop": bench.get("crop"), "minutes": bench.get("minutes")}
+
+
+def _denoise_bench(file: str, bench: dict) -> dict:
+  """experiments/bench_denoise_pretrained.py's numbers, per noise: PSNR / SSIM and seconds per section of BM3D
+  (sigma given), the one-pass mean and the mean of K samples, and the noisy input's PSNR."""
+  rows = {}
+  for noise, row in bench["rows"].items():
+    rows[noise] = {"noisy": row["noisy"]["psnr"], "spearman": row.get("calibration", {}).get("spearman_blocks")}
+    for key in ("bm3d", "one_pass", "mean_k"):
+      rows[noise][key] = {"psnr": row[key]["psnr"], "ssim": row[key].get("ssim"),
+                          "seconds": row[key].get("seconds_per_section")}
+  return {"file": file, "step": bench.get("step"), "test": bench.get("test"), "k": bench.get("k"),
+          "sampler": bench.get("sampler"), "cpu": bench.get("cpu"), "cores": bench.get("cores"), "rows": rows}
+
+
+def _score_line(card: dict) -> str:
+  check = card["check"]
+  if "noisy_psnr" not in check:
+    return f"check: {check['psnr']:.2f} dB at x4 on the shipped sample (cubic {check['cubic_psnr']:.2f})"
+  z0, z1, y0, y1, x0, x1 = check["crop"]
+  return (f"check: {check['psnr']:.2f} dB denoising Gaussian noise of sigma {check['sigma']:g} on {z1 - z0} sections "
+          f"of {y1 - y0}x{x1 - x0} of the shipped sample (noisy input {check['noisy_psnr']:.2f})")
 
 
 def card_markdown(name: str, card: dict) -> str:
   """The model card a person reads (`jax-iso models --name=NAME`)."""
+  from jax_iso.pretrained import check as card_check  # pylint: disable=g-import-not-at-top
+  if card_check.task(card["method"]) == "denoise":
+    return denoiser_markdown(name, card)
   check = card["check"]
   lines = [f"# {name}: {card['summary']}", "",
            f"- method: `{card['method']}` (`jax-iso reconstruct --method={card['method']}` starts from it; "
@@ -176,6 +271,45 @@ def card_markdown(name: str, card: dict) -> str:
     for volume, row in bench["real"].items():
       lines.append(f"| {volume} | " + " | ".join(f"{row[k]['psnr']:.2f}" for k in
                                                    ("cubic", "scratch", "pretrained", "fine_tuned")) + " |")
+    lines.append("")
+  return "\n".join(lines)
+
+
+def denoiser_markdown(name: str, card: dict) -> str:
+  """The card of a denoiser (a model of 2-D sections: no factor range, no default fine-tune)."""
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  check = card["check"]
+  z0, z1, y0, y1, x0, x1 = check["crop"]
+  credits = [c for prefix, c in CREDITS.items() if any(d.startswith(prefix) for d in card["data"])]
+  held_out = ", ".join(card.get("held_out") or ()) or "none named"
+  lines = [f"# {name}: {card['summary']}", "",
+           f"- method: `{card['method']}` (`jax-iso denoise --input=NOISY --output=OUT` uses it when no training "
+           f"data is given; `--init={name}` names it; `--init=pretrained --train_steps=N` with `--train_noisy` and "
+           "`--train_clean` fine-tunes it on a registered pair)",
+           f"- input: {pretrained.serves(card)} (every section is denoised on its own); blind: the noise is not given",
+           "- output: the one-pass posterior mean (`--mean=pass`, one network evaluation); `--samples=K` with "
+           "`--uncertainty` / `--flags` draws samples for the uncertainty only",
+           f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
+           f"{card['hours']} h on {card['machine']}",
+           f"- command: `{card['command']}`",
+           "- default fine-tune: none (without a pair it is used as it is)",
+           f"- data (held out: {held_out}): " + ", ".join(
+               f"{d} (weight {w:g})" for d, w in zip(card["data"], card["weights"] or [1.0] * len(card["data"]))),
+           f"  Credits: {'; '.join(credits) or 'see the data files'}; see ../shared/data/README.md",
+           f"- check (CI repeats it): the shipped sample's {check['crop']} crop ({z1 - z0} sections of "
+           f"{y1 - y0}x{x1 - x0}), Gaussian noise of sigma {check['sigma']:g} on [0, 1] (numpy seed {check['seed']}) "
+           f"written as uint8, denoised as it is: {check['psnr']:.3f} dB (noisy input {check['noisy_psnr']:.3f}), "
+           f"tolerance {check['tolerance']} dB. The sample is a crop of FlyEM sample1: this checks the model as "
+           "shipped, not how it generalizes", ""]
+  bench = card.get("bench")
+  if bench and bench.get("rows"):
+    lines += [f"## Held-out FlyEM sample2 ({bench['test']}; step {bench['step']}; `{bench['file']}`)", "",
+              f"PSNR dB (seconds per section on {bench['cpu']}, {bench['cores']} cores); BM3D is given the true "
+              "noise level", "",
+              f"| noise | noisy | BM3D | one pass | mean of {bench['k']} samples |", "|---|---|---|---|---|"]
+    for noise, row in bench["rows"].items():
+      cells = [f"{row[k]['psnr']:.2f} ({row[k]['seconds']:.2f} s)" for k in ("bm3d", "one_pass", "mean_k")]
+      lines.append(f"| {noise} | {row['noisy']:.2f} | " + " | ".join(cells) + " |")
     lines.append("")
   return "\n".join(lines)
 

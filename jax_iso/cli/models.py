@@ -22,11 +22,18 @@ def main(fv: flags.FlagValues) -> int:
     return 0
   for name, model in models.items():
     card = model.card
-    lo, hi = card.get("factors", (None, None))
     print(f"{name}: {card.get('summary', model.method)}")
-    factors = f"factor x{lo:g} only" if lo == hi else f"factors x{lo:g} to x{hi:g}"
-    print(f"  method {model.method}, {factors}; {card.get('steps')} steps "
+    print(f"  method {model.method}, {pretrained.serves(card)}; {card.get('steps')} steps "
           f"({card.get('hours')} h on {card.get('machine')}); {card.get('score_line', '')}".rstrip("; "))
-    print(f"  use: jax-iso reconstruct --method={model.method} (the default start), jax-iso predict --model={name}; "
-          f"card: jax-iso models --name={name}")
+    print(f"  use: {_use(name, model.method)}; card: jax-iso models --name={name}")
   return 0
+
+
+def _use(name: str, method: str) -> str:
+  """The commands that use the shipped model `name` of `method`."""
+  from jax_iso import methods  # pylint: disable=g-import-not-at-top
+  task = methods.get(method).task
+  if task == "isotropic":
+    return f"jax-iso reconstruct --method={method} (the default start), jax-iso predict --model={name}"
+  return (f"jax-iso {methods.COMMANDS[task]} --input=IN --output=OUT (the default when no training data is given), "
+          f"--init={name}")

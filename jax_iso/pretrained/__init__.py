@@ -5,8 +5,10 @@ parameters (an orbax bundle: `bundle.json` + `params/`) and its model card (`car
     for_method("unet")        # the one a method starts from with init="pretrained", or None
     get("unet")               # by name; UserError naming the shipped ones
     resolve("unet")           # a shipped model's folder; any other path comes back as it is
+    serves(card)              # what input a model serves, in words: "factors x2 to x12", "2-D sections, ..."
 
-The recipes that trained them are configs in `configs/pretrain/`.
+The recipes that trained them are configs in `configs/pretrain/`; the check each card states, which CI repeats,
+is `check.py`'s.
 """
 from __future__ import annotations
 
@@ -49,6 +51,17 @@ def get(name: str) -> Shipped:
     raise UserError(f"no shipped model is called {name!r}; the shipped models: {', '.join(models) or 'none'} "
                     "(`jax-iso models` lists them)")
   return models[name]
+
+
+def serves(card: dict) -> str:
+  """The input a model of `card` serves, in words: its anisotropy factors (an isotropic method's card
+  `factors`), or, for a model of 2-D sections (a denoiser: `factors` null), any anisotropy."""
+  factors = card.get("factors")
+  if factors:
+    lo, hi = (float(f) for f in factors)
+    return f"factor x{lo:g} only" if lo == hi else f"factors x{lo:g} to x{hi:g}"
+  from jax_iso import methods  # pylint: disable=g-import-not-at-top
+  return "any factor" if methods.get(card["method"]).task == "isotropic" else "2-D sections, any anisotropy"
 
 
 def resolve(name_or_path: str) -> str:

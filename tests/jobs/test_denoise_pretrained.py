@@ -73,11 +73,13 @@ def test_samples_make_the_uncertainty_map_beside_the_one_pass_mean(files):
 
 
 def test_no_training_input_uses_the_shipped_model(files, tmp_path, monkeypatch, capsys):
-  """With a model shipped for emdiffuse_n (the tiny bundle, as jax_iso/pretrained/emdiffuse_n/ would hold it),
+  """With a model shipped for emdiffuse_n (the tiny bundle, as jax_iso/pretrained/emdiffuse_n/ would hold it,
+  its card's fields as experiments/ship_pretrained.py writes a denoiser's: no factor range, no default fine-tune),
   `jax-iso denoise --input --output` needs nothing else, and writes what --init=BUNDLE writes."""
   shipped = tmp_path / "emdiffuse_n"
   shutil.copytree(files["bundle"], shipped)
-  (shipped / "card.json").write_text(json.dumps({"method": "emdiffuse_n", "default_for": ["emdiffuse_n"]}))
+  (shipped / "card.json").write_text(json.dumps({"method": "emdiffuse_n", "default_for": ["emdiffuse_n"],
+                                                 "factors": None, "fine_tune_steps": None}))
   monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
   out = tmp_path / "out.tif"
   assert main(["jax-iso", "denoise", f"--input={files['noisy']}", f"--output={out}"]) == 0

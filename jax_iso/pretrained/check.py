@@ -1,0 +1,78 @@
+"""The check a shipped model's card states and CI repeats: an input made from the shipped sample
+(`jax_iso.samples.FIBSEM_10NM`), its clean reference, and the model's output of it through the job a user runs,
+the model as it is (no fine-tune). `experiments/ship_pretrained.py` scores it when it writes the card;
+`tests/test_pretrained.py` scores it again on its own (its own PSNR of this output) and compares.
+
+- an isotropic method (`ISOTROPIC`): the sample's 160 x 96 x 96 crop cut into sections at x4
+  (`degrade.simulate_axial`), written as uint8 at 40 x 10 x 10 nm, reconstructed by `jobs.predict`; the
+  reference is the crop (the card also states cubic's PSNR on it);
+- a denoiser (`DENOISE`): 4 sections of 128^2 of the sample, white Gaussian noise of sigma 0.08 on [0, 1]
+  intensities drawn by numpy with a fixed seed (the same on every machine and JAX version), clipped and written as
+  uint8, denoised by `jobs.denoise` (the model's default output: the one-pass posterior mean); the reference is
+  the clean crop (the card also states the noisy input's PSNR).
+
+    check = definition("emdiffuse_n")               # what the card's `check` records beside the scores
+    reference, path = make_input("emdiffuse_n", check, folder)   # uint8 reference, input file written in folder
+    out = run(model, "emdiffuse_n", path, folder / "out.tif")     # the model's output (uint8 array)
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+
+import numpy as np
+
+from jax_iso.errors import UserError
+
+ISOTROPIC = {"crop": [0, 160, 32, 128, 32, 128], "factor": 4.0}   # of the shipped sample: 160 x 96 x 96, x4
+DENOISE = {"crop": [78, 82, 16, 144, 16, 144], "noise": "gaussian", "sigma": 0.08, "seed": 0}   # 4 x 128^2
+TOLERANCE_DB = 0.05   # float32 sums differ between CPUs and XLA versions: thousandths of a dB seen; 0.05 is slack
+_CHECKS = {"isotropic": ISOTROPIC, "denoise": DENOISE}
+_SPACING_NM = 10.0    # the shipped sample's voxels
+
+
+def task(method: str) -> str:
+  """The task of `method` ("isotropic", "denoise", ...), which decides the check."""
+  from jax_iso import methods  # pylint: disable=g-import-not-at-top
+  return methods.get(method).task
+
+
+def definition(method: str) -> dict:
+  """The check of a model of `method` (a copy of `ISOTROPIC` or `DENOISE`); UserError for a task without one."""
+  kind = task(method)
+  if kind not in _CHECKS:
+    raise UserError(f"no card check is defined for method={method} (a {kind} method); the checks: "
+                    f"{', '.join(_CHECKS)} (jax_iso/pretrained/check.py)")
+  return {k: list(v) if isinstance(v, list) else v for k, v in _CHECKS[kind].items()}
+
+
+def make_input(method: str, check: Mapping, folder: str | os.PathLike) -> tuple[np.ndarray, pathlib.Path]:
+  """The clean reference (uint8, the sample's crop) and the check's input, written as `folder/check_input.tif`."""
+  from jax_iso import io  # pylint: disable=g-import-not-at-top
+  from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top
+  definition(method)                      # a task without a check is refused here
+  z0, z1, y0, y1, x0, x1 = check["crop"]
+  clean = np.asarray(io.read_volume(FIBSEM_10NM)[0][z0:z1, y0:y1, x0:x1])
+  if task(method) == "isotropic":
+    from jax_iso.degrade import simulate_axial  # pylint: disable=g-import-not-at-top
+    data = np.asarray(simulate_axial(clean / 255.0, check["factor"], axis=0))
+    spacing = (_SPACING_NM * check["factor"], _SPACING_NM, _SPACING_NM)
+  else:                                   # a denoiser
+    noise = np.random.default_rng(int(check["seed"])).normal(0.0, float(check["sigma"]), clean.shape)
+    data = np.clip(clean / 255.0 + noise, 0.0, 1.0)
+    spacing = (_SPACING_NM,) * 3
+  path = pathlib.Path(folder) / "check_input.tif"
+  io.write_volume(path, np.rint(data * 255).astype(np.uint8), spacing)
+  return clean, path
+
+
+def run(model: str, method: str, path: str | os.PathLike, output: str | os.PathLike) -> np.ndarray:
+  """The output of `model` (a shipped model's name or a bundle) on the check's input at `path`, written to
+  `output` by the job a user runs, the model as it is: `jobs.predict` (isotropic) or `jobs.denoise`."""
+  from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
+  if task(method) == "isotropic":
+    jobs.predict(str(model), str(path), str(output), show_progress=False)
+  else:
+    jobs.denoise(str(path), str(output), init=str(model), show_progress=False)
+  return np.asarray(io.read_volume(output)[0])
