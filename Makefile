@@ -14,22 +14,27 @@ STAMP := $(BIN)/.jax_iso-installed
 
 # Persistent XLA compilation cache: repeated compiles (tests, demo reruns) come from disk.
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
-# `make test`: the suite without the tests marked slow (about 15 minutes on 2 cores from a fresh clone);
-# `make test-slow`: the slow ones alone (end-to-end fits of every method, ~60 minutes); `make test-all`: both.
+# `make test`: the suite without the tests marked slow (about 12 minutes on 2 cores from a fresh clone);
+# `make test-slow`: the slow ones (end-to-end fits, accelerator_check.py --quick, training across processes) less
+# those marked long; `make test-long`: the long ones (the other methods of a parametrized family, the notebook, the
+# distributed fit); `make test-all`: everything. CI (.ci/run) runs `make test` and `make test-slow`.
 # e.g. make test PYTEST_ARGS='-k tiles' for part of it
 PYTEST_ARGS ?=
 PYTEST := $(PY) -m pytest -q --durations=25
 
-.PHONY: demo test test-slow test-all install clean
+.PHONY: demo test test-slow test-long test-all install clean
 
 demo: $(STAMP)
 	$(BIN)/jax-iso demo --out_dir=demo_output
 
 test: $(STAMP)
-	$(PYTEST) -m "not slow" $(PYTEST_ARGS) tests
+	$(PYTEST) -m "not slow and not long" $(PYTEST_ARGS) tests
 
 test-slow: $(STAMP)
-	$(PYTEST) -m slow $(PYTEST_ARGS) tests
+	$(PYTEST) -m "slow and not long" $(PYTEST_ARGS) tests
+
+test-long: $(STAMP)
+	$(PYTEST) -m long $(PYTEST_ARGS) tests
 
 test-all: $(STAMP)
 	$(PYTEST) $(PYTEST_ARGS) tests

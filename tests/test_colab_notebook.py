@@ -15,6 +15,7 @@ NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "colab_
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_notebook_runs_and_writes_volume_pictures_and_bundle(tmp_path, monkeypatch):
   monkeypatch.setenv("JAX_ISO_NOTEBOOK_QUICK", "1")
   monkeypatch.setenv("JAX_ISO_NOTEBOOK_WORK", str(tmp_path))

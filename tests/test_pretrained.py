@@ -1,8 +1,9 @@
 """Shipped (pretrained) models: the catalogue, the routes that start from them, and each shipped model's card.
 
 The mechanics are tested on a tiny model pretrained here the way `configs/pretrain/unet.py` pretrains the real
-one (a factor drawn per crop, the factor told to the network) and placed in a temporary catalogue; the models
-that really ship are checked against the score their card states."""
+one (a factor drawn per crop, the factor told to the network) and placed in a temporary catalogue, and on a tiny
+blind denoiser (`configs/pretrain/emdiffuse_n.py:tiny`) shipped by `experiments/ship_pretrained.py`; the models
+that really ship are checked against the score their card states (jax_iso/pretrained/check.py)."""
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from jax_iso import io, jobs, pretrained
 from jax_iso.cli.main import main
 from jax_iso.degrade import simulate_axial
 from jax_iso.metrics import psnr
+from jax_iso.pretrained import check
 from jax_iso.samples import FIBSEM_10NM
 from jax_iso.train.export import export_bundle
 
@@ -125,6 +127,7 @@ def test_a_shipped_model_that_does_not_serve_the_factor_is_the_default_no_longer
   assert code == 2 and len(err) == 1 and "the shipped x2unet model serves x2 to x3 but" in err[0], err
 
 
+@pytest.mark.long
 def test_a_one_factor_model_pretrained_on_a_mixture_fine_tunes_on_the_input(catalogue, tmp_path):
   """configs/pretrain/emformer.py's kind of model (a weighted mixture of volumes, one data.factor): a fine-tune
   trains on the input alone, at the input's own factor, and inpaints its lost sections."""
@@ -171,18 +174,97 @@ def test_a_shipped_model_exports_to_the_zoo_at_a_factor(shipped, tmp_path):
   assert out.exists()
 
 
+def _check_again(name, folder):
+  """The card's check of the shipped model `name`, computed again: (its PSNR, what the card compares it with
+  and that one's PSNR here). The input and the model's output come from jax_iso/pretrained/check.py, through the
+  job a user runs; the PSNRs are this test's own."""
+  model = pretrained.get(name)
+  card = model.card["check"]
+  reference, path = check.make_input(model.method, card, folder)
+  out = check.run(name, model.method, path, folder / "o.tif")
+  got = psnr(out / 255.0, reference[:out.shape[0]] / 255.0)
+  if check.task(model.method) == "denoise":      # the noisy input, as it was written
+    return got, "noisy_psnr", psnr(io.read_volume(path)[0] / 255.0, reference / 255.0)
+  return got, "cubic_psnr", card["cubic_psnr"]    # cubic is the card's (its own job, not the model's)
+
+
 @pytest.mark.parametrize("name", list(pretrained.shipped()))
 def test_each_shipped_model_gives_the_score_its_card_states(name, tmp_path):
-  """The card's check: the shipped sample cropped, cut into sections at the card's factor, reconstructed by the
-  model as it is; its PSNR against the crop, within the card's tolerance (XLA's float32 sums differ slightly
-  between CPUs: a few thousandths of a dB)."""
-  model = pretrained.get(name)
-  check = model.card["check"]
-  z0, z1, y0, y1, x0, x1 = check["crop"]
-  iso = io.read_volume(FIBSEM_10NM)[0][z0:z1, y0:y1, x0:x1]
-  sections = np.rint(np.asarray(simulate_axial(iso / 255.0, check["factor"], axis=0)) * 255).astype(np.uint8)
-  io.write_volume(tmp_path / "s.tif", sections, (10.0 * check["factor"], 10.0, 10.0))
-  out = jobs.predict(name, str(tmp_path / "s.tif"), str(tmp_path / "o.tif"), show_progress=False)
-  got = psnr(io.read_volume(tmp_path / "o.tif")[0] / 255.0, iso[:out["output_shape"][0]] / 255.0)
-  assert got == pytest.approx(check["psnr"], abs=check["tolerance"]), (got, check)
-  assert got > check["cubic_psnr"]                  # and it beats cubic there, as the card says
+  """The card's check, the model as it is, within the card's tolerance (XLA's float32 sums differ slightly between
+  CPUs: a few thousandths of a dB): an isotropic model reconstructs the shipped sample cut into sections at the
+  card's factor and beats cubic there; a denoiser denoises 4 sections of it under Gaussian noise (sigma 0.08,
+  numpy's fixed seed) and beats the noisy input."""
+  card = pretrained.get(name).card["check"]
+  got, baseline, value = _check_again(name, tmp_path)
+  assert got == pytest.approx(card["psnr"], abs=card["tolerance"]), (got, card)
+  assert value == pytest.approx(card[baseline], abs=card["tolerance"]), (value, card)
+  assert got > value                  # and it beats the baseline there, as the card says
+
+
+def _ship(run, name, folder, **settings):
+  from experiments import ship_pretrained  # pylint: disable=g-import-not-at-top
+  return ship_pretrained.ship(run, name, folder=folder, **settings)
+
+
+def test_shipping_an_isotropic_run_writes_its_card(catalogue, tmp_path, monkeypatch, capsys):
+  """experiments/ship_pretrained.py on the tiny U-Net's run: a factor range, the default fine-tune, the x4 check
+  (which this test's own computation repeats)."""
+  card = _ship(catalogue["root"] / "run", "shippedunet", tmp_path / "models")
+  assert card["method"] == "unet" and card["default_for"] == ["unet"] and card["factors"] == [2.0, 12.0]
+  assert card["fine_tune_steps"] == {"cpu": 100, "default": 400} and card["steps"] == 6
+  assert set(card["check"]) == {"crop", "factor", "psnr", "cubic_psnr", "tolerance"}
+  assert card["score_line"].startswith(f"check: {card['check']['psnr']:.2f} dB at x4 on the shipped sample")
+  assert "- factors: x2 to x12, any fraction" in (tmp_path / "models" / "shippedunet" / "card.md").read_text()
+  monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
+  got, _, _ = _check_again("shippedunet", tmp_path)
+  assert got == pytest.approx(card["check"]["psnr"], abs=card["check"]["tolerance"])
+  capsys.readouterr()
+
+
+@pytest.fixture(scope="module")
+def denoiser_run(tmp_path_factory):
+  """A run of configs/pretrain/emdiffuse_n.py:tiny (4 steps) on the shipped sample, its three views."""
+  from configs.pretrain import emdiffuse_n as recipe  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp("denoiser")
+  config = recipe.get_config("tiny")
+  with config.unlocked():
+    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
+  jobs.train(config, root / "run", show_progress=False)
+  return root / "run"
+
+
+def test_a_shipped_denoiser_has_a_card_of_its_own_and_serves_denoise(denoiser_run, tmp_path, monkeypatch, capsys):
+  """experiments/ship_pretrained.py on a denoiser's run: no factor range and no default fine-tune, the noisy
+  check (its PSNR and the noisy input's, both repeated here), the bench table; `jax-iso models` shows it as a
+  model of 2-D sections, and `jax-iso denoise --input --output` alone uses it as it is."""
+  bench = "results/bench_denoise_pretrained_step400_quick.json"
+  card = _ship(denoiser_run, "tinydenoiser", tmp_path / "models", recipe="configs/pretrain/emdiffuse_n.py",
+               summary="a tiny blind denoiser (tests)", bench=bench, fine_tune_steps=100)
+  assert card["method"] == "emdiffuse_n" and card["default_for"] == ["emdiffuse_n"] and card["steps"] == 4
+  assert card["factors"] is None and card["fine_tune_steps"] is None
+  assert card["held_out"] == ["flyem_medulla_fibsem_10nm_iso_sample2.tif", "cremi_sstem_crop_isovem_test.tif"]
+  got = card["check"]
+  assert {k: got[k] for k in ("crop", "noise", "sigma", "seed", "tolerance")} == {
+      "crop": [78, 82, 16, 144, 16, 144], "noise": "gaussian", "sigma": 0.08, "seed": 0, "tolerance": 0.05}
+  assert 21.0 < got["noisy_psnr"] < 22.5            # sigma 0.08: 21.9 dB, a little more where clipping cuts it
+  assert card["score_line"] == (f"check: {got['psnr']:.2f} dB denoising Gaussian noise of sigma 0.08 on 4 sections "
+                                f"of 128x128 of the shipped sample (noisy input {got['noisy_psnr']:.2f})")
+  rows = card["bench"]["rows"]
+  assert card["bench"]["step"] == 400 and rows["gaussian 0.08"]["one_pass"]["psnr"] == 29.863
+  md = (tmp_path / "models" / "tinydenoiser" / "card.md").read_text()
+  assert "2-D sections, any anisotropy" in md and "x4" not in md and "factor" not in md
+  assert "| gaussian 0.08 | 21.95 | 30.36 (3.03 s) | 29.86 (0.94 s) | 23.08 (49.89 s) |" in md
+  monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
+  assert pretrained.for_method("emdiffuse_n").name == "tinydenoiser"
+  psnr_here, baseline, noisy = _check_again("tinydenoiser", tmp_path)
+  assert psnr_here == pytest.approx(got["psnr"], abs=got["tolerance"]) and baseline == "noisy_psnr"
+  assert noisy == pytest.approx(got["noisy_psnr"], abs=got["tolerance"])
+  capsys.readouterr()
+  assert main(["jax-iso", "models"]) == 0
+  out = capsys.readouterr().out
+  assert "method emdiffuse_n, 2-D sections, any anisotropy; 4 steps" in out and "x4" not in out
+  assert "use: jax-iso denoise --input=IN --output=OUT (the default when no training data is given)" in out
+  assert main(["jax-iso", "denoise", f"--input={tmp_path / 'check_input.tif'}", f"--output={tmp_path / 'd.tif'}"]) == 0
+  assert "the shipped model tinydenoiser" in capsys.readouterr().out
+  np.testing.assert_array_equal(io.read_volume(tmp_path / "d.tif")[0], io.read_volume(tmp_path / "o.tif")[0])
+  assert io.provenance(tmp_path / "d.tif")["model_route"] == "load"

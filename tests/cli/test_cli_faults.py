@@ -127,7 +127,8 @@ def test_hdf5_dataset_through_predict_evaluate_and_validate(data, tmp_path, caps
 @pytest.mark.slow
 # one learned method per strategy (a2i shares the U-Net's planes, vemdiffuse_a the diffusion of vemdiffuse_i, which
 # also reads its --train_iso from the file): every job derives its paths from the input in one pipeline
-@pytest.mark.parametrize("method", ["unet", "emformer", "vemdiffuse_i"])
+@pytest.mark.parametrize("method", ["unet", pytest.param("emformer", marks=pytest.mark.long),
+                                    pytest.param("vemdiffuse_i", marks=pytest.mark.long)])
 def test_hdf5_dataset_with_every_learned_strategy(data, tmp_path, method):
   entry = methods.get(method)
   iso = {"train_iso": f"{data['h5']}/iso"} if entry.train_iso else {}
@@ -138,6 +139,7 @@ def test_hdf5_dataset_with_every_learned_strategy(data, tmp_path, method):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_hdf5_dataset_through_simulate_restore_and_denoise(data, tmp_path, capsys):
   dataset = f"{data['h5']}/iso"
   assert main(["jax-iso", "simulate", f"--input={dataset}", f"--output={tmp_path}/s.tif", "--factor=2"]) == 0

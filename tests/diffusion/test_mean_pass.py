@@ -31,6 +31,7 @@ def _net(params, cond, z, level):
 
 
 @pytest.mark.slow   # compiles the network (10-25 s on 2 busy cores)
+@pytest.mark.long
 def test_loss_with_the_mean_term_equals_an_independent_computation():
   x = jax.random.uniform(jax.random.key(1), (4, 16, 16))
   y = jnp.clip(x + 0.1 * jax.random.normal(jax.random.key(7), x.shape), 0, 1)     # the condition (noisy)

@@ -54,6 +54,7 @@ def _tiled(draw, image, tile, overlap):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_two_tilings_of_a_512_image_agree(trained):
   objective, params, image, clean = trained
   draw = make_tile_sampler(objective, NET, params, jax.random.key(3), samples=1)

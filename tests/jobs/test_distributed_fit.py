@@ -66,6 +66,7 @@ def _reconstruct(crop: pathlib.Path, output: pathlib.Path, *, processes: int) ->
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_two_processes_fit_together_and_write_the_one_process_output(crop, tmp_path):
   one, two = tmp_path / "one.ome.zarr", tmp_path / "two.ome.zarr"
   _reconstruct(crop, one, processes=1)

@@ -171,6 +171,7 @@ def test_demo_fits_the_learned_method_and_rerun_resumes(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_reconstruct_with_a2i_fits_on_the_input_and_writes_the_isotropic_grid(tmp_path):
   aniso = tmp_path / "x4.tif"
   jobs.simulate(str(FIBSEM_10NM), str(aniso), factor=4.0)

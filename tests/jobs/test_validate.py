@@ -69,6 +69,7 @@ def test_learned_methods_fit_on_the_kept_sections_with_their_profile(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_emformer_validates_with_thin_sections(tmp_path):
   """The clip pairs take the held-out section profile too (EMformer at twice the factor, on real EM)."""
   from jax_iso.samples import FIBSEM_10NM  # pylint: disable=g-import-not-at-top

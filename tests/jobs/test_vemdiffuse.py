@@ -36,6 +36,7 @@ def test_vemdiffuse_a_fits_on_the_input_and_samples_the_section_grid(volumes, tm
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_vemdiffuse_i_learns_on_the_isotropic_volume(volumes, tmp_path):
   out = jobs.reconstruct(str(volumes / "x2.5.tif"), str(tmp_path / "iso.tif"), method="vemdiffuse_i", train_steps=2,
                          variant="tiny", train_iso=str(volumes / "iso.tif"), workdir=str(tmp_path / "run"),

@@ -105,6 +105,7 @@ def test_bad_fields(field, value, words):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_tiny_denoising_fit_on_real_em_lowers_the_loss():
   vol = np.asarray(read_volume(FIBSEM_10NM)[0])
   rng = np.random.default_rng(0)

@@ -46,6 +46,7 @@ def test_a_plain_dict_config_trains_exactly_like_its_configdict(tiny_config, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_later_stage_starts_from_an_earlier_one_and_trains_only_what_is_not_frozen(tiny_config, tmp_path,
                                                                                      capsys):
   tiny_config.train.steps = 2

@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["unet", "a2i"])
+@pytest.mark.parametrize("model", ["unet", pytest.param("a2i", marks=pytest.mark.long)])
 def test_sharded_step_equals_single_device_step(model):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
   script = pathlib.Path(__file__).with_name("sharded_step.py")

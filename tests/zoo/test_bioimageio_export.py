@@ -119,7 +119,7 @@ def test_unknown_format_and_input_without_bioimageio_are_refused(packages, tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["unet", "a2i_3dem"])
+@pytest.mark.parametrize("config", ["unet", pytest.param("a2i_3dem", marks=pytest.mark.long)])
 def test_converter_matches_jax_where_the_model_changes_its_input_a_lot(config):
   """Two training steps leave small corrections (A2I's head starts at zero); parameters jittered by 0.05 make the
   correction O(1), so a wrong rule for any primitive on the path shows far above the float32 tolerance."""
