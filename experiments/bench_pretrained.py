@@ -157,7 +157,8 @@ def inpainting(method: str, model: str, gaps, minutes: tuple[float, float], work
   factor = 4.0
   sections, spacing = io.read_volume(work / "x4.tif")
   ref = io.read_volume(work / "truth.tif")[0]
-  c0, c1 = (sections.shape[1] - INPAINT_CROP) // 2, (sections.shape[1] + INPAINT_CROP) // 2
+  size = min(INPAINT_CROP, *sections.shape[1:])     # a --quick crop (96) is smaller than INPAINT_CROP
+  c0, c1 = (sections.shape[1] - size) // 2, (sections.shape[1] + size) // 2
   sections, ref = sections[:, c0:c1, c0:c1], ref[:, c0:c1, c0:c1]
   per_step = {"fine_tune": _seconds_per_step(method, model, work / "x4.tif", work)}
   settings = {"pretrained": {"init": model, "train_steps": 0},
@@ -223,6 +224,9 @@ def main() -> None:
   parser.add_argument("--scratch_minutes", type=float, default=10.0)
   parser.add_argument("--fine_tune_minutes", type=float, default=2.0)
   parser.add_argument("--real", default="cremi,isbi", help="real volumes for validate ('' for none)")
+  parser.add_argument("--inpaint_scratch", default="yes", choices=("yes", "no"),
+                      help="'no': the inpainting rows without a fit from scratch (default: with one wherever "
+                           "--scratch_factors fits at x4)")
   parser.add_argument("--curve", help="a folder of snapshot bundles (step_N) for the gain-vs-hours curve")
   args = parser.parse_args()
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
@@ -250,7 +254,7 @@ def main() -> None:
     write_json(args.out, result)
     if gaps:
       result["inpainting"] = inpainting(args.method, model, gaps[:1] if args.quick else gaps, minutes, work,
-                                        scratch is None or 4.0 in scratch)
+                                        args.inpaint_scratch == "yes" and (scratch is None or 4.0 in scratch))
     write_json(args.out, result)
     names = [] if args.quick else [n for n in args.real.split(",") if n]
     if names:

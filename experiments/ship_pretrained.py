@@ -5,6 +5,8 @@
     python experiments/ship_pretrained.py --workdir=.cache/pretrain/emdiffuse_n --name=emdiffuse_n \\
         --config=configs/pretrain/emdiffuse_n.py --summary="blind EMDiffuse-n denoiser: ..." \\
         --bench=results/bench_denoise_pretrained.json --out=/tmp/ship_dn.json
+    python experiments/ship_pretrained.py --workdir=.cache/pretrain/sstem_restore --name=sstem_restore \\
+        --config=configs/pretrain/sstem_restore.py --summary="ssTEM restoration: ..." --out=/tmp/ship_rs.json
     python experiments/ship_pretrained.py --quick --workdir=W --name=unet --out=/tmp/ship.json  # into a temp folder
 
 The bundle holds the run's latest parameters (the moving average, `train.ema`), exported as `jax-iso export`
@@ -15,9 +17,13 @@ for a denoiser), and the check that `tests/test_pretrained.py` repeats on every 
 for an isotropic model the shipped sample cropped, cut into sections at x4, reconstructed by the model as it is,
 its PSNR against the crop (and cubic's on the same crop); for a denoiser (emdiffuse_n) 4 sections of 128^2 of the
 sample with Gaussian noise of sigma 0.08 (numpy, fixed seed) written as uint8, denoised by `jobs.denoise` as it
-is (the one-pass posterior mean), its PSNR against the clean crop (and the noisy input's). A denoiser's card has
-no factor range (`factors` null: 2-D sections, any anisotropy) and no default fine-tune (`denoise` without a pair
-uses it as it is). `--quick` writes into a temporary folder instead of the package.
+is (the one-pass posterior mean), its PSNR against the clean crop (and the noisy input's); for a restoration
+model (sstem_restore) 7 sections of 128^2 of the sample 40 nm apart, one given precipitates (a fixed key) and one
+lost, repaired by `jobs.restore` as it is with the two named, the PSNR of the two against the clean ones (and the
+damaged input's and linear interpolation's). A denoiser's card has no factor range (`factors` null: 2-D
+sections, any anisotropy) and no default fine-tune (`denoise` without a pair uses it as it is); a restoration
+model's has no factor range either (any section spacing) and the default fine-tune of `--fine_tune_steps` on the
+input's clean sections (`restore` runs it). `--quick` writes into a temporary folder instead of the package.
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from experiments.common import write_json  # pylint: disable=wrong-import-position
 
 ISOTROPIC_SUMMARY = "isotropic U-Net for every factor from x2 to x12 (FiLM on the factor)"
-FINE_TUNE_STEPS = 100   # an isotropic model's default fine-tune on a CPU (4x on an accelerator)
+FINE_TUNE_STEPS = 100   # an isotropic or restoration model's default fine-tune on a CPU (4x on an accelerator)
 CREDITS = {   # data file prefix: credit (../shared/data/README.md)
     "flyem_medulla": "FlyEM medulla FIB-SEM (Takemura et al. 2015, CC BY)",
     "epfl_hippocampus": "EPFL hippocampus FIB-SEM (Lucchi et al. 2012)",
@@ -113,17 +119,36 @@ def denoise_check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -
           "tolerance": check.TOLERANCE_DB}
 
 
+def restore_check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -> dict:
+  """A restoration model's card check (module docstring): the PSNR of the two repaired sections, of the damaged
+  input's and of linear interpolation's (the mean of each one's clean neighbours) on them."""
+  from jax_iso import io  # pylint: disable=g-import-not-at-top
+  from jax_iso.metrics import psnr  # pylint: disable=g-import-not-at-top
+  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  spec = check.definition(method)
+  clean, damaged = check.make_input(method, spec, work)
+  out = check.run(str(bundle), method, damaged, work / "restored.tif", spec)
+  sections = check.damaged_sections(spec)
+  truth = clean[sections] / 255.0
+  score = lambda x: round(float(psnr(x, truth)), 3)  # noqa: E731
+  return {**spec, "psnr": score(out[sections] / 255.0),
+          "damaged_psnr": score(io.read_volume(damaged)[0][sections] / 255.0),
+          "linear_psnr": score(check.linear(clean, spec) / 255.0), "tolerance": check.TOLERANCE_DB}
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True, help="the pretraining run folder")
   parser.add_argument("--name", default="unet", help="the shipped model's name (its folder)")
   parser.add_argument("--config", default="configs/pretrain/unet.py", help="the recipe, recorded on the card")
   parser.add_argument("--summary", default=ISOTROPIC_SUMMARY)
-  parser.add_argument("--bench", help="experiments/bench_pretrained.py JSON (an isotropic model) or "
-                                      "experiments/bench_denoise_pretrained.py JSON (a denoiser) for the card")
+  parser.add_argument("--bench", help="experiments/bench_pretrained.py JSON (an isotropic model), "
+                                      "experiments/bench_denoise_pretrained.py JSON (a denoiser) or "
+                                      "experiments/bench_restore.py JSON (a restoration model) for the card")
   parser.add_argument("--fine_tune_steps", type=int, default=None,
-                      help=f"an isotropic model's default fine-tune on a CPU (default {FINE_TUNE_STEPS}); a "
-                           "denoiser has none (it is fine-tuned only on a pair, with train_steps given)")
+                      help=f"an isotropic or restoration model's default fine-tune on a CPU (default "
+                           f"{FINE_TUNE_STEPS}); a denoiser has none (it is fine-tuned only on a pair, with "
+                           "train_steps given)")
   parser.add_argument("--out", help="JSON file to write (the card)")
   parser.add_argument("--quick", action="store_true", help="write into a temporary folder, not the package")
   args = parser.parse_args()
@@ -149,29 +174,30 @@ def ship(workdir: str | os.PathLike, name: str, *, folder: str | os.PathLike, re
     bundle = export_bundle(workdir, tmp / name)
     loaded = load_model(bundle)             # what was exported (a live run may have moved on since)
     config = loaded.config
-    denoiser = check.task(config.method) == "denoise"
+    kind = check.task(config.method)       # "isotropic", "denoise" or "restore"
+    denoiser = kind == "denoise"
     if denoiser and fine_tune_steps is not None:
       print(f"fine_tune_steps={fine_tune_steps} is not used: a denoiser is fine-tuned only on a pair, with "
             "train_steps given")
-    if denoiser:
-      factors, fine_tune = None, None
-    else:
-      steps = FINE_TUNE_STEPS if fine_tune_steps is None else fine_tune_steps
+    steps = FINE_TUNE_STEPS if fine_tune_steps is None else fine_tune_steps
+    factors, fine_tune = None, (None if denoiser else {"cpu": steps, "default": 4 * steps})
+    if kind == "isotropic":
       lo, hi = config.pairs.factors if "factors" in config.pairs else (config.pairs.factor, config.pairs.factor)
-      factors, fine_tune = [lo, hi], {"cpu": steps, "default": 4 * steps}
+      factors = [lo, hi]
     card = {"method": config.method, "default_for": [config.method], "summary": summary,
             "factors": factors, "steps": loaded.step, "total_steps": int(config.train.steps),
             "hours": _hours(workdir, name), "machine": _machine(), "recipe": recipe,
             "command": f"jax-iso train --config={recipe} --workdir={workdir}",
             "data": [pathlib.Path(p).name for p in str(config.data.path).split(",")],
             "weights": list(config.data.get("weights") or ())}
-    if denoiser:
+    if kind != "isotropic":
       card["held_out"] = list(_held_out(recipe))
     card["fine_tune_steps"] = fine_tune
-    card["check"] = (denoise_check_score if denoiser else check_score)(bundle, config.method, tmp)
+    scores = {"isotropic": check_score, "denoise": denoise_check_score, "restore": restore_check_score}[kind]
+    card["check"] = scores(bundle, config.method, tmp)
     if bench:
-      card["bench"] = (_denoise_bench if denoiser else _isotropic_bench)(bench, json.loads(
-          pathlib.Path(bench).read_text()))
+      benches = {"isotropic": _isotropic_bench, "denoise": _denoise_bench, "restore": _restore_bench}
+      card["bench"] = benches[kind](bench, json.loads(pathlib.Path(bench).read_text()))
       if card["bench"].get("step") not in (None, loaded.step):
         print(f"note: {bench} measured step {card['bench']['step']}; the bundle is step {loaded.step}")
     card["score_line"] = _score_line(card)
@@ -215,8 +241,20 @@ def _denoise_bench(file: str, bench: dict) -> dict:
           "sampler": bench.get("sampler"), "cpu": bench.get("cpu"), "cores": bench.get("cores"), "rows": rows}
 
 
+def _restore_bench(file: str, bench: dict) -> dict:
+  """experiments/bench_restore.py's summary, per volume and kind of damage: PSNR / SSIM of the damaged section,
+  linear interpolation and the restored section, and the gain over the better of the first two."""
+  rows = [{"volume": r["volume"], "kind": r["kind"], "n": r.get("n"), "gain_db": r.get("gain_db"),
+           **{k: {"psnr": r[k]["psnr"], "ssim": r[k].get("ssim")} for k in ("damaged", "linear", "restored")}}
+          for r in bench.get("summary") or ()]
+  return {"file": file, "train_steps": bench.get("train_steps"), "cpu": bench.get("cpu"), "rows": rows}
+
+
 def _score_line(card: dict) -> str:
   check = card["check"]
+  if "damaged_psnr" in check:
+    return (f"check: {check['psnr']:.2f} dB on a section with precipitates and a lost one of the shipped sample "
+            f"(damaged {check['damaged_psnr']:.2f}, linear {check['linear_psnr']:.2f})")
   if "noisy_psnr" not in check:
     return f"check: {check['psnr']:.2f} dB at x4 on the shipped sample (cubic {check['cubic_psnr']:.2f})"
   z0, z1, y0, y1, x0, x1 = check["crop"]
@@ -229,6 +267,8 @@ def card_markdown(name: str, card: dict) -> str:
   from jax_iso.pretrained import check as card_check  # pylint: disable=g-import-not-at-top
   if card_check.task(card["method"]) == "denoise":
     return denoiser_markdown(name, card)
+  if card_check.task(card["method"]) == "restore":
+    return restore_markdown(name, card)
   check = card["check"]
   lines = [f"# {name}: {card['summary']}", "",
            f"- method: `{card['method']}` (`jax-iso reconstruct --method={card['method']}` starts from it; "
@@ -310,6 +350,48 @@ def denoiser_markdown(name: str, card: dict) -> str:
     for noise, row in bench["rows"].items():
       cells = [f"{row[k]['psnr']:.2f} ({row[k]['seconds']:.2f} s)" for k in ("bm3d", "one_pass", "mean_k")]
       lines.append(f"| {noise} | {row['noisy']:.2f} | " + " | ".join(cells) + " |")
+    lines.append("")
+  return "\n".join(lines)
+
+
+def restore_markdown(name: str, card: dict) -> str:
+  """The card of a restoration model (no factor range; fine-tuned on the input's clean sections by default)."""
+  check = card["check"]
+  z0, z1, y0, y1, x0, x1 = check["crop"]
+  credits = [c for prefix, c in CREDITS.items() if any(d.startswith(prefix) for d in card["data"])]
+  held_out = ", ".join(card.get("held_out") or ()) or "none named"
+  tune = card["fine_tune_steps"]
+  lines = [f"# {name}: {card['summary']}", "",
+           f"- method: `{card['method']}` (`jax-iso restore --input=VOL --output=OUT` starts from it and fine-tunes "
+           f"it on the input's clean sections; `--train_steps=0` uses it as it is, `--init=scratch` fits one from "
+           f"nothing, `--init={name}` names it)",
+           "- input: any serial-section volume, whatever its section spacing (no factor range); each damaged section "
+           "is repaired from its nearest clean neighbours",
+           f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
+           f"{card['hours']} h on {card['machine']}",
+           f"- command: `{card['command']}`",
+           f"- default fine-tune: {tune['cpu']} steps on a CPU ({tune['default']} on an accelerator), on the "
+           "input's own clean sections (the damaged ones excluded)",
+           f"- data (held out: {held_out}): " + ", ".join(
+               f"{d} (weight {w:g})" for d, w in zip(card["data"], card["weights"] or [1.0] * len(card["data"]))),
+           f"  Credits: {'; '.join(credits) or 'see the data files'}; see ../shared/data/README.md",
+           f"- check (CI repeats it): the shipped sample's {check['crop']} crop at every {check['step']}th plane "
+           f"({len(range(z0, z1, check['step']))} sections of {y1 - y0}x{x1 - x0}, 40 nm apart), section "
+           f"{check['precipitates']} given precipitates (`degrade.precipitates`, `jax.random.key({check['key']})`) "
+           f"and section {check['lost']} lost, both named and repaired as it is: {check['psnr']:.3f} dB on the two "
+           f"(damaged input {check['damaged_psnr']:.3f}, linear interpolation {check['linear_psnr']:.3f}), tolerance "
+           f"{check['tolerance']} dB. The sample is a crop of FlyEM sample1: this checks the model as shipped, not "
+           "how it generalizes", ""]
+  bench = card.get("bench")
+  if bench and bench.get("rows"):
+    lines += [f"## Simulated damage (`{bench['file']}`, {bench['train_steps']} training steps a volume)", "",
+              "On sections held out of the run's training, damaged by the simulators; PSNR dB / SSIM of the whole "
+              "section; gain over the better of the damaged section and linear. The VNC stack is in the "
+              "pretraining mixture; CREMI and ISBI 2012 are not", "",
+              "| volume | damage | damaged | linear | restored | gain dB |", "|---|---|---|---|---|---|"]
+    for row in bench["rows"]:
+      cells = [f"{row[k]['psnr']:.2f} / {row[k]['ssim']:.3f}" for k in ("damaged", "linear", "restored")]
+      lines.append(f"| {row['volume']} | {row['kind']} | " + " | ".join(cells) + f" | {row['gain_db']:+.2f} |")
     lines.append("")
   return "\n".join(lines)
 

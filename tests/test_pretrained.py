@@ -2,8 +2,9 @@
 
 The mechanics are tested on a tiny model pretrained here the way `configs/pretrain/unet.py` pretrains the real
 one (a factor drawn per crop, the factor told to the network) and placed in a temporary catalogue, and on a tiny
-blind denoiser (`configs/pretrain/emdiffuse_n.py:tiny`) shipped by `experiments/ship_pretrained.py`; the models
-that really ship are checked against the score their card states (jax_iso/pretrained/check.py)."""
+blind denoiser (`configs/pretrain/emdiffuse_n.py:tiny`) and a tiny restoration model
+(`configs/pretrain/sstem_restore.py:tiny`) shipped by `experiments/ship_pretrained.py`; the models that really
+ship are checked against the score their card states (jax_iso/pretrained/check.py)."""
 import json
 import os
 import shutil
@@ -181,11 +182,23 @@ def _check_again(name, folder):
   model = pretrained.get(name)
   card = model.card["check"]
   reference, path = check.make_input(model.method, card, folder)
-  out = check.run(name, model.method, path, folder / "o.tif")
+  out = check.run(name, model.method, path, folder / "o.tif", card)
+  if check.task(model.method) == "restore":      # the two damaged sections; linear: their neighbours' mean
+    damaged = [int(card["precipitates"]), int(card["lost"])]
+    truth = reference[damaged] / 255.0
+    between = np.stack([reference[k - 1].astype(np.float64) + reference[k + 1] for k in damaged]) / 510.0
+    return psnr(out[damaged] / 255.0, truth), "linear_psnr", psnr(between, truth)
   got = psnr(out / 255.0, reference[:out.shape[0]] / 255.0)
   if check.task(model.method) == "denoise":      # the noisy input, as it was written
     return got, "noisy_psnr", psnr(io.read_volume(path)[0] / 255.0, reference / 255.0)
   return got, "cubic_psnr", card["cubic_psnr"]    # cubic is the card's (its own job, not the model's)
+
+
+def _damaged_psnr(card, folder):
+  """A restoration check's damaged input (as written in `folder`) scored on its two damaged sections."""
+  reference, path = check.make_input("sstem_restore", card, folder)
+  damaged = [int(card["precipitates"]), int(card["lost"])]
+  return psnr(io.read_volume(path)[0][damaged] / 255.0, reference[damaged] / 255.0)
 
 
 @pytest.mark.parametrize("name", list(pretrained.shipped()))
@@ -193,12 +206,16 @@ def test_each_shipped_model_gives_the_score_its_card_states(name, tmp_path):
   """The card's check, the model as it is, within the card's tolerance (XLA's float32 sums differ slightly between
   CPUs: a few thousandths of a dB): an isotropic model reconstructs the shipped sample cut into sections at the
   card's factor and beats cubic there; a denoiser denoises 4 sections of it under Gaussian noise (sigma 0.08,
-  numpy's fixed seed) and beats the noisy input."""
+  numpy's fixed seed) and beats the noisy input; a restoration model repairs a section of it with precipitates
+  and a lost one and beats linear interpolation (and the damaged input) there."""
   card = pretrained.get(name).card["check"]
   got, baseline, value = _check_again(name, tmp_path)
   assert got == pytest.approx(card["psnr"], abs=card["tolerance"]), (got, card)
   assert value == pytest.approx(card[baseline], abs=card["tolerance"]), (value, card)
   assert got > value                  # and it beats the baseline there, as the card says
+  if "damaged_psnr" in card:          # a restoration model: the damaged input too
+    damaged = _damaged_psnr(card, tmp_path)
+    assert damaged == pytest.approx(card["damaged_psnr"], abs=card["tolerance"]) and got > damaged, (damaged, card)
 
 
 def _ship(run, name, folder, **settings):
@@ -268,3 +285,46 @@ def test_a_shipped_denoiser_has_a_card_of_its_own_and_serves_denoise(denoiser_ru
   assert "the shipped model tinydenoiser" in capsys.readouterr().out
   np.testing.assert_array_equal(io.read_volume(tmp_path / "d.tif")[0], io.read_volume(tmp_path / "o.tif")[0])
   assert io.provenance(tmp_path / "d.tif")["model_route"] == "load"
+
+
+@pytest.fixture(scope="module")
+def restore_run(tmp_path_factory):
+  """A run of configs/pretrain/sstem_restore.py:tiny (4 steps) on the shipped sample: its three views at every
+  4th plane (40 nm), as the recipe reads FlyEM."""
+  from configs.pretrain import sstem_restore as recipe  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp("restorer")
+  config = recipe.get_config("tiny")
+  with config.unlocked():
+    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
+  jobs.train(config, root / "run", show_progress=False)
+  return root / "run"
+
+
+def test_a_shipped_restoration_model_has_a_card_of_its_own(restore_run, tmp_path, monkeypatch, capsys):
+  """experiments/ship_pretrained.py on a restoration run: no factor range, the default fine-tune on the input's
+  clean sections, the recipe's held-out volumes, and the check (7 sections of the sample 40 nm apart, one with
+  precipitates and one lost, repaired as it is), whose PSNRs (the model's, the damaged input's and linear
+  interpolation's on the two sections) this test computes again."""
+  from configs.pretrain import sstem_restore as recipe  # pylint: disable=g-import-not-at-top
+  card = _ship(restore_run, "tinyrestore", tmp_path / "models", recipe="configs/pretrain/sstem_restore.py",
+               summary="a tiny restoration model (tests)")
+  assert card["method"] == "sstem_restore" and card["default_for"] == ["sstem_restore"] and card["steps"] == 4
+  assert card["factors"] is None and card["fine_tune_steps"] == {"cpu": 100, "default": 400}
+  assert card["held_out"] == list(recipe.HELD_OUT)
+  got = card["check"]
+  assert {k: got[k] for k in ("crop", "step", "precipitates", "lost", "key", "tolerance")} == {
+      "crop": [52, 80, 16, 144, 16, 144], "step": 4, "precipitates": 2, "lost": 4, "key": 0, "tolerance": 0.05}
+  assert got["damaged_psnr"] < got["linear_psnr"]         # a blank section: far below its neighbours' mean
+  assert card["score_line"] == (f"check: {got['psnr']:.2f} dB on a section with precipitates and a lost one of the "
+                                f"shipped sample (damaged {got['damaged_psnr']:.2f}, linear {got['linear_psnr']:.2f})")
+  md = (tmp_path / "models" / "tinyrestore" / "card.md").read_text()
+  assert "no factor range" in md and "default fine-tune: 100 steps on a CPU" in md and "cremi" in md
+  monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
+  assert pretrained.for_method("sstem_restore").name == "tinyrestore"
+  psnr_here, baseline, linear = _check_again("tinyrestore", tmp_path)
+  assert psnr_here == pytest.approx(got["psnr"], abs=got["tolerance"]) and baseline == "linear_psnr"
+  assert linear == pytest.approx(got["linear_psnr"], abs=got["tolerance"])
+  assert _damaged_psnr(got, tmp_path) == pytest.approx(got["damaged_psnr"], abs=got["tolerance"])
+  capsys.readouterr()
+  assert main(["jax-iso", "models"]) == 0
+  assert "method sstem_restore" in capsys.readouterr().out

@@ -35,5 +35,8 @@ def _use(name: str, method: str) -> str:
   task = methods.get(method).task
   if task == "isotropic":
     return f"jax-iso reconstruct --method={method} (the default start), jax-iso predict --model={name}"
+  if task == "restore":
+    return (f"jax-iso restore --input=IN --output=OUT (the default start, fine-tuned on the input's clean sections), "
+            f"--init={name}")
   return (f"jax-iso {methods.COMMANDS[task]} --input=IN --output=OUT (the default when no training data is given), "
           f"--init={name}")

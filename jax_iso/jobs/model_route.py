@@ -12,10 +12,10 @@ Routes (`Route.kind`):
   it is; settings of how to train are refused;
 - "fine_tune": `init=PATH` or `"pretrained"` with `train_steps=N`: the model's own config, trained N more steps on
   the task's data from its parameters (`train.init_from`).
-Without `init`, a task's default applies: the isotropic and section tasks start from the model shipped for the
-method (`jax_iso/pretrained/`, with its card's short fine-tune) where one ships, unless `variant` or `config`
-describe a config to train or a section task's training volumes are given (`train_clean`, ...: the pair-trained
-route), which means a fit from scratch.
+Without `init`, a task's default applies: the isotropic, section and restore tasks start from the model shipped
+for the method (`jax_iso/pretrained/`, with its card's short fine-tune) where one ships, unless `variant` or
+`config` describe a config to train or a section task's training volumes are given (`train_clean`, ...: the
+pair-trained route), which means a fit from scratch.
 A fit or fine-tune runs in `workdir` (kept: rerun to resume) or in a hidden temporary folder beside the output,
 removed afterwards, also on an error or a signal. Under jax.distributed (several processes, e.g. `jax-iso
 reconstruct --distributed`) the processes train it together, as `jax-iso train --distributed` does (each reads
@@ -120,7 +120,7 @@ def serving(route: Route, opts: Options, method: methods.Method, factor: float |
   if opts.init not in (None, "auto", "pretrained") or route.name is None or factor is None:
     return route
   from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
-  lo, hi = (float(f) for f in pretrained.get(route.name).card.get("factors", (0.0, float("inf"))))
+  lo, hi = (float(f) for f in pretrained.get(route.name).card.get("factors") or (0.0, float("inf")))   # null: any
   if lo * 0.99 <= factor <= hi * 1.01:
     return route
   served = f"x{lo:g}" if lo == hi else f"x{lo:g} to x{hi:g}"

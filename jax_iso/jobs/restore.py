@@ -4,12 +4,18 @@ through the job pipeline.
     restore("stack.tif", "fixed.tif")                                 # find the damage, train, repair
     restore("stack.tif", "fixed.tif", sections="12,57", masks="m.tif")  # only these sections; write the masks
     restore("stack.tif", "fixed.tif", init="runs/restore")            # a trained sstem_restore model (or model=)
+    restore("stack.tif", "fixed.tif", init="scratch")                 # a fit from nothing, also where a model ships
 
 1. Detection (`detect.detect_damage`, `artifacts`: "auto" = every kind, or some of missing, fold, precipitate,
    defocus): damaged sections and their regions. With `sections`, only those sections are restored; each keeps
    the regions found in it, or the whole section when nothing was found there.
-2. Training (unless a model is given): `configs/sstem_restore.py` (the "cpu" variant on a CPU) on the volume's
-   own clean sections (`data.exclude` = the damaged ones), crops and context shrunk to fit a small volume.
+2. The model (`model_route`), trained on the volume's own clean sections (`data.exclude` = the damaged ones),
+   crops and context shrunk to fit a small volume: by default (`init` not given) the model shipped for
+   sstem_restore (`jax_iso/pretrained/`, pretrained by configs/pretrain/sstem_restore.py) fine-tuned for its
+   card's `fine_tune_steps` (`train_steps=N` for more, 0 to use it as it is), where one ships and neither
+   `variant` nor `config` describes a config to train; otherwise (`init="scratch"`) `configs/sstem_restore.py`
+   (the "cpu" variant on a CPU) fitted from nothing. `init=PATH` loads a trained model (fine-tuned with
+   `train_steps=N`).
 3. Restoration (`infer/sections.py`): every damaged section repaired, every other one copied bit for bit;
    `masks` (a path) gets the detection as uint8 codes per voxel (MASK_CODES; 0 = clean).
 Everything that can be wrong with the inputs and outputs (the model and the variant too) is checked before the
@@ -43,7 +49,7 @@ def _log(line: str) -> None:
 class Restore:
   """The restoration task's hooks (`pipeline.Task`)."""
   name = "restore"
-  default_init = "scratch"
+  default_init = "auto"      # the model shipped for sstem_restore, fine-tuned, where one ships; else a fit
 
   def check(self, opts: Options, method: methods.Method) -> None:
     del method
@@ -88,6 +94,10 @@ class Restore:
     config.data.path = str(opts.input)
     config.data.channel, config.data.timepoint = opts.channel, opts.timepoint
     config.data.exclude = ",".join(str(k) for k in plan.training["avoid"])
+    # a pretrained model's mixture of volumes, their views and frame spacing: this volume, its sections as they are
+    for key, one_volume in (("weights", None), ("views", "lateral"), ("frame_spacing", 0.0)):
+      if key in config.data:
+        config.data[key] = one_volume
     fit_crop(config, min(grid.out_shape[1:]))
     return config
 
@@ -117,7 +127,7 @@ def restore(input: str, output: str, *, model: str | None = None, **settings) ->
   out = pipeline.run(opts, TASK)
   return {**out, "sections": out["input_shape"][0], "artifacts": list(damage_lib.parse_kinds(opts.artifacts)),
           "masks": str(opts.masks) if opts.masks else None,
-          "model": opts.init if opts.init not in (None, "scratch") else None}
+          "model": out.get("model") or (opts.init if opts.init not in (None, "scratch", "auto") else None)}
 
 
 def _parse_named(spec: str, n: int) -> list[int]:

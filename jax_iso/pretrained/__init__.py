@@ -61,7 +61,9 @@ def serves(card: dict) -> str:
     lo, hi = (float(f) for f in factors)
     return f"factor x{lo:g} only" if lo == hi else f"factors x{lo:g} to x{hi:g}"
   from jax_iso import methods  # pylint: disable=g-import-not-at-top
-  return "any factor" if methods.get(card["method"]).task == "isotropic" else "2-D sections, any anisotropy"
+  task = methods.get(card["method"]).task
+  return {"isotropic": "any factor", "restore": "damaged sections of any volume, any anisotropy"}.get(
+      task, "2-D sections, any anisotropy")
 
 
 def resolve(name_or_path: str) -> str:

@@ -107,7 +107,7 @@ def test_a_crash_prints_one_line_with_the_debug_hint(data, tmp_path, capsys, mon
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("form", ["path", "flag"])
+@pytest.mark.parametrize("form", ["path", pytest.param("flag", marks=pytest.mark.long)])
 def test_hdf5_dataset_through_predict_evaluate_and_validate(data, tmp_path, capsys, form):
   """Work folders, report folders and temporaries derive from the .h5 file, never from FILE.h5/DATASET."""
   given = [f"--input={data['h5']}/volumes/raw"] if form == "path" else [f"--input={data['h5']}",
@@ -152,7 +152,7 @@ def test_hdf5_dataset_through_simulate_restore_and_denoise(data, tmp_path, capsy
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["reconstruct", "validate"])
+@pytest.mark.parametrize("command", ["reconstruct", pytest.param("validate", marks=pytest.mark.long)])
 def test_sections_smaller_than_the_crops_train_on_smaller_crops(data, tmp_path, capsys, command):
   small = tmp_path / "small.tif"
   io.write_volume(small, io.read_volume(data["aniso"])[0][:12, :40, :40], (40.0, 10.0, 10.0))

@@ -77,3 +77,38 @@ def test_clips_of_a_frame_spaced_isotropic_volume_are_its_every_fourth_plane(tmp
     config.data.frame_spacing = -1.0
   with pytest.raises(UserError, match="data.frame_spacing"):
     open_inputs(config)
+
+
+def test_restoration_triplets_of_a_frame_spaced_isotropic_volume_are_every_fourth_plane(tmp_path):
+  """configs/pretrain/sstem_restore.py's setting: the section triplets the restoration pairs are made from
+  (`crop_spec`: 3 sections with context) are read from the same strided views, so the three sections of a triplet
+  of the isotropic volume lie 4 planes (40 nm) apart, as ssTEM sections do; the ssTEM volume's as they are."""
+  from configs.pretrain import sstem_restore  # pylint: disable=g-import-not-at-top
+  from jax_iso.train.inputs import crop_spec  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  iso = rng.integers(0, 255, (64, 64, 64), dtype=np.uint8)
+  io.write_volume(tmp_path / "iso.tif", iso, (10.0, 10.0, 10.0))
+  io.write_volume(tmp_path / "sstem.tif", iso[:12], (45.0, 4.6, 4.6))
+  config = sstem_restore.get_config("tiny")
+  assert config.data.frame_spacing == 4.0 and config.data.views == "all"
+  with config.unlocked():
+    config.data.path, config.data.weights = f"{tmp_path / 'iso.tif'},{tmp_path / 'sstem.tif'}", (3.0, 1.0)
+  kind, size = crop_spec(config)
+  assert kind == "clip" and size[0] == 3
+  inputs = open_inputs(config)
+  try:
+    assert len(inputs.volumes) == 3 * 4 + 1 and inputs.volumes[-1].shape[0] == 12
+    sampler = CropSampler(inputs.volumes, kind=kind, size=size, seed=0, augment=False, weights=inputs.weights)
+    seen = set()
+    for i in range(200):
+      crop = sampler.crop(i)
+      seen.add(crop.volume)
+      if crop.volume == 2:                                     # view 0 (XY planes) at offset 2
+        z, ys, xs = crop.key
+        np.testing.assert_array_equal(sampler.read(crop), iso[2 + 4 * z.start:2 + 4 * z.stop:4, ys, xs])
+      if crop.volume == 12:                                    # the ssTEM volume: consecutive sections
+        z, ys, xs = crop.key
+        np.testing.assert_array_equal(sampler.read(crop), iso[:12][z, ys, xs])
+    assert {2, 12} <= seen
+  finally:
+    inputs.close()

@@ -80,6 +80,7 @@ def test_superres_doubles_the_lateral_grid(pair):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_registered_superres_pairs_train(pair):
   """--train_lr with --train_hr: the low-resolution volume is read on the fine grid (cubic) beside the other."""
   f = pair["folder"]

@@ -78,7 +78,7 @@ def test_default_report_dir_is_beside_the_prediction(x4):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("factor, n_sec, n_out", [(3.0, 53, 159), (2.5, 64, 160)])
+@pytest.mark.parametrize("factor, n_sec, n_out", [pytest.param(3.0, 53, 159, marks=pytest.mark.long), (2.5, 64, 160)])
 def test_non_dividing_and_fractional_factors(tmp_path, factor, n_sec, n_out):
   aniso, rec = tmp_path / "a.tif", tmp_path / "r.ome.zarr"
   assert jobs.simulate(FIBSEM_10NM, aniso, factor=factor)["output_shape"] == [n_sec, 160, 160]

@@ -87,6 +87,7 @@ def test_a_tiny_fit_lowers_the_loss():
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_tiny_fit_between_sections_lowers_the_loss():
   """vEMDiffuse: the position-conditioned network, on `between_pair` pairs of a real FIB-SEM crop at x2.5, 30
   Adam steps at fixed pair and noise draws: the loss falls well below the blind network's."""

@@ -67,7 +67,7 @@ def test_same_seed_same_losses(em_config, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("factor", [2.5, 3.0])
+@pytest.mark.parametrize("factor", [2.5, pytest.param(3.0, marks=pytest.mark.long)])
 def test_the_model_upsamples_by_the_volumes_own_factor(factor, tmp_path):
   """The factor comes from the data (resolved after the config is read): a fractional one trains and predicts
   onto exactly round(N * s) slices."""

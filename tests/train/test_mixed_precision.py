@@ -205,8 +205,8 @@ def _fit(name: str, dtype: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [   # a convolutional and a diffusion network in CI, the others in `make test-long`
-    n if n in ("unet", "emdiffuse_n") else pytest.param(n, marks=pytest.mark.long) for n in LEARNED])
+@pytest.mark.parametrize("name", [   # the U-Net in CI, the others in `make test-long`
+    n if n == "unet" else pytest.param(n, marks=pytest.mark.long) for n in LEARNED])
 def test_a_bfloat16_fit_follows_the_float32_fit(name):
   """Compiles two train steps per method (20-100 s each on 2 CPU cores, bfloat16 the slower): slow."""
   want, _ = _fit(name, "float32")
