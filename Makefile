@@ -17,18 +17,22 @@ export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 # `make test`: the suite without the tests marked slow (about 12 minutes on 2 cores from a fresh clone);
 # `make test-slow`: the slow ones (end-to-end fits, accelerator_check.py --quick, training across processes) less
 # those marked long; `make test-long`: the long ones (the other methods of a parametrized family, the notebook, the
-# distributed fit); `make test-all`: everything. CI (.ci/run) runs `make test` and `make test-slow`.
+# distributed fit); `make test-all`: everything. CI (.ci/run) runs `make test` and `make test-ci` (a few slow tests:
+# accelerator_check.py --quick, training and inference across processes, the command line end to end).
 # e.g. make test PYTEST_ARGS='-k tiles' for part of it
 PYTEST_ARGS ?=
 PYTEST := $(PY) -m pytest -q --durations=25
 
-.PHONY: demo test test-slow test-long test-all install clean
+.PHONY: demo test test-ci test-slow test-long test-all install clean
 
 demo: $(STAMP)
 	$(BIN)/jax-iso demo --out_dir=demo_output
 
 test: $(STAMP)
 	$(PYTEST) -m "not slow and not long" $(PYTEST_ARGS) tests
+
+test-ci: $(STAMP)
+	$(PYTEST) -m "slow and ci" $(PYTEST_ARGS) tests
 
 test-slow: $(STAMP)
 	$(PYTEST) -m "slow and not long" $(PYTEST_ARGS) tests

@@ -19,7 +19,7 @@ from jax_iso import methods
 from shared_data import ROOT
 
 SCRIPT = ROOT / "experiments" / "accelerator_check.py"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]   # CI runs accelerator_check.py --quick (`make test-ci`)
 
 
 @pytest.fixture(scope="module")

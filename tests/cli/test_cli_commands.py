@@ -31,6 +31,7 @@ def test_subcommand_help_lists_its_flags(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_command_line_end_to_end(tmp_path):
   aniso, rec, rep = tmp_path / "a.tif", tmp_path / "r.tif", tmp_path / "rep"
   done = _run("simulate", f"--input={FIBSEM_10NM}", f"--output={aniso}", "--factor=4")

@@ -118,6 +118,7 @@ def test_cli_parts_of_a_reconstruction_equal_one_process(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_two_processes_under_jax_distributed_equal_one(tmp_path):
   aniso = tmp_path / "aniso.tif"
   volume = io.read_volume(SAMPLE)[0][:, :130, :96]

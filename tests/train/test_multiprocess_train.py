@@ -70,6 +70,7 @@ def _losses(workdir: pathlib.Path) -> dict[int, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_two_processes_train_like_one_and_resume_exactly_after_sigkill(aniso_path, tmp_path):
   one, two, killed = tmp_path / "one", tmp_path / "two", tmp_path / "killed"
   _train(one, aniso_path, processes=1)
