@@ -13,7 +13,7 @@ The bundle holds the run's latest parameters (the moving average, `train.ema`), 
 does. The card records the recipe (its config file and command), the steps, the hours (from the run's start in
 `.cache/pretrain/NAME.notes` to its latest checkpoint), the machine (`lscpu` model name) and the scores: those of
 `--bench` when given (experiments/bench_pretrained.py for an isotropic model, experiments/bench_denoise_pretrained.py
-for a denoiser), and the check that `tests/test_pretrained.py` repeats on every CI run (jax_iso/pretrained/check.py):
+for a denoiser), and the check that `tests/test_pretrained.py` repeats on every CI run (experiments/card_check.py):
 for an isotropic model the shipped sample cropped, cut into sections at x4, reconstructed by the model as it is,
 its PSNR against the crop (and cubic's on the same crop); for a denoiser (emdiffuse_n) 4 sections of 128^2 of the
 sample with Gaussian noise of sigma 0.08 (numpy, fixed seed) written as uint8, denoised by `jobs.denoise` as it
@@ -89,7 +89,7 @@ def check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -> dict:
   """An isotropic model's card check (module docstring), as tests/test_pretrained.py computes it."""
   from jax_iso import jobs  # pylint: disable=g-import-not-at-top
   from jax_iso.metrics import psnr  # pylint: disable=g-import-not-at-top
-  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  from experiments import card_check as check  # pylint: disable=g-import-not-at-top
   spec = check.definition(method)
   iso, sections = check.make_input(method, spec, work)
   scores = {}
@@ -110,7 +110,7 @@ def denoise_check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -
   """A denoiser's card check (module docstring): the PSNR of its one-pass mean and of the noisy input."""
   from jax_iso import io  # pylint: disable=g-import-not-at-top
   from jax_iso.metrics import psnr  # pylint: disable=g-import-not-at-top
-  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  from experiments import card_check as check  # pylint: disable=g-import-not-at-top
   spec = check.definition(method)
   clean, noisy = check.make_input(method, spec, work)
   out = check.run(str(bundle), method, noisy, work / "denoised.tif")
@@ -124,7 +124,7 @@ def restore_check_score(bundle: pathlib.Path, method: str, work: pathlib.Path) -
   input's and of linear interpolation's (the mean of each one's clean neighbours) on them."""
   from jax_iso import io  # pylint: disable=g-import-not-at-top
   from jax_iso.metrics import psnr  # pylint: disable=g-import-not-at-top
-  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  from experiments import card_check as check  # pylint: disable=g-import-not-at-top
   spec = check.definition(method)
   clean, damaged = check.make_input(method, spec, work)
   out = check.run(str(bundle), method, damaged, work / "restored.tif", spec)
@@ -166,7 +166,7 @@ def ship(workdir: str | os.PathLike, name: str, *, folder: str | os.PathLike, re
   """Exports `workdir`'s latest parameters into `folder/NAME` (replacing it) with the card (card.json and
   card.md, module docstring); returns the card."""
   from jax_iso.models.loader import load_model  # pylint: disable=g-import-not-at-top
-  from jax_iso.pretrained import check  # pylint: disable=g-import-not-at-top
+  from experiments import card_check as check  # pylint: disable=g-import-not-at-top
   from jax_iso.train.export import export_bundle  # pylint: disable=g-import-not-at-top
   workdir = pathlib.Path(workdir)
   with tempfile.TemporaryDirectory() as tmp:
@@ -264,7 +264,7 @@ def _score_line(card: dict) -> str:
 
 def card_markdown(name: str, card: dict) -> str:
   """The model card a person reads (`jax-iso models --name=NAME`)."""
-  from jax_iso.pretrained import check as card_check  # pylint: disable=g-import-not-at-top
+  from experiments import card_check  # pylint: disable=g-import-not-at-top
   if card_check.task(card["method"]) == "denoise":
     return denoiser_markdown(name, card)
   if card_check.task(card["method"]) == "restore":

@@ -4,7 +4,7 @@ The mechanics are tested on a tiny model pretrained here the way `configs/pretra
 one (a factor drawn per crop, the factor told to the network) and placed in a temporary catalogue, and on a tiny
 blind denoiser (`configs/pretrain/emdiffuse_n.py:tiny`) and a tiny restoration model
 (`configs/pretrain/sstem_restore.py:tiny`) shipped by `experiments/ship_pretrained.py`; the models that really
-ship are checked against the score their card states (jax_iso/pretrained/check.py)."""
+ship are checked against the score their card states (experiments/card_check.py)."""
 import json
 import os
 import shutil
@@ -16,7 +16,7 @@ from jax_iso import io, jobs, pretrained
 from jax_iso.cli.main import main
 from jax_iso.degrade import simulate_axial
 from jax_iso.metrics import psnr
-from jax_iso.pretrained import check
+from experiments import card_check as check
 from jax_iso.samples import FIBSEM_10NM
 from jax_iso.train.export import export_bundle
 
@@ -177,7 +177,7 @@ def test_a_shipped_model_exports_to_the_zoo_at_a_factor(shipped, tmp_path):
 
 def _check_again(name, folder):
   """The card's check of the shipped model `name`, computed again: (its PSNR, what the card compares it with
-  and that one's PSNR here). The input and the model's output come from jax_iso/pretrained/check.py, through the
+  and that one's PSNR here). The input and the model's output come from experiments/card_check.py, through the
   job a user runs; the PSNRs are this test's own."""
   model = pretrained.get(name)
   card = model.card["check"]

@@ -54,7 +54,7 @@ def definition(method: str) -> dict:
   kind = task(method)
   if kind not in _CHECKS:
     raise UserError(f"no card check is defined for method={method} (a {kind} method); the checks: "
-                    f"{', '.join(_CHECKS)} (jax_iso/pretrained/check.py)")
+                    f"{', '.join(_CHECKS)} (experiments/card_check.py)")
   return {k: list(v) if isinstance(v, list) else v for k, v in _CHECKS[kind].items()}
 
 
