@@ -315,13 +315,24 @@ def card_markdown(name: str, card: dict) -> str:
   return "\n".join(lines)
 
 
+def _run_lines(card: dict) -> list[str]:
+  """The training, command, data and credits lines of a denoiser's or restoration model's card (those with a
+  `held_out` list)."""
+  credits = [c for prefix, c in CREDITS.items() if any(d.startswith(prefix) for d in card["data"])]
+  held_out = ", ".join(card.get("held_out") or ()) or "none named"
+  return [f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
+          f"{card['hours']} h on {card['machine']}",
+          f"- command: `{card['command']}`",
+          f"- data (held out: {held_out}): " + ", ".join(
+              f"{d} (weight {w:g})" for d, w in zip(card["data"], card["weights"] or [1.0] * len(card["data"]))),
+          f"  Credits: {'; '.join(credits) or 'see the data files'}; see ../shared/data/README.md"]
+
+
 def denoiser_markdown(name: str, card: dict) -> str:
   """The card of a denoiser (a model of 2-D sections: no factor range, no default fine-tune)."""
   from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
   check = card["check"]
   z0, z1, y0, y1, x0, x1 = check["crop"]
-  credits = [c for prefix, c in CREDITS.items() if any(d.startswith(prefix) for d in card["data"])]
-  held_out = ", ".join(card.get("held_out") or ()) or "none named"
   lines = [f"# {name}: {card['summary']}", "",
            f"- method: `{card['method']}` (`jax-iso denoise --input=NOISY --output=OUT` uses it when no training "
            f"data is given; `--init={name}` names it; `--init=pretrained --train_steps=N` with `--train_noisy` and "
@@ -329,13 +340,9 @@ def denoiser_markdown(name: str, card: dict) -> str:
            f"- input: {pretrained.serves(card)} (every section is denoised on its own); blind: the noise is not given",
            "- output: the one-pass posterior mean (`--mean=pass`, one network evaluation); `--samples=K` with "
            "`--uncertainty` / `--flags` draws samples for the uncertainty only",
-           f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
-           f"{card['hours']} h on {card['machine']}",
-           f"- command: `{card['command']}`",
+           *_run_lines(card)[:2],
            "- default fine-tune: none (without a pair it is used as it is)",
-           f"- data (held out: {held_out}): " + ", ".join(
-               f"{d} (weight {w:g})" for d, w in zip(card["data"], card["weights"] or [1.0] * len(card["data"]))),
-           f"  Credits: {'; '.join(credits) or 'see the data files'}; see ../shared/data/README.md",
+           *_run_lines(card)[2:],
            f"- check (CI repeats it): the shipped sample's {check['crop']} crop ({z1 - z0} sections of "
            f"{y1 - y0}x{x1 - x0}), Gaussian noise of sigma {check['sigma']:g} on [0, 1] (numpy seed {check['seed']}) "
            f"written as uint8, denoised as it is: {check['psnr']:.3f} dB (noisy input {check['noisy_psnr']:.3f}), "
@@ -358,8 +365,6 @@ def restore_markdown(name: str, card: dict) -> str:
   """The card of a restoration model (no factor range; fine-tuned on the input's clean sections by default)."""
   check = card["check"]
   z0, z1, y0, y1, x0, x1 = check["crop"]
-  credits = [c for prefix, c in CREDITS.items() if any(d.startswith(prefix) for d in card["data"])]
-  held_out = ", ".join(card.get("held_out") or ()) or "none named"
   tune = card["fine_tune_steps"]
   lines = [f"# {name}: {card['summary']}", "",
            f"- method: `{card['method']}` (`jax-iso restore --input=VOL --output=OUT` starts from it and fine-tunes "
@@ -367,14 +372,10 @@ def restore_markdown(name: str, card: dict) -> str:
            f"nothing, `--init={name}` names it)",
            "- input: any serial-section volume, whatever its section spacing (no factor range); each damaged section "
            "is repaired from its nearest clean neighbours",
-           f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
-           f"{card['hours']} h on {card['machine']}",
-           f"- command: `{card['command']}`",
+           *_run_lines(card)[:2],
            f"- default fine-tune: {tune['cpu']} steps on a CPU ({tune['default']} on an accelerator), on the "
            "input's own clean sections (the damaged ones excluded)",
-           f"- data (held out: {held_out}): " + ", ".join(
-               f"{d} (weight {w:g})" for d, w in zip(card["data"], card["weights"] or [1.0] * len(card["data"]))),
-           f"  Credits: {'; '.join(credits) or 'see the data files'}; see ../shared/data/README.md",
+           *_run_lines(card)[2:],
            f"- check (CI repeats it): the shipped sample's {check['crop']} crop at every {check['step']}th plane "
            f"({len(range(z0, z1, check['step']))} sections of {y1 - y0}x{x1 - x0}, 40 nm apart), section "
            f"{check['precipitates']} given precipitates (`degrade.precipitates`, `jax.random.key({check['key']})`) "

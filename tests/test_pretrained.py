@@ -238,16 +238,21 @@ def test_shipping_an_isotropic_run_writes_its_card(catalogue, tmp_path, monkeypa
   capsys.readouterr()
 
 
+def _tiny_pretrain_run(tmp_path_factory, recipe_name: str):
+  """A 4-step run of configs/pretrain/RECIPE.py:tiny on the shipped sample alone (weight 1)."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  config = importlib.import_module(f"configs.pretrain.{recipe_name}").get_config("tiny")
+  with config.unlocked():
+    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
+  root = tmp_path_factory.mktemp(recipe_name)
+  jobs.train(config, root / "run", show_progress=False)
+  return root / "run"
+
+
 @pytest.fixture(scope="module")
 def denoiser_run(tmp_path_factory):
   """A run of configs/pretrain/emdiffuse_n.py:tiny (4 steps) on the shipped sample, its three views."""
-  from configs.pretrain import emdiffuse_n as recipe  # pylint: disable=g-import-not-at-top
-  root = tmp_path_factory.mktemp("denoiser")
-  config = recipe.get_config("tiny")
-  with config.unlocked():
-    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
-  jobs.train(config, root / "run", show_progress=False)
-  return root / "run"
+  return _tiny_pretrain_run(tmp_path_factory, "emdiffuse_n")
 
 
 def test_a_shipped_denoiser_has_a_card_of_its_own_and_serves_denoise(denoiser_run, tmp_path, monkeypatch, capsys):
@@ -291,13 +296,7 @@ def test_a_shipped_denoiser_has_a_card_of_its_own_and_serves_denoise(denoiser_ru
 def restore_run(tmp_path_factory):
   """A run of configs/pretrain/sstem_restore.py:tiny (4 steps) on the shipped sample: its three views at every
   4th plane (40 nm), as the recipe reads FlyEM."""
-  from configs.pretrain import sstem_restore as recipe  # pylint: disable=g-import-not-at-top
-  root = tmp_path_factory.mktemp("restorer")
-  config = recipe.get_config("tiny")
-  with config.unlocked():
-    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
-  jobs.train(config, root / "run", show_progress=False)
-  return root / "run"
+  return _tiny_pretrain_run(tmp_path_factory, "sstem_restore")
 
 
 def test_a_shipped_restoration_model_has_a_card_of_its_own(restore_run, tmp_path, monkeypatch, capsys):
