@@ -18,7 +18,7 @@ export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 # `make test-slow`: the slow ones (end-to-end fits, accelerator_check.py --quick, training across processes) less
 # those marked long; `make test-long`: the long ones (the other methods of a parametrized family, the notebook, the
 # distributed fit); `make test-all`: everything. CI (.ci/run) runs `make test` and `make test-ci` (a few slow tests:
-# accelerator_check.py --quick, training and inference across processes, the command line end to end).
+# accelerator_check.py --quick, training and inference across processes, the command line end to end, the shipped models' card checks).
 # e.g. make test PYTEST_ARGS='-k tiles' for part of it
 PYTEST_ARGS ?=
 PYTEST := $(PY) -m pytest -q --durations=25

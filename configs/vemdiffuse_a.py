@@ -42,6 +42,8 @@ def build(arg: str | None, *, method: str) -> ml_collections.ConfigDict:
   config = emdiffuse_n.build(arg, method=method, pairs=pairs)
   config.model.position = True
   config.model.position_scale = 10.0
+  config.model.factor_input = False               # True with pairs.factors: one model for every factor (told log s;
+                                                  # configs/pretrain/vemdiffuse_i.py)
   config.section_noise = "match"
   config.data.frames = config.data.crop           # plane rows: consecutive sections (-a) or fine slices (-i)
   config.infer.noise = "sections"                 # each slice's noise blends its two sections': no flicker

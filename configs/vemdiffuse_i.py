@@ -12,6 +12,9 @@ steps on FlyEM sample1 (9 minutes on 2 CPU cores), applied to sample2 at x4: the
 central 96^2 columns (cubic 30.7).
 
 Variants: as vEMDiffuse-a's (default, `cpu` with 64 x 64 planes, `tiny`).
+
+One model for every factor (x2-x12, told the factor: `model.factor_input`, `pairs.factors`) is pretrained by
+configs/pretrain/vemdiffuse_i.py; once one ships, `--train_iso` is not needed (none ships yet).
 """
 from __future__ import annotations
 

@@ -21,6 +21,10 @@ Per noise, on the same sections in the same run:
 - mean of K samples (K = `--samples`, default 8, the model's sampler and steps): PSNR, SSIM, seconds per section,
   and the calibration of the samples' standard deviation against the one-pass mean's true error (Spearman of
   16^2 block means, experiments/common.py).
+With `--sweep_steps=2,5,10` (the row `--sweep_noise`, default Gaussian sigma 0.08): K samples drawn with each
+number of sampler steps, and for k = 1, 2, 4, ... K the PSNR of the mean of the first k and the calibration of
+their spread (Spearman of 16^2 blocks against the one-pass mean's true error), with the seconds per section of
+K samples: which steps and samples give the best mean, recorded on the model's card (`sweep`).
 The aims of issue 29 are checked in `aims` (one-pass mean >= BM3D + 1 dB at sigma 0.08, >= BM3D at 0.04 and
 Poisson-Gaussian, in at most 2x BM3D's seconds per section; Spearman >= 0.5). All times come from this CPU in this
 run (`cpu`); other processes on the machine slow every method alike only to first order.
@@ -66,6 +70,9 @@ _QUICK = flags.DEFINE_bool("quick", False, f"{QUICK_SECTIONS} sections instead o
 _SAMPLES = flags.DEFINE_integer("samples", 8, "K, the samples whose mean (and spread) is compared.")
 _NOISES = flags.DEFINE_list("noises", list(NOISES), f"Which rows to run, of {list(NOISES)}.")
 _EDGE = flags.DEFINE_integer("edge", 192, "Edge of the square centre crop of each section (px).")
+_SWEEP = flags.DEFINE_list("sweep_steps", [], "Sampler steps to sweep (e.g. 2,5,10): the mean of k = 1, 2, 4, ... "
+                          "K samples at each, on the row --sweep_noise.")
+_SWEEP_NOISE = flags.DEFINE_string("sweep_noise", "gaussian 0.08", f"The row the sweep runs on, of {list(NOISES)}.")
 
 
 def _clean(count: int, edge: int) -> np.ndarray:
@@ -96,7 +103,12 @@ class Runner:
     options, _ = memory_defaults.resolve(infer, self.draw, memory_defaults.tile_shapes(
         infer, multiple=loaded.multiple, planes=[(edge, edge)]))
     self.tiling = Tiling.from_config(options, loaded.multiple)
-    self.samples = samples
+    self.samples, self.conditional, self.key = samples, conditional, key
+
+  def sampler(self, steps: int):
+    """The K-sample draw with `steps` sampler steps (the model's sampler otherwise)."""
+    return make_tile_sampler(self.conditional, self.loaded.model, self.loaded.params, self.key,
+                             samples=self.samples, steps=int(steps))
 
   def _planes(self, fn, sections: np.ndarray, z0: int) -> np.ndarray:
     offset = np.array([z0, 0, 0], np.int32)
@@ -116,7 +128,7 @@ def main(argv):
   del argv
   if not _MODEL.value:
     sys.exit("--model=BUNDLE_OR_WORKDIR is required (e.g. .cache/pretrain/emdiffuse_n)")
-  unknown = sorted(set(_NOISES.value) - set(NOISES))
+  unknown = sorted(set(_NOISES.value + ([_SWEEP_NOISE.value] if _SWEEP.value else [])) - set(NOISES))
   if unknown:
     sys.exit(f"--noises: unknown {unknown}; choose from {list(NOISES)}")
   quiet = os.environ.get("JAX_ISO_PROGRESS") == "0"
@@ -154,6 +166,10 @@ def main(argv):
       row["one_pass"]["time_over_bm3d"] = round(one_s / bm3d_s, 3)
       results["rows"][name] = row
       print(f"{name}: {row}", flush=True)
+      if _SWEEP.value and name == _SWEEP_NOISE.value:
+        results["sweep"] = {"noise": name, "k": runner.samples, "rows": sweep(runner, noisy, clean, one)}
+  if _SWEEP.value and "sweep" not in results:
+    sys.exit(f"--sweep_noise={_SWEEP_NOISE.value!r} is not among the rows run (--noises)")
   results["aims"] = {name: {"gain_db": row["one_pass"]["gain_over_bm3d_db"], "aim_db": AIMS[name],
                             "time_over_bm3d": row["one_pass"]["time_over_bm3d"],
                             "spearman": row["calibration"]["spearman_blocks"],
@@ -163,6 +179,26 @@ def main(argv):
                      for name, row in results["rows"].items()}
   _print(results)
   write_json(_OUT.value, results)
+
+
+def sweep(runner: Runner, noisy: np.ndarray, clean: np.ndarray, one: np.ndarray) -> list[dict]:
+  """Per sampler steps of --sweep_steps: the PSNR of the mean of the first k samples (k = 1, 2, 4, ... K) and the
+  calibration of their spread against the one-pass mean's error; seconds per section of the K samples."""
+  rows = []
+  ks = sorted({min(2 ** i, runner.samples) for i in range(runner.samples.bit_length() + 1)})
+  for steps in sorted({int(s) for s in _SWEEP.value}):
+    samples, seconds = runner.timed(runner.sampler(steps), noisy)         # [N, K, H, W]
+    row = {"steps": steps, "seconds_per_section": round(seconds, 3), "means": {}}
+    for k in ks:
+      if k == 1:
+        row["means"][k] = _scores(samples[:, 0], clean)
+        continue
+      mean, std, _ = (np.asarray(a) for a in uncertainty.summarize(np.moveaxis(samples[:, :k], 1, 0)))
+      row["means"][k] = {**_scores(mean, clean), "spearman": calibration(one, std, clean)["spearman_blocks"]}
+    rows.append(row)
+    print(f"sweep: {steps} steps, " + ", ".join(f"mean of {k} {v['psnr']:.2f} dB" for k, v in row["means"].items()),
+          flush=True)
+  return rows
 
 
 def _print(results: dict) -> None:

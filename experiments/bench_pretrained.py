@@ -50,16 +50,30 @@ REAL = {"cremi": DATA / "cremi_sstem_crop_isovem_train.tif", "isbi": DATA / "isb
 NOTES = ROOT / ".cache" / "pretrain" / "{method}.notes"   # the run's start (`started ISO`)
 
 
+TIMING_EDGE, TIMING_STEPS = 128, (3, 33)   # the timing runs: central 128^2 of the sections, 3 and 33 steps
+
+
 def _seconds_per_step(method: str, init: str | None, sections: pathlib.Path, work: pathlib.Path) -> float:
-  """Seconds per training step of a fit (init None: the cpu variant) or fine-tune of `init` on `sections`."""
-  from jax_iso import jobs  # pylint: disable=g-import-not-at-top
+  """Seconds per training step of a fit (init None: the cpu variant) or fine-tune of `init` on `sections`: two
+  jobs of 3 and 33 steps on the sections' central 128^2 (every config's crop fits; the inference is smaller),
+  their seconds less their inference's, differenced (what both share, setup and compilation, cancels)."""
+  from jax_iso import io, jobs  # pylint: disable=g-import-not-at-top
+  vol, spacing = io.read_volume(sections)
+  y0, x0 = (max(0, (n - TIMING_EDGE) // 2) for n in vol.shape[1:])
+  timing = work / f"timing_{sections.name}"
+  io.write_volume(timing, vol[:, y0:y0 + TIMING_EDGE, x0:x0 + TIMING_EDGE], spacing)
   times = []
-  for steps in (3, 13):                         # the difference removes compilation and setup
-    start = time.perf_counter()
-    jobs.reconstruct(str(sections), str(work / f"t{steps}.tif"), method=method, train_steps=steps,
-                     show_progress=False, **({"init": init} if init else {"init": "scratch"}))
-    times.append(time.perf_counter() - start)
-  return max(0.05, (times[1] - times[0]) / 10)
+  for steps in TIMING_STEPS:
+    out = jobs.reconstruct(str(timing), str(work / f"t{steps}.tif"), method=method, train_steps=steps,
+                           show_progress=False, **({"init": init} if init else {"init": "scratch"}))
+    times.append(out["seconds"] - out["predict_seconds"])
+    (work / f"t{steps}.tif").unlink()
+  timing.unlink()
+  per_step = (times[1] - times[0]) / (TIMING_STEPS[1] - TIMING_STEPS[0])
+  if per_step <= 0:
+    sys.exit(f"timing {method}: {TIMING_STEPS[1]} steps took no longer than {TIMING_STEPS[0]} "
+             f"({times[1]:.1f} s, {times[0]:.1f} s): pause other work on the machine and rerun")
+  return per_step
 
 
 def _score(recon: pathlib.Path, truth: pathlib.Path, work: pathlib.Path) -> dict:

@@ -190,8 +190,7 @@ def ship(workdir: str | os.PathLike, name: str, *, folder: str | os.PathLike, re
             "command": f"jax-iso train --config={recipe} --workdir={workdir}",
             "data": [pathlib.Path(p).name for p in str(config.data.path).split(",")],
             "weights": list(config.data.get("weights") or ())}
-    if kind != "isotropic":
-      card["held_out"] = list(_held_out(recipe))
+    card["held_out"] = list(_held_out(recipe))
     card["fine_tune_steps"] = fine_tune
     scores = {"isotropic": check_score, "denoise": denoise_check_score, "restore": restore_check_score}[kind]
     card["check"] = scores(bundle, config.method, tmp)
@@ -238,7 +237,8 @@ def _denoise_bench(file: str, bench: dict) -> dict:
       rows[noise][key] = {"psnr": row[key]["psnr"], "ssim": row[key].get("ssim"),
                           "seconds": row[key].get("seconds_per_section")}
   return {"file": file, "step": bench.get("step"), "test": bench.get("test"), "k": bench.get("k"),
-          "sampler": bench.get("sampler"), "cpu": bench.get("cpu"), "cores": bench.get("cores"), "rows": rows}
+          "sampler": bench.get("sampler"), "cpu": bench.get("cpu"), "cores": bench.get("cores"), "rows": rows,
+          "sweep": bench.get("sweep")}
 
 
 def _restore_bench(file: str, bench: dict) -> dict:
@@ -265,6 +265,7 @@ def _score_line(card: dict) -> str:
 def card_markdown(name: str, card: dict) -> str:
   """The model card a person reads (`jax-iso models --name=NAME`)."""
   from experiments import card_check  # pylint: disable=g-import-not-at-top
+  from jax_iso import methods  # pylint: disable=g-import-not-at-top
   if card_check.task(card["method"]) == "denoise":
     return denoiser_markdown(name, card)
   if card_check.task(card["method"]) == "restore":
@@ -280,11 +281,10 @@ def card_markdown(name: str, card: dict) -> str:
            f"{card['hours']} h on {card['machine']}",
            f"- command: `{card['command']}`",
            f"- default fine-tune: {card['fine_tune_steps']['cpu']} steps on a CPU "
-           f"({card['fine_tune_steps']['default']} on an accelerator)",
-           "- data (held out: FlyEM sample2, CREMI, ISBI 2012): " + ", ".join(
-               f"{d} (weight {w:g})" for d, w in zip(card["data"], card["weights"] or [1.0] * len(card["data"]))),
-           "  Credits: FlyEM medulla FIB-SEM (Takemura et al. 2015, CC BY), EPFL hippocampus FIB-SEM (Lucchi et "
-           "al. 2012), Drosophila L3 VNC ssTEM (Cardona et al. 2010, CC BY); see ../shared/data/README.md",
+           f"({card['fine_tune_steps']['default']} on an accelerator)" + (
+               ", on `--train_iso` only (without it, the model is used as it is)"
+               if methods.get(card["method"]).train_iso else " on the input itself"),
+           *_run_lines(card)[2:],
            f"- check (CI repeats it): the shipped sample's {check['crop']} crop at x{check['factor']:g}: "
            f"{check['psnr']:.3f} dB (cubic {check['cubic_psnr']:.3f}), tolerance {check['tolerance']} dB", ""]
   bench = card.get("bench")
@@ -316,8 +316,7 @@ def card_markdown(name: str, card: dict) -> str:
 
 
 def _run_lines(card: dict) -> list[str]:
-  """The training, command, data and credits lines of a denoiser's or restoration model's card (those with a
-  `held_out` list)."""
+  """The training, command, data (with the recipe's held-out volumes) and credits lines of a card."""
   credits = [c for prefix, c in CREDITS.items() if any(d.startswith(prefix) for d in card["data"])]
   held_out = ", ".join(card.get("held_out") or ()) or "none named"
   return [f"- training: {card['steps']} of {card['total_steps']} steps of `{card['recipe']}`, "
@@ -358,7 +357,27 @@ def denoiser_markdown(name: str, card: dict) -> str:
       cells = [f"{row[k]['psnr']:.2f} ({row[k]['seconds']:.2f} s)" for k in ("bm3d", "one_pass", "mean_k")]
       lines.append(f"| {noise} | {row['noisy']:.2f} | " + " | ".join(cells) + " |")
     lines.append("")
+  if bench and bench.get("sweep"):
+    lines += _sweep_lines(bench)
   return "\n".join(lines)
+
+
+def _sweep_lines(bench: dict) -> list[str]:
+  """The sampler sweep (steps x samples) of a denoiser's bench: PSNR of the mean of k samples (Spearman of their
+  spread against the one-pass mean's error), the best marked."""
+  sweep = bench["sweep"]
+  ks = list(sweep["rows"][0]["means"])
+  best = max(((r["steps"], k) for r in sweep["rows"] for k in ks),
+             key=lambda sk: next(r for r in sweep["rows"] if r["steps"] == sk[0])["means"][sk[1]]["psnr"])
+  lines = [f"## Sampler steps and samples ({sweep['noise']}; `--samples` / `--sample_steps`, for the uncertainty)",
+           "", "PSNR dB of the mean of k samples (Spearman of their spread against the one-pass mean's error); "
+           f"best: {best[0]} steps, {best[1]} samples", "",
+           "| steps | seconds / section (K samples) | " + " | ".join(f"k = {k}" for k in ks) + " |",
+           "|---|---|" + "---|" * len(ks)]
+  for row in sweep["rows"]:
+    cells = [f"{m['psnr']:.2f}" + (f" ({m['spearman']:.2f})" if "spearman" in m else "") for m in row["means"].values()]
+    lines.append(f"| {row['steps']} | {row['seconds_per_section']:.1f} | " + " | ".join(cells) + " |")
+  return lines + [""]
 
 
 def restore_markdown(name: str, card: dict) -> str:

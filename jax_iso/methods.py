@@ -85,7 +85,8 @@ _ENTRIES = (
            "fine slice from the two sections around it; any factor; K samples: mean, uncertainty, flags",
            strategy="between", config="configs.vemdiffuse_a", model="diffusion_unet", pairs="between",
            loss="diffusion"),
-    Method("vemdiffuse_i", "vEMDiffuse-i conditional diffusion trained on an isotropic volume (--train_iso), "
+    Method("vemdiffuse_i", "vEMDiffuse-i conditional diffusion trained on an isotropic volume (--train_iso, or "
+           "the model shipped for it where one ships), "
            "generating every fine slice from the two sections around it; K samples: mean, uncertainty, flags",
            strategy="between", config="configs.vemdiffuse_i", model="diffusion_unet", pairs="between",
            loss="diffusion", train_iso=True),

@@ -74,12 +74,14 @@ def clip_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
       "acquisition": acquisition(blur_axes=(-1,))})
 
 
-def between_pair(factor: float = 4.0) -> ml_collections.ConfigDict:
+def between_pair(factor: float = 4.0, factors: tuple[float, float] | None = None) -> ml_collections.ConfigDict:
   """Stack -> sections along Y -> acquisition; two neighbouring sections and a fine slice between them
-  (`pairs.between_pair`, vEMDiffuse)."""
+  (`pairs.between_pair`, vEMDiffuse). With `factors` (lo, hi) the factor is drawn per crop, told to the network
+  as a fourth input channel (`model.factor_input`), and the sections' noise matched per crop (`match_noise`)."""
   return ml_collections.ConfigDict({
-      "kind": "between", "factor": float(factor), "profile": "box", "sigma": None, "support": 1.0,
-      "acquisition": acquisition(blur_axes=(-1,))})
+      "kind": "between", "factor": float(factor),
+      "factors": None if factors is None else tuple(float(f) for f in factors), "match_noise": factors is not None,
+      "profile": "box", "sigma": None, "support": 1.0, "acquisition": acquisition(blur_axes=(-1,))})
 
 
 def section_pair() -> ml_collections.ConfigDict:

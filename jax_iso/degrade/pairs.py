@@ -24,7 +24,8 @@ for every example).
   noise), and interpolated back to its size: the condition; the image is the target.
 - `between_pair` (vEMDiffuse): a stack [D, H, W] cut into sections along Y (axis -2) at a random sub-slice phase;
   the input is the planes [D, W] of two neighbouring sections and the position in [0, 1) of one fine plane
-  between their centres, the target that fine plane.
+  between their centres, the target that fine plane; with `factors`, at a factor drawn per example (told to
+  the network as a fourth channel, log s).
 - `registered_pair` (EMDiffuse-n/-r on real pairs): a crop [2, ...] of two registered volumes
   (`data.paired.PairedVolume`) split into its first (input) and second (target) image.
 """
@@ -243,10 +244,11 @@ def between_span(factor: float) -> int:
   return int(math.ceil(2.0 * float(factor) + 1.0 - 1e-9))
 
 
-def between_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition: Pipeline | None = None,
-                 profile: str | tuple[float, ...] = "box", sigma: float | None = None,
-                 support: float = 1.0) -> tuple[jax.Array, jax.Array, dict]:
-  """(input [..., D, W, 3], target [..., D, W], aux) from a stack [..., D, H, W] with H >= `between_span`.
+def between_pair(key: jax.Array, clip: jax.Array, *, factor: float = 4.0,
+                 factors: tuple[float, float] | None = None, acquisition: Pipeline | None = None,
+                 profile: str | tuple[float, ...] = "box", sigma: float | None = None, support: float = 1.0,
+                 match_noise: bool = False) -> tuple[jax.Array, jax.Array, dict]:
+  """(input [..., D, W, C], target [..., D, W], aux) from a stack [..., D, H, W] with H >= `between_span`.
 
   Axis -2 (H) is cut into sections of `factor` slices (`profile`, `sigma`, `support` as in
   `axial.section_weights`) at a phase drawn in [0, 1) fine slices, so every real position occurs; the first two
@@ -255,16 +257,41 @@ def between_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition:
   Input channels: the first section, the second, and p everywhere (the network reads it,
   `models.diffusion_unet`); target: fine slice j. aux: 'position' p, 'phase' (fine slices), 'baseline' the
   linear interpolation (1 - p) * first + p * second (the held-out evaluation's comparison), 'acquisition'.
+
+  `factors=(lo, hi)` (one model for every factor): s is drawn per example, log-uniform in [lo, hi]
+  (`any_factor.draw_factor`), and the two box sections are cut by a matrix built from the traced s
+  (`any_factor.cut_matrix`; box profile only); H >= between_span(hi). The input gets a fourth channel, log s
+  everywhere (`model.factor_input` reads it), and aux 'factor' s. `match_noise` adds white noise restoring the
+  stack's own noise level to the sections (`any_factor.noise_sigma` x sqrt(1 - 1/s)); aux 'added_sigma'.
   """
   clip = checks.check_float(clip, min_ndim=2)
-  s = float(factor)
-  if clip.shape[-2] < between_span(s):
-    raise ValueError(f"between_pair at factor {s:g} needs at least {between_span(s)} slices along axis -2, got "
+  hi = float(factor) if factors is None else checks.check_range("factors", factors, low=1.0)[1]
+  if clip.shape[-2] < between_span(hi):
+    raise ValueError(f"between_pair at factor {hi:g} needs at least {between_span(hi)} slices along axis -2, got "
                      f"shape {clip.shape}")
-  k_sec, k_pick, k_acq = jax.random.split(key, 3)
-  sec, aux = axial.axial_sections(k_sec, clip, factor=s, axis=-2, profile=profile, sigma=sigma,
-                                  phase=(0.0, 1.0 / s), support=support)
-  sec, acq = _acquire(acquisition, k_acq, axial.materialize(sec)[..., :2, :])
+  if factors is None:
+    s = float(factor)
+    k_sec, k_pick, k_acq = jax.random.split(key, 3)
+    sec, aux = axial.axial_sections(k_sec, clip, factor=s, axis=-2, profile=profile, sigma=sigma,
+                                    phase=(0.0, 1.0 / s), support=support)
+    sec, acq = _acquire(acquisition, k_acq, axial.materialize(sec)[..., :2, :])
+    aux = {"phase": aux["phase"]}
+    extra = []
+  else:
+    if profile != "box" or float(support) != 1.0:
+      raise ValueError(f"a factor drawn per example (factors={tuple(factors)}) cuts box sections: profile='box' "
+                       f"and support=1, got profile={profile!r}, support={support}")
+    k_factor, k_phase, k_pick, k_acq = jax.random.split(key, 4)
+    s = any_factor.draw_factor(k_factor, tuple(float(f) for f in factors))
+    phase = jax.random.uniform(k_phase)
+    cut = any_factor.cut_matrix(clip.shape[-2], 2, s, phase)                 # [2, H]: the two box sections
+    sec, acq = _acquire(acquisition, k_acq, jnp.einsum("kh,...hw->...kw", cut, clip))
+    aux = {"phase": phase, "factor": s}
+    extra = [jnp.log(s)]
+  if match_noise:
+    added = any_factor.noise_sigma(clip) * jnp.sqrt(jnp.maximum(0.0, 1.0 - 1.0 / s))
+    sec = sec + added * jax.random.normal(jax.random.fold_in(key, 4), sec.shape, sec.dtype)
+    aux["added_sigma"] = added
   centre = grid.section_centre(0, s, aux["phase"])
   first = jnp.ceil(centre - 1e-6)
   count = jnp.ceil(centre + s - 1e-6) - first                    # fine slices with centre in [c0, c0 + s)
@@ -273,10 +300,19 @@ def between_pair(key: jax.Array, clip: jax.Array, *, factor: float, acquisition:
   position = (j - centre) / s
   below, above = sec[..., 0, :], sec[..., 1, :]
   target = jnp.take(clip, j, axis=-2)
-  inp = jnp.stack([below, above, jnp.broadcast_to(position, below.shape).astype(clip.dtype)], axis=-1)
+  constant = lambda v: jnp.broadcast_to(v, below.shape).astype(clip.dtype)  # noqa: E731
+  inp = jnp.stack([below, above, constant(position)] + [constant(v) for v in extra], axis=-1)
   baseline = (1.0 - position) * below + position * above
-  return inp.astype(clip.dtype), target, {"position": position, "phase": aux["phase"],
-                                          "baseline": baseline.astype(clip.dtype), "acquisition": acq}
+  return inp.astype(clip.dtype), target, {**aux, "position": position, "baseline": baseline.astype(clip.dtype),
+                                          "acquisition": acq}
+
+
+def factor_range(pairs_cfg: Mapping) -> tuple[float, float] | None:
+  """(lo, hi) of a pair config whose maker draws the factor per example (`any_factor`, or `between` with
+  `factors`: the model serves that range), else None (one factor, `pairs.factor`)."""
+  kind = pairs_cfg.get("kind")
+  factors = pairs_cfg.get("factors") if kind in ("any_factor", "between") else None
+  return None if factors is None else (float(factors[0]), float(factors[1]))
 
 
 def registered_pair(key: jax.Array, pair: jax.Array) -> tuple[jax.Array, jax.Array, dict]:

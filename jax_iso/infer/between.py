@@ -15,9 +15,12 @@ steps override the config's; uncertainty and flags are paths) and `noise`, where
 position (cos / sin weights), so the slices between two sections change smoothly (no flicker) and no texture
 repeats over many sections; "shared" starts every slice from one field (no flicker, but any texture the
 model invents repeats along Z as streaks); "plane" gives each slice its own (the reference's way: flicker).
+A model told the factor (`model.factor_input`, one model for every factor) gets a fourth condition channel, log s
+of the input, as it was trained (`degrade.pairs.between_pair` with `factors`).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -53,11 +56,13 @@ def check(options: Mapping) -> None:
 
 class Conditions:
   """`conditions(z0, z1)` -> [n, 3, H, W]: for fine slices z0..z1-1 of the sections `src` at `factor`, the
-  section below, the section above (intensities in [0, 1] by `intensity`) and the position everywhere; the
-  sections are read once each, in order, as the slices advance."""
+  section below, the section above (intensities in [0, 1] by `intensity`) and the position everywhere (with
+  `factor_channel`, [n, 4, H, W]: log s everywhere too); the sections are read once each, in order, as the slices
+  advance."""
 
-  def __init__(self, src, factor: float, intensity):
+  def __init__(self, src, factor: float, intensity, factor_channel: bool = False):
     self.src, self.factor, self.intensity = src, float(factor), intensity
+    self.extra = (math.log(self.factor),) if factor_channel else ()
     self.n = int(src.shape[0])
     self.cache: dict[int, np.ndarray] = {}
 
@@ -72,14 +77,16 @@ class Conditions:
     for i in [i for i in self.cache if i < first]:            # sections no later slice needs
       del self.cache[i]
     h, w = self.section(int(below[0])).shape
-    return np.stack([np.stack([self.section(int(b)), self.section(int(a)), np.full((h, w), p, np.float32)])
+    return np.stack([np.stack([self.section(int(b)), self.section(int(a))] +
+                              [np.full((h, w), v, np.float32) for v in (p,) + self.extra])
                      for b, a, p in zip(below, above, position)])
 
 
 def run(src, sink, job) -> dict:
   """Generates every fine slice of `sink` from the sections of `src` around it; returns a summary."""
   noise = job.options.get("noise", "sections")
-  summary = diffusion.sample_volume(Conditions(src, job.factor, job.intensity), sink, job, channels=3,
+  told = bool(job.model.config.model.get("factor_input", False))     # a model of every factor is told this one
+  summary = diffusion.sample_volume(Conditions(src, job.factor, job.intensity, told), sink, job, channels=3 + told,
                                     shared_noise=noise == "shared",
                                     between=float(job.factor) if noise == "sections" else None,
                                     description={"factor": float(job.factor), "noise": noise})

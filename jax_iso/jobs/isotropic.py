@@ -5,7 +5,8 @@ The sections (Z) are reconstructed onto round(N*s) fine slices, output slice j b
 grid (section k centred at (k + 0.5)*s - 0.5), with Z spacing z/s. The factor s comes from `factor`, or from the
 voxel size (`spacing`, else the file's metadata): they must agree. A learned method fits its config
 (`configs/<method>.py`, the "cpu" variant on a CPU) on the input's own lateral planes (or on `train_iso`, an
-isotropic volume of similar tissue, for vemdiffuse_i), with crops shrunk to what the input holds; `inpaint`
+isotropic volume of similar tissue, for vemdiffuse_i, whose shipped model needs none), with crops shrunk to what the
+input holds; a model of every factor is fine-tuned at the input's factor alone; `inpaint`
 ("auto" or "I,J") fills lost sections first, `uncertainty`, `flags` and the sampling settings go to the methods
 whose strategy offers them. `restore=True` (or a mapping of restore's settings) repairs damaged sections first.
 `part` (io.Part) makes this process write its rows of an OME-Zarr output, for the methods whose inference splits
@@ -21,6 +22,7 @@ import jax
 
 from jax_iso import io, methods
 from jax_iso.degrade import grid as grid_lib
+from jax_iso.degrade.pairs import factor_range
 from jax_iso.detect import find_missing
 from jax_iso.errors import UserError
 from jax_iso.infer import strategies
@@ -36,8 +38,9 @@ class Isotropic:
   default_init = "auto"          # the shipped model where one exists (and a short fine-tune), else a fit
 
   def check(self, opts: Options, method: methods.Method) -> None:
-    if method.train_iso and not opts.train_iso and (opts.init == "scratch" or opts.init is None and not
-                                                     _shipped(method)):
+    fits = opts.init == "scratch" or opts.init is None and (opts.variant is not None or bool(opts.config)
+                                                            or not _shipped(method))
+    if method.train_iso and not opts.train_iso and fits:
       raise UserError(f"method={method.name} learns from an isotropic volume of similar tissue: pass "
                       "train_iso=ISO (e.g. a FIB-SEM volume), or use method=vemdiffuse_a, which needs none")
     if opts.train_iso and not method.train_iso:
@@ -93,7 +96,7 @@ class Isotropic:
       config.data.path, config.data.spacing = str(opts.train_iso), None
     else:                                           # crops of the input's own sections, shrunk to what it holds
       fit_crops(config, grid.src, str(opts.input))
-    if config.pairs.kind == "any_factor":           # a model of every factor, fine-tuned on this input's
+    if factor_range(config.pairs) is not None:      # a model of every factor, fine-tuned on this input's
       config.pairs.factors = (grid.factor, grid.factor)
     # a pretrained model's mixture of volumes and their views: this volume only, its sections as they are
     for key, one_volume in (("weights", None), ("views", "lateral"), ("frame_spacing", 0.0)):
@@ -118,10 +121,10 @@ def _shipped(method: methods.Method) -> bool:
 
 def check_model_factor(model: LoadedModel, factor: float, input: str) -> None:
   """A model serves the anisotropy it was trained for, or any in the range it was trained on (`any_factor`
-  pairs); UserError otherwise."""
-  pairs = model.config.pairs
-  if pairs.kind == "any_factor":
-    lo, hi = (float(f) for f in pairs.factors)
+  pairs, or `between` pairs with `factors`); UserError otherwise."""
+  drawn = factor_range(model.config.pairs)
+  if drawn is not None:
+    lo, hi = drawn
     if not lo * 0.99 <= factor <= hi * 1.01:
       raise UserError(f"the model in {model.source} serves anisotropies x{lo:g} to x{hi:g} but {input} is "
                       f"x{factor:g}; fit a model on this volume (init=scratch) or give the right factor or spacing")

@@ -13,9 +13,11 @@ Routes (`Route.kind`):
 - "fine_tune": `init=PATH` or `"pretrained"` with `train_steps=N`: the model's own config, trained N more steps on
   the task's data from its parameters (`train.init_from`).
 Without `init`, a task's default applies: the isotropic, section and restore tasks start from the model shipped
-for the method (`jax_iso/pretrained/`, with its card's short fine-tune) where one ships, unless `variant` or
-`config` describe a config to train or a section task's training volumes are given (`train_clean`, ...: the
-pair-trained route), which means a fit from scratch.
+for the method (`jax_iso/pretrained/`, with its card's short fine-tune; a method that learns from an isotropic
+volume, vemdiffuse_i, is fine-tuned only on a given `train_iso`, else used as it is) where one ships, unless
+`variant` or `config` describe a config to train or a section task's training volumes are given (`train_clean`,
+...: the pair-trained route), which means a fit from scratch. A fine-tune may start from a model of a sibling
+method (`interchangeable`: vemdiffuse_a from a vemdiffuse_i model) and trains as the job's method.
 A fit or fine-tune runs in `workdir` (kept: rerun to resume) or in a hidden temporary folder beside the output,
 removed afterwards, also on an error or a signal. Under jax.distributed (several processes, e.g. `jax-iso
 reconstruct --distributed`) the processes train it together, as `jax-iso train --distributed` does (each reads
@@ -98,8 +100,17 @@ def choose(opts: Options, method: methods.Method, *, default_init: str = "scratc
                     if (m.name == init and not os.path.exists(init)) or str(m.path) == os.path.abspath(init)), None)
   source = str(shipped.path) if shipped is not None else init
   steps = opts.train_steps
-  if steps is None:                   # a shipped model's short default fine-tune (its card), else none
-    steps = default_fine_tune(shipped) if shipped is not None and opts.init in (None, "pretrained") else 0
+  if steps is None:                   # a shipped model's short default fine-tune (its card), else none; a model
+    tunes = shipped is not None and opts.init in (None, "pretrained")   # that learns from an isotropic volume
+    tunes = tunes and (bool(opts.train_iso) or not method.train_iso)    # is fine-tuned on train_iso only
+    steps = default_fine_tune(shipped) if tunes else 0
+  if steps > 0 and method.train_iso and not opts.train_iso:
+    raise UserError(f"train_steps={steps} fine-tunes method={method.name} on an isotropic volume, not on the "
+                    "anisotropic input: give train_iso=ISO, or drop train_steps to use the model as it is")
+  if steps == 0 and opts.train_iso:
+    raise UserError(f"train_iso={opts.train_iso} is what a model is fine-tuned on, but with init={opts.init or init} "
+                    f"and {'train_steps=0' if opts.train_steps == 0 else 'no train_steps'} none is: give "
+                    "train_steps=N to fine-tune it there, or drop train_iso to use the model as it is")
   if steps == 0:
     given = _given(opts, _TRAINING[1:])
     if given:
@@ -124,6 +135,9 @@ def serving(route: Route, opts: Options, method: methods.Method, factor: float |
   if lo * 0.99 <= factor <= hi * 1.01:
     return route
   served = f"x{lo:g}" if lo == hi else f"x{lo:g} to x{hi:g}"
+  if method.train_iso and not opts.train_iso:      # vemdiffuse_i fits only on an isotropic volume
+    raise UserError(f"the shipped {route.name} model serves {served} but {opts.input} is x{factor:g}; give "
+                    "train_iso=ISO (an isotropic volume to fit one on), or the right factor or spacing")
   if opts.init == "pretrained":
     raise UserError(f"the shipped {route.name} model serves {served} but {opts.input} is x{factor:g}; fit one on "
                     "it (init=scratch), or give the right factor or spacing")
@@ -161,6 +175,7 @@ def base_config(route: Route, opts: Options, method: methods.Method):
     saved.pop("resolved", None)                     # resolved again from the data it is fine-tuned on
     config = ml_collections.ConfigDict(saved)
     config.train.init_from = str(route.source)
+    config.method = method.name                     # a model of a sibling method (interchangeable) trains as this one
   config.unlock()
   if opts.config:
     with config.ignore_type():   # e.g. a custom section profile (a tuple) where the default is "box"
@@ -218,9 +233,16 @@ def _fit_folder(out: pathlib.Path) -> pathlib.Path:
 
 
 def check_method(name: str, method: methods.Method, source: str) -> None:
-  """The model at `source` (of method `name`) must be one of `method`."""
-  if name != method.name:
+  """The model at `source` (of method `name`) must be one of `method`, or of a sibling method with the same
+  network, pairs, strategy and task (vemdiffuse_a starts from a vemdiffuse_i model: only the data differ)."""
+  if name != method.name and not interchangeable(methods.get(name), method):
     other = methods.get(name)
     raise UserError(f"{source} holds a {other.name} model ({other.task}); this job needs a {method.name} model: "
                     f"run it with `jax-iso {methods.COMMANDS[other.task]}{other.name if other.task == 'isotropic' else ''}"
                     f"`, or pass a {method.name} model")
+
+
+def interchangeable(a: methods.Method, b: methods.Method) -> bool:
+  """Whether a model trained for method `a` serves method `b`: the same network, pair maker, inference strategy
+  and task (the methods differ only by the volume they learn from)."""
+  return (a.model, a.pairs, a.strategy, a.task) == (b.model, b.pairs, b.strategy, b.task)

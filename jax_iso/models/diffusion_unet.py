@@ -25,6 +25,10 @@ between its two neighbours, a real number in [0, 1] (any factor, not an index ou
 reads its mean, embeds `position_scale * position` sinusoidally through its own 2-layer MLP and adds it to the
 noise embedding, so it reaches every block's FiLM; as an input channel the position travels with the condition
 through tiling, batching and sharding unchanged.
+
+`factor_input=True` (one vEMDiffuse model for every factor, `degrade.pairs.between_pair` with `factors`): the last
+condition channel is a constant map of log s, the anisotropy factor (the position moves one channel back). It is
+read and embedded the same way (`factor_scale`, its own MLP) and added to the embedding. Off, no parameter changes.
 """
 from __future__ import annotations
 
@@ -106,10 +110,11 @@ class AttentionBlock(nn.Module):
     return x + h.reshape(b, hh, ww, c).astype(x.dtype)
 
 
-def position_of(x: jax.Array, out_channels: int = 1) -> jax.Array:
+def position_of(x: jax.Array, out_channels: int = 1, after: int = 0) -> jax.Array:
   """[B] the position a network input [B, H, W, C] carries: the mean of its last condition channel (channel
-  C - out_channels - 1; the noisy target's `out_channels` follow it)."""
-  return x[..., x.shape[-1] - out_channels - 1].astype(jnp.float32).mean(axis=(1, 2))
+  C - out_channels - 1; the noisy target's `out_channels` follow it), or of the one `after` channels before it
+  (`factor_input`: the factor's channel follows the position's)."""
+  return x[..., x.shape[-1] - out_channels - after - 1].astype(jnp.float32).mean(axis=(1, 2))
 
 
 class DiffusionUNet(nn.Module):
@@ -126,6 +131,8 @@ class DiffusionUNet(nn.Module):
   level_scale: float = 50.0     # log SNR (about -12..14) x 50: the range of DDPM's step indices
   position: bool = False        # the last condition channel holds the generated slice's position in [0, 1]
   position_scale: float = 10.0  # position x 10: at most 10 radians per unit, so nearby positions embed alike
+  factor_input: bool = False    # the last condition channel holds log s, the anisotropy (every factor, one model)
+  factor_scale: float = 10.0    # the factor channel's value x 10, embedded as the position is
   dtype: jnp.dtype = jnp.float32
   param_dtype: jnp.dtype = jnp.float32
 
@@ -143,6 +150,8 @@ class DiffusionUNet(nn.Module):
       out.append(f"norm={self.norm!r} must be 'group' or 'pixel'")
     if self.position and not self.position_scale > 0:
       out.append(f"position_scale={self.position_scale} must be > 0")
+    if self.factor_input and not self.factor_scale > 0:
+      out.append(f"factor_scale={self.factor_scale} must be > 0")
     if any(not 0 <= lvl < len(self.mults) for lvl in self.attn_levels):
       out.append(f"attn_levels={tuple(self.attn_levels)} must be levels 0..{len(self.mults) - 1}")
     return out
@@ -169,10 +178,13 @@ class DiffusionUNet(nn.Module):
     emb = sinusoidal(self.level_scale * level, self.base)
     emb = nn.Dense(emb_dim, name="embed1", **kw)(emb)
     emb = nn.Dense(emb_dim, name="embed2", **kw)(nn.silu(emb))
-    if self.position:
-      pos = sinusoidal(self.position_scale * position_of(x, self.out_channels), self.base)
-      pos = nn.Dense(emb_dim, name="position1", **kw)(pos)
-      emb = emb + nn.Dense(emb_dim, name="position2", **kw)(nn.silu(pos))
+    after = int(self.factor_input)                    # the factor's channel follows the position's
+    for on, name, scale, back in ((self.position, "position", self.position_scale, after),
+                                  (self.factor_input, "factor", self.factor_scale, 0)):
+      if on:
+        value = sinusoidal(scale * position_of(x, self.out_channels, back), self.base)
+        value = nn.Dense(emb_dim, name=f"{name}1", **kw)(value)
+        emb = emb + nn.Dense(emb_dim, name=f"{name}2", **kw)(nn.silu(value))
 
     h = Conv3x3(self.base * self.mults[0], name="stem", **kw)(x.astype(self.dtype)).astype(jnp.float32)
     skips = [h]

@@ -8,7 +8,7 @@ parameters (an orbax bundle: `bundle.json` + `params/`) and its model card (`car
     serves(card)              # what input a model serves, in words: "factors x2 to x12", "2-D sections, ..."
 
 The recipes that trained them are configs in `configs/pretrain/`; the check each card states, which CI repeats,
-is `check.py`'s.
+is `experiments/card_check.py`'s (tests/test_pretrained.py).
 """
 from __future__ import annotations
 

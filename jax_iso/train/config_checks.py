@@ -80,3 +80,9 @@ def check(config: Mapping, multiple: int) -> None:
     raise UserError(f"pairs.kind={config['pairs']['kind']!r} is unknown; choose one of "
                     f"{', '.join(pairs.PAIR_MAKERS)}")
   section_noise.check(config.get("section_noise", "off"))
+  if config["pairs"]["kind"] == "between":          # vEMDiffuse: a factor drawn per crop is told to the network
+    told, drawn = bool(config["model"].get("factor_input", False)), pairs.factor_range(config["pairs"])
+    if told != (drawn is not None):
+      raise UserError(f"model.factor_input={told} but pairs.factors={None if drawn is None else tuple(drawn)}: a "
+                      "network told the factor trains on pairs whose factor is drawn per crop, and such pairs need "
+                      "that network; set both (model.factor_input=True, pairs.factors=\"(2.0, 12.0)\") or neither")

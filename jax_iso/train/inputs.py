@@ -9,9 +9,9 @@ the voxel grid in Z (denoise, superres, restore) needs no anisotropy: its factor
 names sections no training crop may touch (the damaged ones, for ssTEM restoration): one volume is then read as
 the runs of sections between them (`data.SectionRun`), each long enough for a crop and its held-out band.
 
-Pretraining on several volumes (`pairs.kind = "any_factor"`: the factor is drawn per crop; or `data.weights`
-with `data.factor`: every volume taught that one factor; either way the volumes' own voxel sizes need not
-agree): `data.weights` mixes them in given proportions, and `data.views = "all"` adds the
+Pretraining on several volumes (`pairs.kind = "any_factor"`, or "between" with `pairs.factors`: the factor is
+drawn per crop; or `data.weights` with `data.factor`: every volume taught that one factor; either way the volumes'
+own voxel sizes need not agree): `data.weights` mixes them in given proportions, and `data.views = "all"` adds the
 XZ and YZ planes of every isotropic volume as lateral planes (`data.views`), its weight shared by its three views.
 `data.frame_spacing = F` reads every volume whose sections are closer than F lateral pixels at every s-th section
 (s offsets, the weight shared): clips (EMformer) then have frames as far apart as a volume of factor F's sections.
@@ -54,8 +54,10 @@ def crop_spec(config: Mapping) -> tuple[str, tuple[int, ...]]:
     return "lateral", (edge, edge)
   if kind == "clip":
     return "clip", (int(config["data"].get("frames", 16)), edge, edge)
-  if kind == "between":        # planes [frames, edge] between sections along Y
-    return "clip", (int(config["data"].get("frames", edge)), pairs.between_span(config["pairs"]["factor"]), edge)
+  if kind == "between":        # planes [frames, edge] between sections along Y (of the largest factor drawn)
+    drawn = pairs.factor_range(config["pairs"])
+    span = pairs.between_span(config["pairs"]["factor"] if drawn is None else drawn[1])
+    return "clip", (int(config["data"].get("frames", edge)), span, edge)
   context = int(config["pairs"].get("context", 0))
   return "clip", (3, edge + 2 * context, edge + 2 * context)
 
@@ -67,23 +69,24 @@ def paths_of(cfg: Mapping, field: str = "path") -> list[str]:
   return paths
 
 
-def _iso_factor(cfg: Mapping, path: str, spacing) -> tuple[float, tuple | None]:
+def _iso_factor(cfg: Mapping, path: str, spacing, drawn: bool = False) -> tuple[float | None, tuple | None]:
   """(data.factor, the volume's spacing) for a method trained on an isotropic volume (vemdiffuse_i): the
-  factor is the anisotropy to undo, given; the volume must not be anisotropic itself."""
-  if cfg.get("factor") is None:
+  factor is the anisotropy to undo, given (None when the pair maker draws it per crop, `drawn`); the volume must
+  not be anisotropic itself."""
+  if cfg.get("factor") is None and not drawn:
     raise UserError(f"{path} is an isotropic training volume: pass data.factor=F, the anisotropy of the "
                     "volumes the model will reconstruct (reconstruct with train_iso=... sets it from the input)")
   if spacing is not None and spacing[0] > 1.2 * max(spacing[1], spacing[2]):
     raise UserError(f"{path} is anisotropic (voxel size {','.join(f'{v:g}' for v in spacing)} nm); this method "
                     "learns from an isotropic volume such as a FIB-SEM")
-  return check_factor(cfg["factor"]), spacing
+  return (None if drawn else check_factor(cfg["factor"])), spacing
 
 
 def open_inputs(config: Mapping) -> Inputs:
   """Opens every volume of `config.data` and resolves factor, spacing and intensity (they must agree)."""
   cfg = config["data"]
   method = methods.get(config["method"])
-  any_factor = config["pairs"]["kind"] == "any_factor"       # the factor is drawn per crop: none to resolve
+  any_factor = pairs.factor_range(config["pairs"]) is not None    # the factor is drawn per crop: none to resolve
   mixture = bool(cfg.get("weights")) and method.task == "isotropic" and not any_factor   # one factor taught to all
   isotropic = method.task == "isotropic" and not any_factor and not mixture
   registered = config["pairs"]["kind"] == "registered"
@@ -110,8 +113,8 @@ def open_inputs(config: Mapping) -> Inputs:
           raise UserError("data.weights mixes several volumes into one training run: pass data.factor=F, the "
                           "anisotropy the model learns to undo (the volumes' own voxel sizes need not agree)")
         factor = check_factor(cfg["factor"])
-      elif method.train_iso:         # an isotropic volume, taught the anisotropy data.factor names
-        f, sp = _iso_factor(cfg, path, spacing_flag or src.spacing)
+      elif method.train_iso:         # an isotropic volume, taught the anisotropy data.factor names (or drawn)
+        f, sp = _iso_factor(cfg, path, spacing_flag or src.spacing, drawn=any_factor)
         factor, spacing = f, sp
       elif isotropic:
         f, sp = resolve_factor(cfg.get("factor"), spacing_flag, src.spacing, src.spacing_origin)

@@ -51,7 +51,8 @@ def describe(config: runconfig.Frozen) -> str:
   spacing = ("voxel size unknown" if r.spacing_nm is None else
              f"voxel size {' x '.join(f'{s:g}' for s in r.spacing_nm)} nm")
   noise = r.section_noise
-  if config.pairs.kind == "any_factor" and config.pairs.get("match_noise"):
+  drawn = pairs.factor_range(config.pairs)
+  if drawn is not None and config.pairs.get("match_noise"):
     added = "matched per crop (each crop's own noise, for the factor drawn)"
   elif noise.mode == "match":
     added = (f"matched: xy planes' noise sigma {noise.volume_sigma:.4g}, {noise.added_sigma:.4g} added to each "
@@ -60,8 +61,8 @@ def describe(config: runconfig.Frozen) -> str:
     added = f"{noise.added_sigma:.4g} added to each synthetic section (gaussian_noise in pairs.acquisition)"
   else:
     added = "off"
-  if config.pairs.kind == "any_factor":
-    lo, hi = config.pairs.factors
+  if drawn is not None:
+    lo, hi = drawn
     grid = f"anisotropy drawn per crop from x{lo:g} to x{hi:g}"
   else:
     grid = "no anisotropy (2D task)" if r.factor is None else f"anisotropy x{r.factor:g}"

@@ -3,7 +3,7 @@ one line, exit code 2, nothing written."""
 import numpy as np
 import pytest
 
-from jax_iso import io, jobs
+from jax_iso import io, jobs, pretrained
 from jax_iso.cli.main import main
 from jax_iso.data.upsampled import UpsampledVolume
 from jax_iso.errors import UserError
@@ -137,7 +137,7 @@ def _bad(capsys, args, words, out):
   assert not out.exists()
 
 
-def test_bad_inputs_are_one_line_and_write_nothing(pair, denoised, capsys):
+def test_bad_inputs_are_one_line_and_write_nothing(pair, denoised, capsys, monkeypatch, tmp_path):
   f = pair["folder"]
   out = f / "bad.tif"
   base = [f"--input={pair['noisy']}", f"--output={out}"]
@@ -153,7 +153,9 @@ def test_bad_inputs_are_one_line_and_write_nothing(pair, denoised, capsys):
   _bad(capsys, ["denoise"] + base + [f"--train_clean={pair['clean']}", "--noise=gaussian:0.1", "--samples=1",
                                      f"--uncertainty={f / 'u.tif'}"], "at least 2 samples", out)
   _bad(capsys, ["denoise"] + base + [f"--train_clean={pair['clean']}"], "alone is not a pair", out)
+  monkeypatch.setattr(pretrained, "FOLDER", tmp_path)          # no denoiser ships here: say what to give
   _bad(capsys, ["denoise"] + base, "denoise needs training data", out)
+  monkeypatch.undo()
   _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", "--sampler=euler"], "sampler='euler' is unknown", out)
   _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", "--threshold=0"], "must be > 0", out)
   _bad(capsys, ["denoise"] + base + [f"--model={f / 'run_n'}", f"--uncertainty={out}"], "is also the output", out)
