@@ -21,7 +21,9 @@
    central 128^2 blanked and inpainted (`reconstruct --inpaint=I,J`) by the pretrained model as it is, fine-tuned,
    and fitted from scratch; PSNR of the gap's fine slices against the truth and against a cubic spline through the
    remaining sections (`bench_emformer.cubic_across`), as experiments/bench_emformer.py measures a fit.
-Training budgets are turned into steps by timing a few steps of each config on this machine first. Pause other
+Training budgets are turned into steps by timing each config on this machine first (jobs of 3 and 33 steps on the
+central 128^2, less their inference: `_seconds_per_step`; whole jobs of the full crop once let EMformer's minutes
+of inference swamp the steps, turning 10 minutes into 12,000 steps). Pause other
 work on the machine (e.g. `kill -STOP` the pretraining) while it runs: it measures time.
 """
 from __future__ import annotations
