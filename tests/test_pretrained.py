@@ -18,6 +18,7 @@ from jax_iso.degrade import simulate_axial
 from jax_iso.metrics import psnr
 from experiments import card_check as check
 from jax_iso.samples import FIBSEM_10NM
+import tiny_pretrained
 from jax_iso.train.export import export_bundle
 
 
@@ -35,13 +36,10 @@ def catalogue(tmp_path_factory):
     config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
     config.train.steps, config.train.ema = 6, 0.9    # with a moving average, as the real recipe
   jobs.train(config, root / "run", show_progress=False)
-  folder = root / "models" / "tinyunet"
-  folder.parent.mkdir()
-  export_bundle(root / "run", folder)
   card = {"method": "unet", "default_for": ["unet"], "summary": "a tiny U-Net for every factor (tests)",
           "factors": [2.0, 12.0], "steps": 6, "hours": 0.0, "machine": "test", "fine_tune_steps": {"default": 2}}
-  (folder / "card.json").write_text(json.dumps(card))
-  (folder / "card.md").write_text("# tinyunet\n\nA tiny conditioned U-Net, pretrained for 6 steps (tests).\n")
+  tiny_pretrained.ship(root / "run", root / "models", "tinyunet", card,
+                       "# tinyunet\n\nA tiny conditioned U-Net, pretrained for 6 steps (tests).\n")
   sections = root / "x4.tif"
   iso = io.read_volume(FIBSEM_10NM)[0][:64, :64, :64]
   io.write_volume(sections, np.rint(np.asarray(simulate_axial(iso / 255.0, 4.0, axis=0)) * 255).astype(np.uint8),
@@ -241,13 +239,7 @@ def test_shipping_an_isotropic_run_writes_its_card(catalogue, tmp_path, monkeypa
 
 def _tiny_pretrain_run(tmp_path_factory, recipe_name: str):
   """A 4-step run of configs/pretrain/RECIPE.py:tiny on the shipped sample alone (weight 1)."""
-  import importlib  # pylint: disable=g-import-not-at-top
-  config = importlib.import_module(f"configs.pretrain.{recipe_name}").get_config("tiny")
-  with config.unlocked():
-    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
-  root = tmp_path_factory.mktemp(recipe_name)
-  jobs.train(config, root / "run", show_progress=False)
-  return root / "run"
+  return tiny_pretrained.pretrain_run(tmp_path_factory.mktemp(recipe_name), recipe_name)
 
 
 @pytest.fixture(scope="module")

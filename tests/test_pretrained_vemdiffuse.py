@@ -14,8 +14,8 @@ from jax_iso.cli.main import main
 from jax_iso.degrade import simulate_axial
 from jax_iso.errors import UserError
 from jax_iso.samples import FIBSEM_10NM
-from jax_iso.train.export import export_bundle
 from experiments import card_check as check
+import tiny_pretrained
 
 
 def test_the_recipe_draws_the_factor_and_trains_on_the_isotropic_volume_only():
@@ -62,18 +62,11 @@ def catalogue(tmp_path_factory):
   """`tinyvem`: configs/pretrain/vemdiffuse_i.py:tiny trained 4 steps on the shipped sample (its 3 views, factors
   2 to 12), in a temporary catalogue with its card (a 1-step default fine-tune); x4 and x20 sections of a 64^3
   crop of the sample and the crop itself (isotropic)."""
-  from configs.pretrain import vemdiffuse_i as recipe  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp("vemdiffuse_pretrained")
-  config = recipe.get_config("tiny")
-  with config.unlocked():
-    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
-  jobs.train(config, root / "run", show_progress=False)
-  (root / "models").mkdir()
-  folder = export_bundle(root / "run", root / "models" / "tinyvem")
   card = {"method": "vemdiffuse_i", "default_for": ["vemdiffuse_i"], "summary": "a tiny vEMDiffuse-i (tests)",
           "factors": [2.0, 12.0], "steps": 4, "hours": 0.0, "machine": "test", "fine_tune_steps": {"default": 1}}
-  (folder / "card.json").write_text(json.dumps(card))
-  (folder / "card.md").write_text("# tinyvem\n")
+  tiny_pretrained.ship(tiny_pretrained.pretrain_run(root, "vemdiffuse_i"), root / "models", "tinyvem", card,
+                       "# tinyvem\n")
   iso = io.read_volume(FIBSEM_10NM)[0][:64, 48:112, 48:112]
   io.write_volume(root / "iso.tif", iso, (10.0, 10.0, 10.0))
   x4 = np.rint(np.asarray(simulate_axial(iso / 255.0, 4.0, axis=0)) * 255).astype(np.uint8)

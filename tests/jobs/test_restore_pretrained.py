@@ -14,7 +14,7 @@ from jax_iso.errors import UserError
 from jax_iso.jobs import model_route, options
 from jax_iso.jobs.restore import TASK
 from jax_iso.samples import FIBSEM_10NM
-from jax_iso.train.export import export_bundle
+import tiny_pretrained
 
 pytestmark = pytest.mark.slow   # a tiny model is pretrained and fine-tuned (a minute or two on 2 CPU cores)
 
@@ -26,18 +26,12 @@ def made(tmp_path_factory):
   """The bundle of 4 steps of configs/pretrain/sstem_restore.py:tiny on the shipped sample (its views at every 4th
   plane), in a catalogue folder with its card (a 2-step default fine-tune); and 10 real sections of the sample 40
   nm apart (64 x 64), section 4 lost (blank), with the clean ones."""
-  from configs.pretrain import sstem_restore as recipe  # pylint: disable=g-import-not-at-top
   folder = tmp_path_factory.mktemp("restore_pretrained")
-  config = recipe.get_config("tiny")
-  with config.unlocked():
-    config.data.path, config.data.weights = str(FIBSEM_10NM), (1.0,)
-  jobs.train(config, folder / "run", show_progress=False)
-  (folder / "models").mkdir()
-  shipped = export_bundle(folder / "run", folder / "models" / "tinyrestore")
   card = {"method": "sstem_restore", "default_for": ["sstem_restore"], "summary": "a tiny restorer (tests)",
           "factors": None, "steps": 4, "hours": 0.0, "machine": "test", "fine_tune_steps": {"default": 2}}
-  (shipped / "card.json").write_text(json.dumps(card))
-  (shipped / "card.md").write_text("# tinyrestore\n\nA tiny restoration model, pretrained for 4 steps (tests).\n")
+  shipped = tiny_pretrained.ship(tiny_pretrained.pretrain_run(folder, "sstem_restore"), folder / "models",
+                                 "tinyrestore", card,
+                                 "# tinyrestore\n\nA tiny restoration model, pretrained for 4 steps (tests).\n")
   clean = np.asarray(io.read_volume(FIBSEM_10NM)[0][40:80:4, 48:112, 48:112])
   damaged = clean.copy()
   damaged[4] = 0
