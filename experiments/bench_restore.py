@@ -19,6 +19,15 @@ Real artifacts: `jobs.restore --sections` on ISBI train (precipitates in section
 CREMI train (defocus in 3, 9, 12) with the model trained on that volume above (ISBI test: ISBI train's), and what
 the detector finds there; `--pictures` draws them before and after (`restore_real.png`).
 --quick: ISBI only, 40 training steps, 2 test sections, one seed.
+
+A pretrained model (`--model=RUN_OR_BUNDLE_OR_NAME`, e.g. a snapshot of configs/pretrain/sstem_restore.py's run or
+the shipped `sstem_restore`) is scored beside the fit from scratch on the same held-out sections and damage: as it
+is, and fine-tuned for each of `--fine_tune_steps` on the volume's other sections (the schedule `jax-iso restore`
+gives a fine-tune: `jobs.model_route.base_config`). Each row's `init` says which; `--scratch=false` skips the fits
+from nothing. Real artifacts are then repaired by the first model of the list (the pretrained one when given).
+
+  python experiments/bench_restore.py --volumes=isbi,cremi --model=.cache/pretrain/sstem_restore_snapshots/step_N \
+      --fine_tune_steps=100 --train_steps=1000 --interps=flow --out=results/bench_restore_pretrained.json
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ import os
 import pathlib
 import tempfile
 import time
+import types
 
 import jax
 import numpy as np
@@ -38,9 +48,10 @@ from jax_iso.degrade.pairs import binary_mask
 from jax_iso.detect import damage as damage_lib
 from jax_iso.infer.apply_fn import make_apply_fn
 from jax_iso.infer.tiles import predict_planes
-from jax_iso.jobs.restore import fit_crop
+from jax_iso.jobs import model_route
+from jax_iso.jobs.restore import fit_crop, volume_config
 from jax_iso.metrics.ssim import ssim_xy
-from jax_iso.models.loader import load_model
+from jax_iso.models.loader import load_model, read_config
 from common import ROOT, SAMPLE2, write_json  # experiments/common.py
 
 DATA = ROOT.parent / "shared" / "data"
@@ -58,6 +69,10 @@ _SEEDS = flags.DEFINE_integer("seeds", 2, "Damage draws per kind and section.")
 _INTERPS = flags.DEFINE_list("interps", ["kernel"], "Interpolation modules to train and compare (kernel, flow).")
 _OUT = flags.DEFINE_string("out", None, "Write the numbers to this JSON file.")
 _PICTURES = flags.DEFINE_string("pictures", None, "Draw the real artifacts before and after into this folder.")
+_MODEL = flags.DEFINE_string("model", None, "A pretrained restoration model (run folder, bundle or shipped name), "
+                              "scored as it is and fine-tuned beside the fits from scratch.")
+_FINE_TUNE = flags.DEFINE_list("fine_tune_steps", ["100"], "With --model: fine-tunes of these many steps (0: none).")
+_SCRATCH = flags.DEFINE_bool("scratch", True, "Fit each volume's model from nothing (the rows with init=scratch).")
 
 
 def _volume(name: str, work: pathlib.Path) -> pathlib.Path:
@@ -110,6 +125,18 @@ def _train(path: pathlib.Path, test: list[int], steps: int, interp: str, work: p
   return str(run), fit["seconds"]
 
 
+def _fine_tune(path: pathlib.Path, test: list[int], model: str, steps: int, work: pathlib.Path) -> tuple[str, float]:
+  """`model` fine-tuned `steps` steps on the volume's sections but `test`, as `jax-iso restore` fine-tunes it."""
+  route = model_route.Route("fine_tune", source=model, steps=steps)
+  config = model_route.base_config(route, types.SimpleNamespace(config=None), methods.get("sstem_restore"))
+  config.train.eval_every = max(1, steps // 2)
+  with io.open_volume(path) as src:
+    volume_config(config, path, test, min(src.shape[1:]))
+  run = work / f"run_{path.stem}_fine_tune_{steps}"
+  fit = jobs.train(config, str(run), show_progress=False)
+  return str(run), fit["seconds"]
+
+
 def _evaluate(path: pathlib.Path, run: str, test: list[int], seeds: int) -> list[dict]:
   loaded = load_model(run)
   opts = loaded.config.infer
@@ -142,9 +169,9 @@ def _evaluate(path: pathlib.Path, run: str, test: list[int], seeds: int) -> list
 
 def _summary(rows: list[dict]) -> list[dict]:
   out = []
-  for key in sorted({(r["volume"], r["interp"], r["kind"]) for r in rows}):
-    sel = [r for r in rows if (r["volume"], r["interp"], r["kind"]) == key]
-    entry = {"volume": key[0], "interp": key[1], "kind": key[2], "n": len(sel),
+  for key in sorted({(r["volume"], r["init"], r["interp"], r["kind"]) for r in rows}):
+    sel = [r for r in rows if (r["volume"], r["init"], r["interp"], r["kind"]) == key]
+    entry = {"volume": key[0], "init": key[1], "interp": key[2], "kind": key[3], "n": len(sel),
              "detected": sum(r["detected"] for r in sel)}
     for name in ("damaged", "linear", "interp module", "restored"):
       entry[name] = {m: float(np.mean([r[name][m] for r in sel])) for m in ("psnr", "ssim")}
@@ -191,6 +218,29 @@ def _picture(folder: pathlib.Path, panels) -> None:
   print(f"wrote {path}")
 
 
+def _pretrained_path() -> str:
+  from jax_iso import pretrained  # pylint: disable=g-import-not-at-top
+  return pretrained.resolve(_MODEL.value)
+
+
+def _models(path: pathlib.Path, test: list[int], steps: int, work: pathlib.Path):
+  """(init, interp, () -> (run, training seconds)) of each model scored on a volume: the pretrained one as it is and
+  fine-tuned (--model), then the fits from scratch (--scratch, one per --interps)."""
+  out = []
+  if _MODEL.value:
+    model = _pretrained_path()
+    interp = str(read_config(model).model.interp)
+    for n in sorted({int(v) for v in _FINE_TUNE.value} | {0}):
+      make = (lambda: (model, 0.0)) if n == 0 else (lambda n=n: _fine_tune(path, test, model, n, work))
+      out.append(("pretrained" if n == 0 else f"fine-tuned {n}", interp, make))
+  if _SCRATCH.value:
+    out += [(f"scratch {steps}", interp, lambda i=interp: _train(path, test, steps, i, work))
+            for interp in _INTERPS.value]
+  if not out:
+    raise app.UsageError("--scratch=false without --model scores nothing: give --model=RUN_OR_BUNDLE")
+  return out
+
+
 def main(argv):
   del argv
   os.environ.setdefault("JAX_ISO_PROGRESS", "0")
@@ -198,39 +248,41 @@ def main(argv):
   names = ("isbi",) if quick else tuple(_VOLUMES.value)
   steps, n_test, seeds = (40, 2, 1) if quick else (_STEPS.value, _TEST.value, _SEEDS.value)
   rows, fits, runs = [], [], {}
+  pretrained_model = ({"model": _MODEL.value, "step": load_model(_pretrained_path()).step,
+                       "fine_tune_steps": sorted(int(v) for v in _FINE_TUNE.value)} if _MODEL.value else {})
   with tempfile.TemporaryDirectory() as tmp:
     work = pathlib.Path(tmp)
     for name in names:
       path = _volume(name, work)
       n = io.read_volume(path)[0].shape[0]
       test = [int(round(v)) for v in np.linspace(2, n - 3, n_test)]
-      for interp in _INTERPS.value:
+      for init, interp, make in _models(path, test, steps, work):
         t0 = time.perf_counter()
-        run, seconds = _train(path, test, steps, interp, work)
-        runs.setdefault(name, run)                     # the first interpolation module's run restores real damage
-        fits.append({"volume": name, "interp": interp, "steps": steps, "train_seconds": round(seconds, 1)})
+        run, seconds = make()
+        runs.setdefault(name, run)                     # the first model's run restores real damage
+        fits.append({"volume": name, "init": init, "interp": interp, "train_seconds": round(seconds, 1)})
         for r in _evaluate(path, run, test, seeds):
-          rows.append({"volume": name, "interp": interp, **r})
-        print(f"{name} ({interp}): trained {steps} steps in {seconds:.0f} s, scored in "
+          rows.append({"volume": name, "init": init, "interp": interp, **r})
+        print(f"{name} ({init}, {interp}): trained in {seconds:.0f} s, scored in "
               f"{time.perf_counter() - t0 - seconds:.0f} s", flush=True)
-      write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": _summary(rows),
-                              "rows": rows, "complete": False})    # so far: a crash later keeps these
+      write_json(_OUT.value, {"quick": quick, "train_steps": steps, **pretrained_model, "fits": fits,
+                              "summary": _summary(rows), "rows": rows, "complete": False})   # a crash keeps these
     real = _real(work, runs, pathlib.Path(_PICTURES.value) if _PICTURES.value else None) if not quick else []
   summary = _summary(rows)
   _print(summary, real)
-  write_json(_OUT.value, {"quick": quick, "train_steps": steps, "fits": fits, "summary": summary, "rows": rows,
-                          "real": real, "complete": True,
+  write_json(_OUT.value, {"quick": quick, "train_steps": steps, **pretrained_model, "fits": fits, "summary": summary,
+                          "rows": rows, "real": real, "complete": True,
                           "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip()})
 
 
 def _print(summary: list[dict], real: list[dict]) -> None:
-  print(f"\n{'volume':<9} {'interp':<7} {'kind':<13} {'found':>6} {'damaged':>8} {'linear':>8} {'interp':>8} "
-        f"{'restored':>9} {'gain':>6}   (PSNR dB; SSIM below)")
+  print(f"\n{'volume':<9} {'init':<15} {'interp':<7} {'kind':<13} {'found':>6} {'damaged':>8} {'linear':>8} "
+        f"{'interp':>8} {'restored':>9} {'gain':>6}   (PSNR dB; SSIM below)")
   for s in summary:
-    print(f"{s['volume']:<9} {s['interp']:<7} {s['kind']:<13} {s['detected']:>3}/{s['n']:<2} "
+    print(f"{s['volume']:<9} {s['init']:<15} {s['interp']:<7} {s['kind']:<13} {s['detected']:>3}/{s['n']:<2} "
           f"{s['damaged']['psnr']:>8.2f} {s['linear']['psnr']:>8.2f} {s['interp module']['psnr']:>8.2f} "
           f"{s['restored']['psnr']:>9.2f} {s['gain_db']:>+6.2f}")
-    print(f"{'':<9} {'':<7} {'':<13} {'':>6} {s['damaged']['ssim']:>8.3f} {s['linear']['ssim']:>8.3f} "
+    print(f"{'':<9} {'':<15} {'':<7} {'':<13} {'':>6} {s['damaged']['ssim']:>8.3f} {s['linear']['ssim']:>8.3f} "
           f"{s['interp module']['ssim']:>8.3f} {s['restored']['ssim']:>9.3f}")
   for r in real:
     print(f"real {r['volume']}: sections {r['sections']} restored; the detector found {r['found_by_detector']}")

@@ -242,12 +242,16 @@ def _denoise_bench(file: str, bench: dict) -> dict:
 
 
 def _restore_bench(file: str, bench: dict) -> dict:
-  """experiments/bench_restore.py's summary, per volume and kind of damage: PSNR / SSIM of the damaged section,
-  linear interpolation and the restored section, and the gain over the better of the first two."""
-  rows = [{"volume": r["volume"], "kind": r["kind"], "n": r.get("n"), "gain_db": r.get("gain_db"),
+  """experiments/bench_restore.py's summary, per volume, model (`init`: pretrained as it is, fine-tuned, from
+  scratch) and kind of damage: PSNR / SSIM of the damaged section, linear interpolation and the restored section,
+  and the gain over the better of the first two."""
+  rows = [{"volume": r["volume"], "init": r.get("init", "scratch"), "kind": r["kind"], "n": r.get("n"),
+           "gain_db": r.get("gain_db"),
            **{k: {"psnr": r[k]["psnr"], "ssim": r[k].get("ssim")} for k in ("damaged", "linear", "restored")}}
           for r in bench.get("summary") or ()]
-  return {"file": file, "train_steps": bench.get("train_steps"), "cpu": bench.get("cpu"), "rows": rows}
+  fits = [{k: f.get(k) for k in ("volume", "init", "train_seconds")} for f in bench.get("fits") or ()]
+  return {"file": file, "train_steps": bench.get("train_steps"), "cpu": bench.get("cpu"), "rows": rows,
+          "fits": fits}
 
 
 def _score_line(card: dict) -> str:
@@ -404,14 +408,19 @@ def restore_markdown(name: str, card: dict) -> str:
            "how it generalizes", ""]
   bench = card.get("bench")
   if bench and bench.get("rows"):
-    lines += [f"## Simulated damage (`{bench['file']}`, {bench['train_steps']} training steps a volume)", "",
-              "On sections held out of the run's training, damaged by the simulators; PSNR dB / SSIM of the whole "
-              "section; gain over the better of the damaged section and linear. The VNC stack is in the "
-              "pretraining mixture; CREMI and ISBI 2012 are not", "",
-              "| volume | damage | damaged | linear | restored | gain dB |", "|---|---|---|---|---|---|"]
-    for row in bench["rows"]:
+    lines += [f"## Simulated damage (`{bench['file']}`)", "",
+              "On sections held out of every training, damaged by the simulators; this model as it is, fine-tuned "
+              "(N steps on the volume's other sections) and a model fitted from scratch on them (N steps); PSNR dB "
+              "/ SSIM of the whole section; gain over the better of the damaged section and linear. The VNC stack "
+              "is in the pretraining mixture; CREMI and ISBI 2012 are not", "",
+              "| volume | damage | model | damaged | linear | restored | gain dB |", "|---|---|---|---|---|---|---|"]
+    for row in sorted(bench["rows"], key=lambda r: (r["volume"], r["kind"])):
       cells = [f"{row[k]['psnr']:.2f} / {row[k]['ssim']:.3f}" for k in ("damaged", "linear", "restored")]
-      lines.append(f"| {row['volume']} | {row['kind']} | " + " | ".join(cells) + f" | {row['gain_db']:+.2f} |")
+      lines.append(f"| {row['volume']} | {row['kind']} | {row['init']} | " + " | ".join(cells) +
+                   f" | {row['gain_db']:+.2f} |")
+    if bench.get("fits"):
+      lines += ["", "Training before scoring (seconds on " + (bench.get("cpu") or "the bench's machine") + "): " +
+                "; ".join(f"{f['volume']} {f['init']} {f['train_seconds']:.0f} s" for f in bench["fits"])]
     lines.append("")
   return "\n".join(lines)
 

@@ -298,8 +298,20 @@ def test_a_shipped_restoration_model_has_a_card_of_its_own(restore_run, tmp_path
   precipitates and one lost, repaired as it is), whose PSNRs (the model's, the damaged input's and linear
   interpolation's on the two sections) this test computes again."""
   from configs.pretrain import sstem_restore as recipe  # pylint: disable=g-import-not-at-top
+  bench = tmp_path / "bench_restore.json"      # experiments/bench_restore.py's summary with --model: three models
+  score = lambda v: {"psnr": v, "ssim": v / 100}
+  rows = [{"volume": "cremi", "init": init, "interp": "flow", "kind": "fold", "n": 8, "detected": 8,
+           "damaged": score(11.0), "linear": score(16.0), "interp module": score(16.5), "restored": score(restored),
+           "gain_db": restored - 16.0} for init, restored in (("pretrained", 16.25), ("fine-tuned 100", 17.5),
+                                                             ("scratch 1000", 17.0))]
+  fits = [{"volume": "cremi", "init": r["init"], "interp": "flow", "train_seconds": t}
+          for r, t in zip(rows, (0.0, 61.2, 598.7))]
+  bench.write_text(json.dumps({"train_steps": 1000, "model": "run", "step": 4, "fits": fits, "summary": rows,
+                               "cpu": "a CPU"}))
   card = _ship(restore_run, "tinyrestore", tmp_path / "models", recipe="configs/pretrain/sstem_restore.py",
-               summary="a tiny restoration model (tests)")
+               summary="a tiny restoration model (tests)", bench=str(bench))
+  assert [(r["init"], r["restored"]["psnr"]) for r in card["bench"]["rows"]] == [
+      ("pretrained", 16.25), ("fine-tuned 100", 17.5), ("scratch 1000", 17.0)]
   assert card["method"] == "sstem_restore" and card["default_for"] == ["sstem_restore"] and card["steps"] == 4
   assert card["factors"] is None and card["fine_tune_steps"] == {"cpu": 100, "default": 400}
   assert card["held_out"] == list(recipe.HELD_OUT)
@@ -311,6 +323,8 @@ def test_a_shipped_restoration_model_has_a_card_of_its_own(restore_run, tmp_path
                                 f"shipped sample (damaged {got['damaged_psnr']:.2f}, linear {got['linear_psnr']:.2f})")
   md = (tmp_path / "models" / "tinyrestore" / "card.md").read_text()
   assert "no factor range" in md and "default fine-tune: 100 steps on a CPU" in md and "cremi" in md
+  assert ("| cremi | fold | fine-tuned 100 | 11.00 / 0.110 | 16.00 / 0.160 | 17.50 / 0.175 | +1.50 |" in md and
+          "| cremi | fold | scratch 1000 | " in md and "cremi fine-tuned 100 61 s; cremi scratch 1000 599 s" in md)
   monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
   assert pretrained.for_method("sstem_restore").name == "tinyrestore"
   psnr_here, baseline, linear = _check_again("tinyrestore", tmp_path)

@@ -90,16 +90,9 @@ class Restore:
 
   def training_config(self, base, opts: Options, method: methods.Method, grid: pipeline.Grid, plan: pipeline.Plan):
     del method
-    config = base
-    config.data.path = str(opts.input)
-    config.data.channel, config.data.timepoint = opts.channel, opts.timepoint
-    config.data.exclude = ",".join(str(k) for k in plan.training["avoid"])
-    # a pretrained model's mixture of volumes, their views and frame spacing: this volume, its sections as they are
-    for key, one_volume in (("weights", None), ("views", "lateral"), ("frame_spacing", 0.0)):
-      if key in config.data:
-        config.data[key] = one_volume
-    fit_crop(config, min(grid.out_shape[1:]))
-    return config
+    volume_config(base, opts.input, plan.training["avoid"], min(grid.out_shape[1:]))
+    base.data.channel, base.data.timepoint = opts.channel, opts.timepoint
+    return base
 
   def check_model(self, loaded: LoadedModel, grid: pipeline.Grid, opts: Options) -> None:
     del loaded, grid, opts
@@ -168,6 +161,18 @@ def _write_masks(path: str, input: str, report: dict, shape, spacing) -> None:
       if z in report:
         plane[np.asarray(report[z]["mask"], bool)] = MASK_CODES[report[z]["kinds"][0]]
       sink[z:z + 1] = plane[None]
+
+
+def volume_config(config, path, avoid, edge: int) -> None:
+  """`config` (unlocked; a fit's or a pretrained model's) set to train on the sections of the one volume `path`
+  but `avoid` (damaged or held out), whose sections are `edge` px wide at their narrowest."""
+  config.data.path = str(path)
+  config.data.exclude = ",".join(str(k) for k in avoid)
+  # a pretrained model's mixture of volumes, their views and frame spacing: this volume, its sections as they are
+  for key, one_volume in (("weights", None), ("views", "lateral"), ("frame_spacing", 0.0)):
+    if key in config.data:
+      config.data[key] = one_volume
+  fit_crop(config, edge)
 
 
 def fit_crop(config, edge: int) -> None:
