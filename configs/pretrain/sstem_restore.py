@@ -60,9 +60,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data.update({"crop": 128, "batch_size": 4, "eval_crops": 32})
   config.pairs.context = 56
   config.optim.update({"lr": 1e-3, "warmup_steps": 500, "schedule": "cosine", "end_fraction": 0.02})
-  # checkpoint_every: about 13 minutes of training at the 2.65 s a step measured on 2 CPU cores shared with a
-  # training run and a test run (3 minutes at the 0.6 s a step of the `cpu` fit alone, docs/results.md): a resume
-  # loses at most that. 20000 steps: 3.3 hours alone, ~15 hours so shared
+  # checkpoint_every: about 9 minutes of training at the 1.8 s a step measured alone on 2 AMD EPYC cores (13 at
+  # the 2.65 s measured there beside a test run): a resume loses at most that. 20000 steps: 10 hours alone
   config.train.update({"steps": 20000, "log_every": 50, "eval_every": 1000, "checkpoint_every": 300,
                        "ema": 0.999, "keep": 2})
   if arg == "tiny":
