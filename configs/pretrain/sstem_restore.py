@@ -10,7 +10,7 @@ larval VNC ssTEM stacks (45-50 nm) and the EPFL hippocampus (FIB-SEM kept at eve
 and the isotropic 10 nm FlyEM volume in its three views (`data.views = "all"`) at every 4th plane
 (`data.frame_spacing = 4` lateral pixels: 40 nm; each view's 4 offsets share its weight). The networks' sizes are
 configs/sstem_restore.py's `cpu` variant, so a restore with the model takes what a fitted one does, less the
-fit: the card's fine-tune (100 steps on a CPU, about a minute) replaces the fit's 1500.
+fit: the card's fine-tune (100 steps on a CPU, 186 s on 2 AMD EPYC cores) replaces the fit's 1500.
 
 Held out (never in the mixture): CREMI (train, val and test) and ISBI 2012 (train and test), the ssTEM volumes
 whose real damaged sections and simulated damage the restoration is scored on (docs/results.md "ssTEM
